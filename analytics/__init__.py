@@ -1,0 +1,1 @@
+"""trustwatch analytics: observations to devices, findings and alerts."""

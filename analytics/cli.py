@@ -1,0 +1,87 @@
+"""The `trustwatch` command: the top of the import graph.
+
+`trustwatch sense` runs the sensor alone (captures to observations); the analytics commands
+(`audit`, `analyze`, `alerts`, `inventory check`) are registered by `analytics.commands`.
+Exit status: 0 all well, 1 alerts at or above `--fail-on` (analytics), 2 some input could not
+be read or used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import IO
+
+from sensor.encode import write_jsonl
+from sensor.sense import SenseReport, sense_paths, terminal_progress
+
+EXIT_OK = 0
+EXIT_ALERTS = 1
+EXIT_ERROR = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = argparse.ArgumentParser(
+        prog="trustwatch", description="Passive device identity monitor for hospital networks."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sense = sub.add_parser("sense", help="extract identity observations from captures")
+    sense.add_argument("--read", "-r", nargs="+", required=True, metavar="FILE_OR_DIR",
+                       help="capture files (pcap, pcapng, gzip) or directories of them")
+    sense.add_argument("-o", "--output", metavar="FILE",
+                       help="write JSON lines here (default: standard output)")
+    sense.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
+    sense.set_defaults(func=cmd_sense)
+    try:
+        from analytics.commands import add_commands
+    except ImportError:  # analytics commands not installed in this build
+        pass
+    else:
+        add_commands(sub)
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+def cmd_sense(args: argparse.Namespace) -> int:
+    """`trustwatch sense --read ... [-o FILE]`."""
+    observations, report = sense_paths(args.read, terminal_progress())
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            write_jsonl(observations, out)
+    else:
+        write_jsonl(observations, sys.stdout)
+        sys.stdout.flush()
+    print_sense_report(report, sys.stderr, verbose=not args.quiet)
+    return EXIT_ERROR if report.failed or not report.captures else EXIT_OK
+
+
+def print_sense_report(report: SenseReport, out: IO[str], verbose: bool = True) -> None:
+    """Problems always, one line each naming the file; the summary unless quiet."""
+    if not report.captures:
+        out.write("trustwatch: no capture files found\n")
+    for cap in report.captures:
+        if cap.error:
+            out.write(f"trustwatch: {cap.path}: {cap.error}\n")
+        for warning in cap.warnings:
+            out.write(f"trustwatch: warning: {cap.path}: {warning}\n")
+    if not verbose:
+        return
+    rate = report.frames / report.seconds if report.seconds else 0.0
+    out.write(
+        f"trustwatch: {len(report.captures)} capture(s), {report.frames:,} frames, "
+        f"{report.observations:,} observations, {report.flows.get('created', 0):,} flows "
+        f"in {report.seconds:.2f} s ({rate:,.0f} frames/s)\n"
+    )
+    flows = report.flows
+    if flows.get("evicted") or flows.get("over_memory"):
+        out.write(f"trustwatch: flow table full: {flows['evicted']:,} flows evicted, "
+                  f"{flows['over_memory']:,} directions dropped over the memory cap\n")
+    for line in report.weirds.summary()[:20]:
+        out.write(f"trustwatch: weird {line}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

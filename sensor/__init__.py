@@ -1,0 +1,1 @@
+"""trustwatch sensor: packets in, Observations out. Never imports analytics."""

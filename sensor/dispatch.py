@@ -1,0 +1,250 @@
+"""Chooses a protocol extractor for each flow and feeds it; the only place that catches.
+
+Content first, port second: at each segment boundary of a flow not yet identified, every
+extractor's `probe` looks at the bytes (extractors whose ports match the flow's server port
+are asked first). A flow that starts in clear text and upgrades to TLS (STARTTLS, RDP) is
+found the same way, as long as the upgrade happens within `IDENTIFY_BUDGET` bytes.
+
+Once attached, the extractor sees each direction's bytes in order. A `ParseError` is
+counted as a weird and stops that direction only; any other exception is a bug in the
+extractor, counted as `extractor_bug_<name>`, with the same effect. When the extractor is
+finished, both directions are stopped, or the handshake budget is spent, the flow is done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from sensor.flowid import Direction, FlowId
+from sensor.flows import MAX_BUFFERED_BYTES, Flow, FlowTable
+from sensor.protocols.base import Extractor, ParseError
+from sensor.records import Evidence, Observation
+from sensor.weird import Weirds
+
+PROBE_MIN = 8
+"""Bytes a probe wants to see before deciding (fewer only if the stream ends)."""
+IDENTIFY_BUDGET = 16 * 1024
+"""Bytes of a flow (both directions) searched for a known protocol before giving up."""
+MAX_UDP_PROBES = 64
+"""Datagrams of a flow probed before giving up (WebRTC sends a few STUN exchanges before
+its DTLS handshake on the same 5-tuple)."""
+
+
+class Session:
+    """Dispatch state of one flow."""
+
+    __slots__ = ("bufs", "extractor", "inspected", "pending", "probe_bufs", "probes", "spans",
+                 "stopped")
+
+    def __init__(self) -> None:
+        self.extractor: Extractor | None = None
+        self.probe_bufs = [b"", b""]
+        self.probes = 0
+        self.inspected = [0, 0]
+        self.bufs = [bytearray(), bytearray()]
+        self.spans: list[list[tuple[int, int]]] = [[], []]
+        """Per direction: (end offset in buf, frame) of the bytes waiting in buf."""
+        self.pending: list[set[int]] = [set(), set()]
+        """Frames consumed since the direction's last observation: its evidence."""
+        self.stopped = [False, False]
+
+
+class Dispatcher:
+    """Attaches extractors to flows and turns their output into evidenced Observations."""
+
+    def __init__(
+        self, extractors: Sequence[type[Extractor]], weirds: Weirds, table: FlowTable
+    ) -> None:
+        self._extractors = tuple(extractors)
+        self._weirds = weirds
+        self._table = table
+        self.capture = ""
+        """The capture being read, for evidence."""
+
+    # --- input --------------------------------------------------------------------------
+
+    def stream(
+        self, flow: Flow, d: int, ts: float, chunks: list[tuple[bytes, int]],
+        out: list[Observation],
+    ) -> None:
+        """In-order TCP bytes of direction `d`, each chunk with the frame that carried it."""
+        sess = _session(flow)
+        for data, frame in chunks:
+            if flow.done:
+                return
+            if sess.extractor is None:
+                self._identify_stream(flow, sess, d, data, frame, out)
+            elif not sess.stopped[d]:
+                self._append(sess, d, data, frame)
+                self._parse(flow, sess, d, ts, out)
+
+    def datagram(
+        self, flow: Flow, d: int, ts: float, data: bytes, frame: int, out: list[Observation]
+    ) -> None:
+        """One UDP payload of direction `d`."""
+        sess = _session(flow)
+        if sess.extractor is None:
+            ext = self._probe(flow.id, data, "udp")
+            sess.probes += 1
+            if ext is None:
+                if sess.probes >= MAX_UDP_PROBES:
+                    self._finish(flow, sess, ts, out)
+                return
+            sess.extractor = ext
+        if sess.stopped[d]:
+            return
+        self._append(sess, d, data, frame)
+        self._parse(flow, sess, d, ts, out)
+
+    def gap(self, flow: Flow, d: int, ts: float, out: list[Observation]) -> None:
+        """Direction `d` lost bytes for good: its parser cannot resynchronise."""
+        sess = _session(flow)
+        if sess.extractor is not None and not sess.stopped[d]:
+            self._weirds.add("tcp_content_gap")
+            self._stop(flow, sess, d, ts, out)
+
+    def conclude(self, flow: Flow, ts: float, out: list[Observation]) -> None:
+        """The flow leaves the table: let its extractor say what it concluded."""
+        sess = flow.session
+        if sess is not None:
+            self._finish(flow, sess, ts, out)
+
+    # --- identification -----------------------------------------------------------------
+
+    def _identify_stream(
+        self, flow: Flow, sess: Session, d: int, data: bytes, frame: int,
+        out: list[Observation],
+    ) -> None:
+        head = sess.probe_bufs[d] + data
+        sess.inspected[d] += len(data)
+        if len(head) < PROBE_MIN:
+            sess.probe_bufs[d] = head
+            return
+        sess.probe_bufs[d] = b""
+        ext = self._probe(flow.id, head, "tcp")
+        if ext is None and len(head) > len(data) >= PROBE_MIN:
+            # The short bytes before were a message of their own ("STLS\r\n"): this
+            # segment starts the next one.
+            head = data
+            ext = self._probe(flow.id, head, "tcp")
+        if ext is None:
+            if sum(sess.inspected) >= IDENTIFY_BUDGET:
+                self._finish(flow, sess, flow.last, out)
+            return
+        sess.extractor = ext
+        sess.inspected = [0, 0]
+        sess.probe_bufs = [b"", b""]
+        self._append(sess, d, head, frame)
+        self._parse(flow, sess, d, flow.last, out)
+
+    def _probe(self, fid: FlowId, head: bytes, transport: str) -> Extractor | None:
+        ordered = sorted(
+            (e for e in self._extractors if transport in e.transports),
+            key=lambda e: fid.resp.port not in e.ports,
+        )
+        for cls in ordered:
+            if cls.probe(head):
+                return cls()
+        return None
+
+    # --- parsing ------------------------------------------------------------------------
+
+    def _append(self, sess: Session, d: int, data: bytes, frame: int) -> None:
+        buf = sess.bufs[d]
+        buf += data
+        sess.spans[d].append((len(buf), frame))
+        self._table.buffered += len(data)
+
+    def _parse(self, flow: Flow, sess: Session, d: int, ts: float, out: list[Observation]) -> None:
+        ext = sess.extractor
+        assert ext is not None
+        buf = sess.bufs[d]
+        direction = Direction(d)
+        while buf and not sess.stopped[d]:
+            try:
+                found, used = ext.parse(flow.id, direction, ts, bytes(buf))
+            except ParseError as e:
+                self._weirds.add(str(e))
+                self._stop(flow, sess, d, ts, out)
+                return
+            except Exception:  # a bug in the extractor must not stop the sensor
+                self._weirds.add(f"extractor_bug_{ext.name}")
+                self._stop(flow, sess, d, ts, out)
+                return
+            self._drain_weirds(ext)
+            if used <= 0:
+                if len(buf) > ext.budget:
+                    self._weirds.add(f"{ext.name}_message_too_large")
+                    self._stop(flow, sess, d, ts, out)
+                elif self._table.buffered > MAX_BUFFERED_BYTES:
+                    self._table.stats.over_memory += 1
+                    self._stop(flow, sess, d, ts, out)
+                return
+            self._consume(sess, d, min(used, len(buf)))
+            if found:
+                out.extend(self._evidenced(found, sess.pending[d]))
+            if ext.finished:
+                self._finish(flow, sess, ts, out)
+                return
+            if sess.inspected[d] >= ext.budget:
+                self._stop(flow, sess, d, ts, out)
+
+    def _consume(self, sess: Session, d: int, used: int) -> None:
+        spans = sess.spans[d]
+        pending = sess.pending[d]
+        keep = []
+        start = 0
+        for end, frame in spans:
+            if start < used:
+                pending.add(frame)
+            if end > used:
+                keep.append((end - used, frame))
+            start = end
+        sess.spans[d] = keep
+        del sess.bufs[d][:used]
+        sess.inspected[d] += used
+        self._table.buffered -= used
+
+    def _evidenced(self, found: Sequence[Observation], frames: set[int]) -> list[Observation]:
+        evidence = Evidence(capture=self.capture, frames=tuple(sorted(frames)))
+        frames.clear()
+        return [replace(obs, evidence=evidence) for obs in found]
+
+    def _drain_weirds(self, ext: Extractor) -> None:
+        for name in ext.weirds:
+            self._weirds.add(name)
+        ext.weirds.clear()
+
+    def _stop(self, flow: Flow, sess: Session, d: int, ts: float, out: list[Observation]) -> None:
+        sess.stopped[d] = True
+        self._table.buffered -= len(sess.bufs[d])
+        sess.bufs[d] = bytearray()
+        sess.spans[d] = []
+        if all(sess.stopped):
+            self._finish(flow, sess, ts, out)
+
+    def _finish(self, flow: Flow, sess: Session, ts: float, out: list[Observation]) -> None:
+        """The flow is done: conclude, free every buffer, and leave it to the counters."""
+        ext = sess.extractor
+        if ext is not None:
+            try:
+                found = ext.close(flow.id, ts)
+            except Exception:
+                self._weirds.add(f"extractor_bug_{ext.name}")
+                found = ()
+            self._drain_weirds(ext)
+            if found:
+                out.extend(self._evidenced(found, sess.pending[0] | sess.pending[1]))
+        self._table.buffered -= len(sess.bufs[0]) + len(sess.bufs[1])
+        flow.session = None
+        flow.streams = None
+        flow.done = True
+
+
+def _session(flow: Flow) -> Session:
+    sess = flow.session
+    if sess is None:
+        sess = flow.session = Session()
+    assert isinstance(sess, Session)
+    return sess

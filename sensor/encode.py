@@ -1,0 +1,275 @@
+"""Observations as JSON lines shaped after the Elastic Common Schema, and back.
+
+The only place that knows the JSON shape. Common fields: `@timestamp` (packet time),
+`event.action`, `network.protocol`/`transport`/`vlan.id` (`network.inner.vlan.id` for the
+second tag), `source.*` (the connection's client) and `destination.*` (its server),
+`trustwatch.uid` and `trustwatch.evidence`. Each record type then maps its own fields to an
+ECS name where ECS has one (`tls.client.server_name`, `tls.server.ja3s`,
+`tls.client.hash.sha256`, `tls.client.x509.*`, `user.name`) and to `trustwatch.*` otherwise.
+Whose identity a certificate is follows from `tls.client.*` vs `tls.server.*`.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from collections.abc import Iterable, Iterator
+from dataclasses import fields, is_dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import IO, Any
+
+from sensor.flowid import Direction, Endpoint, FlowId
+from sensor.records import (
+    CredentialSeen,
+    Evidence,
+    Observation,
+    Proto,
+    TlsCertificate,
+    TlsCertificateRequest,
+    TlsClientCertificate,
+    TlsClientHello,
+    TlsEncryptedHandshake,
+    TlsServerCertificate,
+    TlsServerHello,
+    X509Cert,
+)
+
+FIELD_PATHS: dict[type[Observation], dict[str, str]] = {
+    TlsClientHello: {
+        "server_name": "tls.client.server_name",
+        "alpn": "trustwatch.tls.alpn_offered",
+        "versions": "trustwatch.tls.versions_offered",
+        "ja3": "trustwatch.tls.ja3_string",
+        "ja3_hash": "tls.client.ja3",
+        "ja4": "trustwatch.tls.ja4",
+    },
+    TlsServerHello: {
+        "version": "tls.version",
+        "cipher": "tls.cipher",
+        "alpn": "tls.next_protocol",
+        "ja3s": "trustwatch.tls.ja3s_string",
+        "ja3s_hash": "tls.server.ja3s",
+    },
+    TlsCertificateRequest: {"ca_names": "trustwatch.tls.certificate_request.ca_names"},
+    TlsClientCertificate: {"chain": "trustwatch.chain"},
+    TlsServerCertificate: {"chain": "trustwatch.chain"},
+    TlsEncryptedHandshake: {
+        "version": "tls.version",
+        "mutual_auth": "trustwatch.tls.mutual_auth",
+        "confidence": "trustwatch.tls.mutual_auth_confidence",
+        "reasons": "trustwatch.tls.mutual_auth_reasons",
+    },
+    CredentialSeen: {
+        "presenter": "trustwatch.credential.presenter",
+        "username": "user.name",
+        "secret_kind": "trustwatch.credential.secret_kind",
+        "secret_fp": "trustwatch.credential.secret_fingerprint",
+        "secret_len": "trustwatch.credential.secret_length",
+        "mechanism": "trustwatch.credential.mechanism",
+    },
+}
+"""Record field -> dotted ECS path, per record type. Every field of every type is here."""
+
+X509_PATHS = {
+    "subject": "subject.distinguished_name",
+    "subject_cn": "subject.common_name",
+    "issuer": "issuer.distinguished_name",
+    "serial": "serial_number",
+    "not_before": "not_before",
+    "not_after": "not_after",
+    "key_type": "public_key_algorithm",
+    "key_bits": "public_key_size",
+    "signature_algorithm": "signature_algorithm",
+    "sans": "alternative_names",
+    "version": "version_number",
+}
+"""The leaf certificate's ECS `x509.*` view (the full chain is in `trustwatch.chain`)."""
+
+BY_ACTION: dict[str, type[Observation]] = {cls.action: cls for cls in FIELD_PATHS}
+_SIDES = {Direction.ORIG: "client", Direction.RESP: "server"}
+
+
+class DecodeError(ValueError):
+    """A JSON line that is not an observation this version understands."""
+
+
+def to_ecs(obs: Observation) -> dict[str, Any]:
+    """One observation as a nested ECS document."""
+    fid = obs.flow
+    doc: dict[str, Any] = {
+        "@timestamp": _iso(obs.ts),
+        "event": {"kind": "event", "category": ["network"], "action": obs.action},
+        "network": {"protocol": str(obs.protocol), "transport": fid.transport},
+        "source": _endpoint(fid.orig),
+        "destination": _endpoint(fid.resp),
+        "trustwatch": {
+            "uid": fid.uid,
+            "evidence": {"capture": obs.evidence.capture, "frames": list(obs.evidence.frames)},
+        },
+    }
+    if fid.vlan:
+        doc["network"]["vlan"] = {"id": str(fid.vlan[0])}
+        if len(fid.vlan) > 1:
+            doc["network"]["inner"] = {"vlan": {"id": str(fid.vlan[1])}}
+        doc["trustwatch"]["vlan"] = list(fid.vlan)
+    for name, path in FIELD_PATHS[type(obs)].items():
+        value = _plain(getattr(obs, name))
+        if value is not None:
+            _put(doc, path, value)
+    if isinstance(obs, TlsCertificate) and obs.chain:
+        side = "client" if isinstance(obs, TlsClientCertificate) else "server"
+        leaf = obs.leaf
+        _put(doc, f"tls.{side}.hash", {"sha1": leaf.sha1, "sha256": leaf.sha256})
+        x509: dict[str, Any] = {}
+        for name, path in X509_PATHS.items():
+            value = getattr(leaf, name)
+            if name == "subject_cn":
+                value = [value] if value else None
+            elif name == "version":
+                value = str(value)
+            elif name == "sans":
+                value = list(value) or None
+            if value is not None:
+                _put(x509, path, value)
+        _put(doc, f"tls.{side}.x509", x509)
+    return doc
+
+
+def from_ecs(doc: dict[str, Any]) -> Observation:
+    """The observation a `to_ecs` document came from."""
+    try:
+        action = doc["event"]["action"]
+        cls = BY_ACTION[action]
+    except (KeyError, TypeError) as e:
+        raise DecodeError(f"unknown or missing event.action: {e}") from e
+    try:
+        hints = typing.get_type_hints(cls)
+        kwargs: dict[str, Any] = {
+            "ts": datetime.fromisoformat(doc["@timestamp"]).timestamp(),
+            "flow": _flow(doc),
+            "protocol": Proto(doc["network"]["protocol"]),
+            "evidence": Evidence(
+                capture=doc["trustwatch"]["evidence"]["capture"],
+                frames=tuple(int(f) for f in doc["trustwatch"]["evidence"]["frames"]),
+            ),
+        }
+        for name, path in FIELD_PATHS[cls].items():
+            kwargs[name] = _typed(hints[name], _get(doc, path))
+        return cls(**kwargs)
+    except (KeyError, TypeError, ValueError) as e:
+        raise DecodeError(f"bad {action} record: {e!r}") from e
+
+
+def write_jsonl(observations: Iterable[Observation], out: IO[str]) -> int:
+    """Write one JSON line per observation; returns how many."""
+    n = 0
+    for obs in observations:
+        out.write(json.dumps(to_ecs(obs), separators=(",", ":"), ensure_ascii=False))
+        out.write("\n")
+        n += 1
+    return n
+
+
+def read_observations(path: str, errors: list[str] | None = None) -> Iterator[Observation]:
+    """Observations from a JSON-lines file; bad lines are skipped and described in `errors`
+    as "file:line: message" (raise if `errors` is None)."""
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                doc = json.loads(line)
+                if not isinstance(doc, dict):
+                    raise DecodeError("not a JSON object")
+                yield from_ecs(doc)
+            except (json.JSONDecodeError, DecodeError) as e:
+                if errors is None:
+                    raise DecodeError(f"{path}:{lineno}: {e}") from e
+                errors.append(f"{path}:{lineno}: {e}")
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace(
+        "+00:00", "Z"
+    )
+
+
+def _endpoint(ep: Endpoint) -> dict[str, Any]:
+    out: dict[str, Any] = {"ip": ep.ip, "port": ep.port}
+    if ep.mac:
+        out["mac"] = ep.mac
+    return out
+
+
+def _flow(doc: dict[str, Any]) -> FlowId:
+    def endpoint(d: dict[str, Any]) -> Endpoint:
+        return Endpoint(str(d["ip"]), int(d["port"]), d.get("mac"))
+
+    return FlowId(
+        uid=doc["trustwatch"]["uid"],
+        transport=doc["network"]["transport"],
+        orig=endpoint(doc["source"]),
+        resp=endpoint(doc["destination"]),
+        vlan=tuple(int(v) for v in doc["trustwatch"].get("vlan", ())),
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A record value as JSON: tuples become lists, certificates dicts, enums strings."""
+    if isinstance(value, Direction):
+        return _SIDES[value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    return value
+
+
+def _typed(hint: Any, value: Any) -> Any:
+    """The inverse of `_plain` for a field of type `hint`."""
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        inner = [a for a in args if a is not type(None)]
+        return _typed(inner[0], value)
+    if origin is tuple:
+        return tuple(_typed(args[0], v) for v in value)
+    if hint is Direction:
+        return {v: k for k, v in _SIDES.items()}[value]
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint(value)
+    if hint is X509Cert:
+        x509_hints = typing.get_type_hints(X509Cert)
+        return X509Cert(**{k: _typed(x509_hints[k], v) for k, v in value.items()})
+    if hint is float:
+        return float(value)
+    if hint is int:
+        return int(value)
+    if hint is bool:
+        return bool(value)
+    return value
+
+
+def _put(doc: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    for p in parents:
+        doc = doc.setdefault(p, {})
+    doc[leaf] = value
+
+
+def _get(doc: dict[str, Any], path: str) -> Any:
+    node: Any = doc
+    for p in path.split("."):
+        if not isinstance(node, dict) or p not in node:
+            return None
+        node = node[p]
+    return node

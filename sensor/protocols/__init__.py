@@ -1,0 +1,9 @@
+"""Protocol extractors. Adding a protocol = one module here plus one line in EXTRACTORS."""
+
+from __future__ import annotations
+
+from sensor.protocols.base import Extractor
+from sensor.protocols.tls import DtlsExtractor, TlsExtractor
+
+EXTRACTORS: tuple[type[Extractor], ...] = (TlsExtractor, DtlsExtractor)
+"""Every extractor the dispatcher may attach, probed in this order on equal port evidence."""

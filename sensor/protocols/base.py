@@ -1,0 +1,67 @@
+"""The contract between the dispatcher and a protocol extractor.
+
+An extractor instance lives for one connection and sees each direction's bytes in order
+(TCP reassembled) or one datagram at a time (UDP). `parse` has exactly three outcomes:
+
+* `([], 0)`: the input is incomplete, call again with more bytes;
+* `(observations, n)`: the first `n` bytes are used up (`n > 0`);
+* `ParseError("<proto>_<problem>")`: the input is invalid; the dispatcher counts that
+  weird and stops feeding this direction.
+
+Nothing else may escape. Bounds are named constants in each module.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar
+
+from sensor.flowid import Direction, FlowId
+from sensor.records import Observation
+
+
+class ParseError(Exception):
+    """Invalid input; the message is the weird's name, e.g. "tls_bad_record_len"."""
+
+
+class Extractor(ABC):
+    """One protocol parser for one connection."""
+
+    name: ClassVar[str]
+    """Short protocol name; weirds start with it."""
+    transports: ClassVar[frozenset[str]]
+    """"tcp" and/or "udp"."""
+    ports: ClassVar[frozenset[int]]
+    """Usual server ports: a tie-breaker when several probes accept, never a requirement."""
+    budget: ClassVar[int]
+    """Bytes per direction worth inspecting (the handshake); past it the direction is done."""
+
+    def __init__(self) -> None:
+        self.weirds: list[str] = []
+        """Non-fatal oddities of the last `parse` (e.g. a certificate kept only by its hashes);
+        the dispatcher counts them and clears the list."""
+
+    @staticmethod
+    @abstractmethod
+    def probe(first: bytes) -> bool:
+        """Whether a direction's first bytes (at least 8 unless the stream is shorter)
+        look like this protocol. Must be cheap and never raise."""
+
+    @property
+    @abstractmethod
+    def finished(self) -> bool:
+        """True once everything worth knowing was seen; the flow is then done."""
+
+    @abstractmethod
+    def parse(
+        self, flow: FlowId, direction: Direction, ts: float, buf: bytes
+    ) -> tuple[Sequence[Observation], int]:
+        """Consume bytes from the start of `buf` (see the module docstring)."""
+
+    def close(self, flow: FlowId, ts: float) -> Sequence[Observation]:
+        """The connection ended (FIN/RST, idle timeout, eviction or end of capture).
+
+        Extractors that infer from a whole exchange emit their conclusion here.
+        """
+        return ()

@@ -1,0 +1,195 @@
+"""Observations: the sensor's one record type (DESIGN.md, "sensor").
+
+Every protocol emits subclasses of `Observation`; `sensor.encode` turns them into ECS-shaped
+JSON lines and back. A record holds identifiers only: secrets arrive already fingerprinted
+and patient data never arrives at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import ClassVar
+
+from sensor.flowid import Direction, FlowId
+
+
+class Proto(StrEnum):
+    """Application protocol of an observation (ECS `network.protocol`)."""
+
+    TLS = "tls"
+    DTLS = "dtls"
+    QUIC = "quic"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Where an analyst finds the fact: the capture and its frames (1-based, as Wireshark)."""
+
+    capture: str
+    frames: tuple[int, ...]
+
+
+NO_EVIDENCE = Evidence(capture="", frames=())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Observation:
+    """One identity fact seen on one connection; one JSON line each."""
+
+    action: ClassVar[str]
+    """ECS `event.action`; one per subclass."""
+    ts: float
+    """Packet time (epoch seconds), never the wall clock."""
+    flow: FlowId
+    protocol: Proto
+    evidence: Evidence = NO_EVIDENCE
+    """Filled in by the dispatcher from the frames the parser consumed."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class X509Cert:
+    """One certificate of a chain, as X.509 has it (ECS `x509.*`)."""
+
+    sha1: str
+    sha256: str
+    """Lower-case hex over the DER bytes."""
+    subject: str
+    """RFC 4514 distinguished name."""
+    subject_cn: str | None
+    issuer: str
+    serial: str
+    """Upper-case hex, no leading zeros (as Wireshark prints it)."""
+    not_before: str
+    not_after: str
+    """ISO 8601, UTC."""
+    key_type: str
+    """RSA, EC, DSA, Ed25519, Ed448 or the key's OID."""
+    key_bits: int | None
+    signature_algorithm: str
+    """e.g. sha256WithRSAEncryption, or the OID when unknown."""
+    signature_hash: str | None
+    """md5, sha1, sha256 ...; None for Ed25519 and unknown algorithms."""
+    sans: tuple[str, ...]
+    """Subject alternative names, "DNS:x", "IP:x", "email:x", "URI:x"."""
+    self_signed: bool
+    """Issuer equals subject and the signature verifies with the certificate's own key."""
+    version: int
+    parsed: bool = True
+    """False when the DER could not be decoded: the certificate is still kept by its hashes
+    (the identity), the other fields are placeholders ("", None, 0)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsClientHello(Observation):
+    """A ClientHello: what the client offers (RFC 8446 4.1.2, RFC 5246 7.4.1.2)."""
+
+    action: ClassVar[str] = "tls-client-hello"
+    server_name: str | None
+    alpn: tuple[str, ...]
+    versions: tuple[str, ...]
+    """Offered versions, "1.0" .. "1.3" (supported_versions, else legacy_version)."""
+    ja3: str
+    """The JA3 string (GREASE removed)."""
+    ja3_hash: str
+    """MD5 of `ja3`, as tshark's tls.handshake.ja3."""
+    ja4: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsServerHello(Observation):
+    """A ServerHello: what the server chose."""
+
+    action: ClassVar[str] = "tls-server-hello"
+    version: str
+    cipher: str
+    """IANA name, or "0xHHHH" when unknown."""
+    alpn: str | None
+    ja3s: str
+    ja3s_hash: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsCertificateRequest(Observation):
+    """The server asks the client for a certificate: mutual TLS was requested."""
+
+    action: ClassVar[str] = "tls-certificate-request"
+    ca_names: tuple[str, ...]
+    """Acceptable issuers as RFC 4514 names (empty: any)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsCertificate(Observation):
+    """A Certificate message in clear (TLS <= 1.2, DTLS): a whole chain, leaf first."""
+
+    action: ClassVar[str] = "tls-certificate"
+    chain: tuple[X509Cert, ...]
+
+    @property
+    def leaf(self) -> X509Cert:
+        """The sender's own certificate: its identity."""
+        return self.chain[0]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsClientCertificate(TlsCertificate):
+    """The client's chain: the device identity."""
+
+    action: ClassVar[str] = "tls-client-certificate"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsServerCertificate(TlsCertificate):
+    """The server's chain."""
+
+    action: ClassVar[str] = "tls-server-certificate"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsEncryptedHandshake(Observation):
+    """TLS 1.3: the certificates are encrypted, so the client certificate cannot be seen.
+
+    Mutual authentication is inferred from the shape of the encrypted flights instead.
+    """
+
+    action: ClassVar[str] = "tls-encrypted-handshake"
+    version: str
+    mutual_auth: str
+    """"likely", "unlikely" or "unknown"."""
+    confidence: float
+    """0..1, how sure the inference is."""
+    reasons: tuple[str, ...]
+    """The measurements behind the inference, e.g. "client flight 1190 B in 3 records"."""
+
+
+
+class SecretKind(StrEnum):
+    """What kind of secret a credential carried."""
+
+    PASSWORD = "password"
+    TOKEN = "token"
+    API_KEY = "api-key"
+    COMMUNITY = "community"
+    PASSCODE = "passcode"
+    HASH = "hash"
+    """A challenge response (Digest, NTLM): proves a secret without revealing it."""
+    NONE = "none"
+    """A user name presented without a secret (e.g. Kerberos AS-REQ, RDP cookie)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CredentialSeen(Observation):
+    """A credential presented in clear: the user name as is, the secret only as a keyed
+    fingerprint (HMAC-SHA-256 with the site key) made inside the parser."""
+
+    action: ClassVar[str] = "credential"
+    presenter: Direction
+    """Which side presented it (ORIG = the client, the usual case; SNMP traps: RESP...)."""
+    username: str | None
+    secret_kind: SecretKind
+    secret_fp: str | None
+    """Keyed fingerprint of the secret; equal secrets give equal fingerprints. None if no secret."""
+    secret_len: int | None
+    """Length of the secret: a redacted hint, never the secret."""
+    mechanism: str
+    """How it was presented, e.g. "basic", "USER/PASS", "community", "simple-bind"."""

@@ -1,0 +1,265 @@
+"""The sensor's main loop: captures in, Observations out.
+
+`Sensor.read` is the per-packet loop and the one place it lives, so it can later be
+compiled. A frame of a flow that is already done (the common case: bulk transfer after the
+handshake) costs a slice, a dictionary lookup and three counter updates on the fast path
+(Ethernet, optionally one 802.1Q tag, IPv4 without options or fragments, or IPv6 without
+extension headers). Everything else, and every frame of a flow still being inspected, goes
+through `Decoder`, `FlowTable` and `Dispatcher`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from sensor.capture import Capture, CaptureError
+from sensor.decode import IP_TCP, Decoder
+from sensor.dispatch import Dispatcher
+from sensor.flows import TCP_FIN, TCP_RST, TCP_SYN, Flow, FlowTable
+from sensor.protocols import EXTRACTORS
+from sensor.protocols.base import Extractor
+from sensor.records import Observation
+from sensor.weird import Weirds
+
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
+"""Files taken from a directory; files named on the command line are always tried."""
+PROGRESS_EVERY = 1 << 16
+"""Frames between two progress reports."""
+
+_ETH_IPV4 = b"\x08\x00"
+_ETH_IPV6 = b"\x86\xdd"
+_ETH_VLAN = b"\x81\x00"
+
+
+@dataclass
+class CaptureReport:
+    """How one input file went."""
+
+    path: str
+    frames: int = 0
+    error: str | None = None
+    """Why the file could not be read at all (it is not a capture, unreadable...)."""
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SenseReport:
+    """What a run read and what it could not: the numbers behind `trustwatch sense`."""
+
+    captures: list[CaptureReport] = field(default_factory=list)
+    observations: int = 0
+    undecoded: int = 0
+    """Frames that were not TCP/UDP over IP (ARP, STP...) or could not be decoded."""
+    weirds: Weirds = field(default_factory=Weirds)
+    flows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def frames(self) -> int:
+        """Frames read over all captures."""
+        return sum(c.frames for c in self.captures)
+
+    @property
+    def failed(self) -> bool:
+        """Whether some input could not be read at all."""
+        return any(c.error for c in self.captures)
+
+
+class Sensor:
+    """Reads captures one after another; each capture's flows end with it."""
+
+    def __init__(self, extractors: Iterable[type[Extractor]] = EXTRACTORS) -> None:
+        extractors = tuple(extractors)
+        self.report = SenseReport()
+        self.weirds = self.report.weirds
+        ports = frozenset(p for e in extractors for p in e.ports)
+        self.table = FlowTable(ports, self._on_remove)
+        self.decoder = Decoder(self.weirds)
+        self.dispatcher = Dispatcher(extractors, self.weirds, self.table)
+        self._out: list[Observation] = []
+
+    def read(
+        self, path: str, progress: Callable[[str, int, int, int], None] | None = None
+    ) -> Iterator[Observation]:
+        """Observations of one capture, in packet order. Never raises on bad input: a file
+        that is not a capture gets its `CaptureReport.error`, problems become warnings."""
+        rep = CaptureReport(path)
+        self.report.captures.append(rep)
+        try:
+            cap = Capture(path)
+        except (CaptureError, OSError) as e:
+            rep.error = str(e)
+            return
+        size = _size(path)
+        self.dispatcher.capture = self.weirds.capture = path
+        out = self._out
+        table = self.table
+        tcp_get = table.tcp.get
+        udp_get = table.udp.get
+        slow = self._slow
+        frame = 0
+        ts = 0.0
+        try:
+            for ts, linktype, buf, off, caplen, wirelen in cap.frames():
+                frame += 1
+                if progress is not None and not frame % PROGRESS_EVERY:
+                    progress(path, frame, cap.position(), size)
+                if linktype == 1 and caplen >= 54:
+                    ethertype = buf[off + 12 : off + 14]
+                    ip = off + 14
+                    if ethertype == _ETH_VLAN:
+                        ethertype = buf[off + 16 : off + 18]
+                        ip = off + 18
+                    entry = None
+                    if ethertype == _ETH_IPV4:
+                        # IHL 5 and no fragment: addresses and ports are contiguous.
+                        if buf[ip] == 0x45 and not (buf[ip + 6] & 0x3F or buf[ip + 7]):
+                            proto = buf[ip + 9]
+                            if proto == 6:
+                                entry = tcp_get(buf[ip + 12 : ip + 24])
+                            elif proto == 17:
+                                entry = udp_get(buf[ip + 12 : ip + 24])
+                    elif ethertype == _ETH_IPV6 and caplen >= ip - off + 44:
+                        proto = buf[ip + 6]
+                        if proto == 6:
+                            entry = tcp_get(buf[ip + 8 : ip + 44])
+                        elif proto == 17:
+                            entry = udp_get(buf[ip + 8 : ip + 44])
+                    if entry is not None:
+                        flow = entry[0]
+                        if flow.done:
+                            d = entry[1]
+                            flow.pkts[d] += 1
+                            flow.bytes[d] += wirelen
+                            flow.last = ts
+                            continue
+                slow(ts, linktype, buf, off, caplen, wirelen, frame)
+                if out:
+                    yield from out
+                    self.report.observations += len(out)
+                    out.clear()
+            table.remove_all(ts)
+            yield from out
+            self.report.observations += len(out)
+            out.clear()
+        finally:
+            rep.frames = frame
+            rep.warnings = cap.warnings
+            cap.close()
+            if progress is not None:
+                progress(path, frame, size, size)
+
+    def _slow(
+        self, ts: float, linktype: int, buf: bytes, off: int, caplen: int, wirelen: int,
+        frame: int,
+    ) -> None:
+        """Decode in full, find or make the flow, reassemble and dispatch."""
+        self.weirds.frame = frame
+        pkt = self.decoder.decode(ts, linktype, buf, off, caplen)
+        if pkt is None:
+            self.report.undecoded += 1
+            return
+        table = self.table
+        table.maybe_sweep(ts)
+        tcp = pkt.proto == IP_TCP
+        entry = (table.tcp if tcp else table.udp).get(pkt.src + pkt.dst + pkt.ports)
+        flow, d = entry if entry is not None else table.create(pkt, ts)
+        if not flow.pkts[d]:
+            table.learn_mac(flow, d, pkt.src_mac)
+        flow.pkts[d] += 1
+        flow.bytes[d] += wirelen
+        flow.last = ts
+        if flow.done:
+            return
+        dispatcher = self.dispatcher
+        if not tcp:
+            if pkt.payload:
+                dispatcher.datagram(flow, d, ts, pkt.payload, frame, self._out)
+            return
+        if pkt.flags & (TCP_FIN | TCP_RST):
+            flow.closed = True
+        assert flow.streams is not None
+        stream = flow.streams[d]
+        if pkt.truncated and pkt.payload:
+            self.weirds.add("tcp_snaplen_truncated")
+            dispatcher.gap(flow, d, ts, self._out)
+        chunks = stream.add(pkt.seq, bool(pkt.flags & TCP_SYN), pkt.payload, frame, table.stats)
+        if stream.gap:
+            stream.gap = False
+            dispatcher.gap(flow, d, ts, self._out)
+        if chunks and not flow.done:
+            dispatcher.stream(flow, d, ts, chunks, self._out)
+
+    def _on_remove(self, flow: Flow, now: float) -> None:
+        self.dispatcher.conclude(flow, now, self._out)
+
+    def flow_counters(self) -> dict[str, int]:
+        """Flow-table counters, for the report and metrics."""
+        s = self.table.stats
+        return {
+            "created": s.created,
+            "expired": s.expired,
+            "evicted": s.evicted,
+            "over_memory": s.over_memory,
+            "retransmissions": s.retransmissions,
+            "overlaps": s.overlaps,
+            "gaps": s.gaps,
+        }
+
+
+def find_captures(paths: Iterable[str]) -> Iterator[str]:
+    """The files to read: named files as they are, directories walked in name order."""
+    for path in paths:
+        if os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    if name.lower().endswith(CAPTURE_SUFFIXES):
+                        yield os.path.join(root, name)
+        else:
+            yield path
+
+
+def sense_paths(
+    paths: Iterable[str], progress: Callable[[str, int, int, int], None] | None = None
+) -> tuple[Iterator[Observation], SenseReport]:
+    """Observations of every capture under `paths`, and the report filled in as they go."""
+    sensor = Sensor()
+
+    def run() -> Iterator[Observation]:
+        start = time.perf_counter()
+        for path in find_captures(paths):
+            yield from sensor.read(path, progress)
+        sensor.report.flows = sensor.flow_counters()
+        sensor.report.seconds = time.perf_counter() - start
+
+    return run(), sensor.report
+
+
+def terminal_progress() -> Callable[[str, int, int, int], None] | None:
+    """A one-line progress display on stderr when it is a terminal, else None."""
+    if not sys.stderr.isatty():
+        return None
+    start = time.monotonic()
+
+    def show(path: str, frames: int, done: int, size: int) -> None:
+        pct = f"{100 * done / size:5.1f}%" if size else "     "
+        rate = frames / max(time.monotonic() - start, 1e-6)
+        sys.stderr.write(f"\r{os.path.basename(path)[:40]:40} {pct} {frames:>12,} frames "
+                         f"{rate:>10,.0f}/s")
+        if done >= size:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0

@@ -1,0 +1,98 @@
+"""The ECS encoder: field names as ECS has them, and a lossless way back."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from sensor.encode import FIELD_PATHS, DecodeError, from_ecs, read_observations, to_ecs, write_jsonl
+from sensor.flowid import Direction, Endpoint, FlowId
+from sensor.records import (
+    CredentialSeen,
+    Evidence,
+    Observation,
+    Proto,
+    SecretKind,
+    TlsCertificateRequest,
+    TlsClientCertificate,
+    TlsClientHello,
+    TlsEncryptedHandshake,
+    TlsServerCertificate,
+    TlsServerHello,
+    X509Cert,
+)
+
+FLOW = FlowId(
+    uid="Cabc",
+    transport="tcp",
+    orig=Endpoint("10.20.0.5", 50123, "00-09-FB-01-02-03"),
+    resp=Endpoint("10.10.0.2", 2762, None),
+    vlan=(120, 7),
+)
+COMMON = {"ts": 1700000000.123456, "flow": FLOW, "evidence": Evidence("a.pcap", (4, 5))}
+CERT = X509Cert(
+    sha1="aa" * 20, sha256="bb" * 32, subject="CN=pump-17,O=St Brigid", subject_cn="pump-17",
+    issuer="CN=Device CA", serial="1F2E", not_before="2024-01-01T00:00:00+00:00",
+    not_after="2034-01-01T00:00:00+00:00", key_type="RSA", key_bits=2048,
+    signature_algorithm="sha256WithRSAEncryption", signature_hash="sha256",
+    sans=("DNS:pump-17.example",), self_signed=False, version=3,
+)
+EXAMPLES: list[Observation] = [
+    TlsClientHello(**COMMON, protocol=Proto.TLS, server_name="pacs.example", alpn=("h2",),
+                   versions=("1.2", "1.3"), ja3="771,4865,0-10,29,0", ja3_hash="0" * 32,
+                   ja4="t13d0101h2_aaaaaaaaaaaa_bbbbbbbbbbbb"),
+    TlsServerHello(**COMMON, protocol=Proto.TLS, version="1.2", cipher="TLS_AES_128_GCM_SHA256",
+                   alpn=None, ja3s="771,4865,43", ja3s_hash="1" * 32),
+    TlsCertificateRequest(**COMMON, protocol=Proto.TLS, ca_names=("CN=Device CA",)),
+    TlsClientCertificate(**COMMON, protocol=Proto.TLS, chain=(CERT, CERT)),
+    TlsServerCertificate(**COMMON, protocol=Proto.DTLS, chain=(CERT,)),
+    TlsEncryptedHandshake(**COMMON, protocol=Proto.TLS, version="1.3", mutual_auth="likely",
+                          confidence=0.8, reasons=("client flight 900 B",)),
+    CredentialSeen(**COMMON, protocol=Proto.TLS, presenter=Direction.ORIG, username="svc",
+                   secret_kind=SecretKind.PASSWORD, secret_fp="f" * 16, secret_len=8,
+                   mechanism="basic"),
+]
+
+
+def test_every_record_type_is_mapped_and_shown() -> None:
+    assert {type(o) for o in EXAMPLES} == set(FIELD_PATHS)
+
+
+@pytest.mark.parametrize("obs", EXAMPLES, ids=lambda o: o.action)
+def test_round_trip(obs: Observation) -> None:
+    doc = json.loads(json.dumps(to_ecs(obs)))
+    assert from_ecs(doc) == obs
+
+
+def test_client_certificate_in_ecs_names() -> None:
+    doc = to_ecs(EXAMPLES[3])
+    assert doc["@timestamp"] == "2023-11-14T22:13:20.123456Z"
+    assert doc["event"]["action"] == "tls-client-certificate"
+    assert doc["network"] == {"protocol": "tls", "transport": "tcp", "vlan": {"id": "120"},
+                              "inner": {"vlan": {"id": "7"}}}
+    assert doc["source"] == {"ip": "10.20.0.5", "port": 50123, "mac": "00-09-FB-01-02-03"}
+    assert doc["destination"] == {"ip": "10.10.0.2", "port": 2762}
+    assert doc["tls"]["client"]["hash"] == {"sha1": "aa" * 20, "sha256": "bb" * 32}
+    x509 = doc["tls"]["client"]["x509"]
+    assert x509["subject"]["common_name"] == ["pump-17"]
+    assert x509["issuer"]["distinguished_name"] == "CN=Device CA"
+    assert x509["public_key_size"] == 2048 and x509["version_number"] == "3"
+    assert len(doc["trustwatch"]["chain"]) == 2
+    assert doc["trustwatch"]["evidence"] == {"capture": "a.pcap", "frames": [4, 5]}
+    assert "server" not in doc["tls"]
+
+
+def test_jsonl_file_round_trip_and_bad_lines(tmp_path: Path) -> None:
+    buf = io.StringIO()
+    assert write_jsonl(EXAMPLES, buf) == len(EXAMPLES)
+    path = tmp_path / "obs.jsonl"
+    path.write_text(buf.getvalue() + "not json\n" + '{"event": {"action": "nope"}}\n[1]\n')
+    errors: list[str] = []
+    assert list(read_observations(str(path), errors)) == EXAMPLES
+    assert [e.split(":")[1] for e in errors] == ["8", "9", "10"]
+    assert all(e.startswith(str(path)) for e in errors)
+    with pytest.raises(DecodeError, match=":8:"):
+        list(read_observations(str(path)))

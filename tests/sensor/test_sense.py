@@ -1,0 +1,84 @@
+"""`trustwatch sense` end to end: directories, bad files, truncation, exit status."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analytics.cli import main
+from tests.conftest import SAMPLES, needs_real_pcaps
+
+SAMPLE_CAPTURES = sorted(p for p in SAMPLES.glob("*") if ".pcap" in p.name)
+
+
+def sense(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[dict], str]:
+    code = main(["sense", *args])
+    out, err = capsys.readouterr()
+    return code, [json.loads(line) for line in out.splitlines()], err
+
+
+def test_samples_exist() -> None:
+    assert len(SAMPLE_CAPTURES) >= 5, f"sample captures missing in {SAMPLES}"
+
+
+def test_directory_with_a_bad_file_still_reads_the_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = SAMPLE_CAPTURES[0]
+    shutil.copy(good, tmp_path / good.name)
+    (tmp_path / "broken.pcap").write_bytes(b"this is not a capture at all")
+    (tmp_path / "notes.txt").write_text("ignored: not named like a capture")
+    code, docs, err = sense(["--read", str(tmp_path)], capsys)
+    assert code == 2
+    bad_lines = [line for line in err.splitlines() if "broken.pcap" in line]
+    assert len(bad_lines) == 1 and "not a capture file" in bad_lines[0]
+    assert "notes.txt" not in err
+    alone_code, alone, _ = sense(["--read", str(tmp_path / good.name)], capsys)
+    assert alone_code == 0 and docs and len(docs) == len(alone)
+
+
+def test_truncated_last_record_warns_once_and_keeps_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = next(p for p in SAMPLE_CAPTURES if p.suffix == ".pcap")
+    _, whole, _ = sense(["--read", str(source)], capsys)
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(source.read_bytes()[:-3])
+    code, docs, err = sense(["--read", str(cut)], capsys)
+    assert code == 0
+    assert err.count("truncated last record") == 1
+    assert len(docs) >= len(whole) - 2
+
+
+def test_output_file_and_evidence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "obs.jsonl"
+    code, stdout_docs, _ = sense(["--read", str(SAMPLES), "-o", str(out)], capsys)
+    assert code == 0 and stdout_docs == []
+    docs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert docs
+    for doc in docs:
+        assert doc["trustwatch"]["evidence"]["frames"], doc
+        assert Path(doc["trustwatch"]["evidence"]["capture"]).exists()
+
+
+def test_console_script_runs(tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "trustwatch"
+    proc = subprocess.run([str(exe), "sense", "--read", str(tmp_path / "missing.pcap")],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert "missing.pcap" in proc.stderr
+
+
+@needs_real_pcaps
+def test_every_real_capture_is_read_without_crashing(
+    real_pcaps: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, docs, err = sense(["--read", str(real_pcaps)], capsys)
+    assert code == 0, err
+    assert "extractor_bug" not in err
+    assert len(docs) > 500
