@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from sensor.protocols.base import Extractor
+from sensor.protocols.quic import QuicExtractor
 from sensor.protocols.tls import DtlsExtractor, TlsExtractor
 
-EXTRACTORS: tuple[type[Extractor], ...] = (TlsExtractor, DtlsExtractor)
+EXTRACTORS: tuple[type[Extractor], ...] = (TlsExtractor, DtlsExtractor, QuicExtractor)
 """Every extractor the dispatcher may attach, probed in this order on equal port evidence."""

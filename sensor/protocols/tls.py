@@ -21,6 +21,7 @@ records (TLS) or fragments (DTLS), bounded by `MAX_HANDSHAKE_MSG`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import warnings
 from collections.abc import Sequence
@@ -55,6 +56,8 @@ MAX_RECORD_LEN = 2**14 + 2048
 MAX_HANDSHAKE_MSG = 102_400
 """Largest handshake message we reassemble: OpenSSL's default max_cert_list."""
 MAX_CHAIN = 32
+CERT_CACHE_SIZE = 4096
+"""Decoded certificates kept, by their DER bytes."""
 """Certificates kept per Certificate message; real chains have 1-5."""
 MAX_NAME_LEN = 1024
 """SNI / ALPN / DN text kept per value."""
@@ -377,8 +380,12 @@ def ja4(hello: _Hello, dtls: bool, *, quic: bool = False) -> str:
     extension hash. Only JA4 itself: JA4S/JA4X/... are under the FoxIO licence.
     `quic`: the ClientHello came in QUIC CRYPTO frames (prefix "q", over `dtls`)."""
     offered = [v for v in hello.supported_versions if not is_grease(v)]
-    # DTLS versions count down (0xfefc is newer than 0xfefd): compare by their JA4 code.
-    best = max(offered, key=lambda v: JA4_VERSIONS.get(v, "00")) if offered else hello.version
+    if not offered:
+        best = hello.version
+    elif dtls:  # DTLS versions count down (0xfefc is newer than 0xfefd): rank by JA4 code
+        best = max(offered, key=lambda v: JA4_VERSIONS.get(v, "00"))
+    else:  # the highest value, as FoxIO's reference: a TLS 1.3 draft (0x7fxx) gives "00"
+        best = max(offered)
     ciphers = [c for c in hello.ciphers if not is_grease(c)]
     extensions = [e for e in hello.extensions if not is_grease(e)]
     part_a = "{}{}{}{:02d}{:02d}{}".format(
@@ -501,8 +508,12 @@ def _common_name(name: x509.Name) -> str | None:
     return None
 
 
-def decode_certificate(der: bytes) -> tuple[X509Cert, list[str]]:
+@functools.lru_cache(maxsize=CERT_CACHE_SIZE)
+def decode_certificate(der: bytes) -> tuple[X509Cert, tuple[str, ...]]:
     """One DER certificate as an `X509Cert` plus the weirds it caused.
+
+    Cached: the same server and CA certificates come back on every connection, and decoding
+    (with the self-signature check) is the costliest step of a handshake.
 
     A certificate cryptography cannot decode is kept by its hashes with placeholder fields
     (`parsed=False`) and the weird "tls_bad_x509": the identity is the hash, never lost.
@@ -524,7 +535,7 @@ def decode_certificate(der: bytes) -> tuple[X509Cert, list[str]]:
             sha1=sha1, sha256=sha256, subject="", subject_cn=None, issuer="", serial="",
             not_before="", not_after="", key_type="unknown", key_bits=None,
             signature_algorithm="unknown", signature_hash=None, sans=(), self_signed=False,
-            version=0, parsed=False), ["tls_bad_x509"]
+            version=0, parsed=False), ("tls_bad_x509",)
     # cryptography warns about RFC 5280 violations it still accepts (e.g. a serial <= 0).
     weirds = ["tls_x509_noncompliant"] if complaints else []
     try:
@@ -539,7 +550,7 @@ def decode_certificate(der: bytes) -> tuple[X509Cert, list[str]]:
         key_bits=key_bits, signature_algorithm=SIGNATURE_NAMES.get(oid, oid),
         signature_hash=_signature_hash(cert), sans=sans, self_signed=_self_signed(cert),
         version=version,
-    ), weirds
+    ), tuple(weirds)
 
 
 # --- distinguished names in CertificateRequest -------------------------------------------

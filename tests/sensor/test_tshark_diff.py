@@ -25,9 +25,8 @@ TSHARK_FIELDS = [
     "tls.handshake.ja3", "tls.handshake.certificate", "dtls.handshake.type",
     "dtls.handshake.certificate",
 ]
-DISPLAY_FILTER = ("(tls.handshake.type == 1 || tls.handshake.type == 2 || tls.handshake.type == 11"
-                  " || dtls.handshake.type == 1 || dtls.handshake.type == 11) && !quic")
-"""QUIC is left out until its extractor lands (4 captures: tls-handshake, tls-sni, dlt_ppp, ja4-rules)."""
+DISPLAY_FILTER = ("tls.handshake.type == 1 || tls.handshake.type == 2 || tls.handshake.type == 11"
+                  " || dtls.handshake.type == 1 || dtls.handshake.type == 11")
 
 Facts = dict[str, set[str]]
 
@@ -69,7 +68,7 @@ def trustwatch_facts(path: Path) -> Facts:
         elif isinstance(obs, TlsClientHello):
             if obs.server_name:
                 facts["sni"].add(obs.server_name)
-            if obs.protocol == "tls":
+            if obs.protocol != "dtls":  # tshark has no DTLS JA3 field
                 facts["ja3"].add(obs.ja3_hash)
     return facts
 
