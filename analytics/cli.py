@@ -13,12 +13,9 @@ import sys
 from collections.abc import Sequence
 from typing import IO
 
+from analytics.commands import EXIT_ERROR, EXIT_OK, add_commands, add_key_option, open_secrets
 from sensor.encode import write_jsonl
 from sensor.sense import SenseReport, sense_paths, terminal_progress
-
-EXIT_OK = 0
-EXIT_ALERTS = 1
-EXIT_ERROR = 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,13 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sense.add_argument("-o", "--output", metavar="FILE",
                        help="write JSON lines here (default: standard output)")
     sense.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
+    add_key_option(sense)
     sense.set_defaults(func=cmd_sense)
-    try:
-        from analytics.commands import add_commands
-    except ImportError:  # analytics commands not installed in this build
-        pass
-    else:
-        add_commands(sub)
+    add_commands(sub)
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code
@@ -47,7 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_sense(args: argparse.Namespace) -> int:
     """`trustwatch sense --read ... [-o FILE]`."""
-    observations, report = sense_paths(args.read, terminal_progress())
+    secrets = open_secrets(args.key_file)
+    if secrets is None:
+        return EXIT_ERROR
+    observations, report = sense_paths(args.read, terminal_progress(), secrets)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as out:
             write_jsonl(observations, out)
@@ -60,13 +56,8 @@ def cmd_sense(args: argparse.Namespace) -> int:
 
 def print_sense_report(report: SenseReport, out: IO[str], verbose: bool = True) -> None:
     """Problems always, one line each naming the file; the summary unless quiet."""
-    if not report.captures:
-        out.write("trustwatch: no capture files found\n")
-    for cap in report.captures:
-        if cap.error:
-            out.write(f"trustwatch: {cap.path}: {cap.error}\n")
-        for warning in cap.warnings:
-            out.write(f"trustwatch: warning: {cap.path}: {warning}\n")
+    for line in report.errors() + report.warnings():
+        out.write(f"trustwatch: {line}\n")
     if not verbose:
         return
     rate = report.frames / report.seconds if report.seconds else 0.0

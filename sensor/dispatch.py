@@ -20,6 +20,7 @@ from sensor.flowid import Direction, FlowId
 from sensor.flows import MAX_BUFFERED_BYTES, Flow, FlowTable
 from sensor.protocols.base import Extractor, ParseError
 from sensor.records import Evidence, Observation
+from sensor.secrets import EPHEMERAL, SecretHasher
 from sensor.weird import Weirds
 
 PROBE_MIN = 8
@@ -54,9 +55,11 @@ class Dispatcher:
     """Attaches extractors to flows and turns their output into evidenced Observations."""
 
     def __init__(
-        self, extractors: Sequence[type[Extractor]], weirds: Weirds, table: FlowTable
+        self, extractors: Sequence[type[Extractor]], weirds: Weirds, table: FlowTable,
+        secrets: SecretHasher = EPHEMERAL,
     ) -> None:
         self._extractors = tuple(extractors)
+        self._secrets = secrets
         self._weirds = weirds
         self._table = table
         self.capture = ""
@@ -145,7 +148,7 @@ class Dispatcher:
         )
         for cls in ordered:
             if cls.probe(head):
-                return cls()
+                return cls(self._secrets)
         return None
 
     # --- parsing ------------------------------------------------------------------------

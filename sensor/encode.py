@@ -23,7 +23,9 @@ from typing import IO, Any
 from sensor.flowid import Direction, Endpoint, FlowId
 from sensor.records import (
     CredentialSeen,
+    DicomAssociation,
     Evidence,
+    Hl7Message,
     Observation,
     Proto,
     TlsCertificate,
@@ -33,7 +35,6 @@ from sensor.records import (
     TlsEncryptedHandshake,
     TlsServerCertificate,
     TlsServerHello,
-    X509Cert,
 )
 
 FIELD_PATHS: dict[type[Observation], dict[str, str]] = {
@@ -64,10 +65,31 @@ FIELD_PATHS: dict[type[Observation], dict[str, str]] = {
     CredentialSeen: {
         "presenter": "trustwatch.credential.presenter",
         "username": "user.name",
-        "secret_kind": "trustwatch.credential.secret_kind",
-        "secret_fp": "trustwatch.credential.secret_fingerprint",
-        "secret_len": "trustwatch.credential.secret_length",
+        "domain": "user.domain",
+        "host": "trustwatch.credential.host",
+        "secret_kind": "trustwatch.credential.kind",
+        "secret_fp": "trustwatch.credential.fingerprint",
+        "secret_hint": "trustwatch.credential.hint",
         "mechanism": "trustwatch.credential.mechanism",
+        "token": "trustwatch.credential.token",
+        "notes": "trustwatch.credential.notes",
+    },
+    DicomAssociation: {
+        "pdu": "trustwatch.dicom.pdu",
+        "calling_ae": "trustwatch.dicom.calling_ae_title",
+        "called_ae": "trustwatch.dicom.called_ae_title",
+        "implementation_class_uid": "trustwatch.dicom.implementation_class_uid",
+        "implementation_version": "trustwatch.dicom.implementation_version_name",
+        "user_identity_type": "trustwatch.dicom.user_identity_type",
+        "result": "trustwatch.dicom.result",
+    },
+    Hl7Message: {
+        "sending_application": "trustwatch.hl7.sending_application",
+        "sending_facility": "trustwatch.hl7.sending_facility",
+        "receiving_application": "trustwatch.hl7.receiving_application",
+        "receiving_facility": "trustwatch.hl7.receiving_facility",
+        "message_type": "trustwatch.hl7.message_type",
+        "version": "trustwatch.hl7.version",
     },
 }
 """Record field -> dotted ECS path, per record type. Every field of every type is here."""
@@ -247,9 +269,9 @@ def _typed(hint: Any, value: Any) -> Any:
         return {v: k for k, v in _SIDES.items()}[value]
     if isinstance(hint, type) and issubclass(hint, Enum):
         return hint(value)
-    if hint is X509Cert:
-        x509_hints = typing.get_type_hints(X509Cert)
-        return X509Cert(**{k: _typed(x509_hints[k], v) for k, v in value.items()})
+    if isinstance(hint, type) and is_dataclass(hint):
+        hints = typing.get_type_hints(hint)
+        return hint(**{k: _typed(hints[k], v) for k, v in value.items()})
     if hint is float:
         return float(value)
     if hint is int:

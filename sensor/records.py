@@ -20,6 +20,21 @@ class Proto(StrEnum):
     TLS = "tls"
     DTLS = "dtls"
     QUIC = "quic"
+    HTTP = "http"
+    FTP = "ftp"
+    TELNET = "telnet"
+    POP3 = "pop3"
+    IMAP = "imap"
+    SMTP = "smtp"
+    SNMP = "snmp"
+    LDAP = "ldap"
+    MQTT = "mqtt"
+    SMB = "smb"
+    KERBEROS = "kerberos"
+    SIP = "sip"
+    REDIS = "redis"
+    DICOM = "dicom"
+    HL7 = "hl7"
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,18 +193,76 @@ class SecretKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TokenClaims:
+    """What a bearer token says about itself (a JWT's header and registered claims); the
+    signature and any other claim are not kept."""
+
+    alg: str | None
+    iss: str | None
+    sub: str | None
+    aud: tuple[str, ...]
+    exp: float | None
+    """Expiry, epoch seconds; None: the token never expires."""
+    iat: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CredentialSeen(Observation):
     """A credential presented in clear: the user name as is, the secret only as a keyed
-    fingerprint (HMAC-SHA-256 with the site key) made inside the parser."""
+    fingerprint (`sensor.secrets`) made inside the parser."""
 
     action: ClassVar[str] = "credential"
     presenter: Direction
     """Which side presented it (ORIG = the client, the usual case; SNMP traps: RESP...)."""
     username: str | None
+    """As presented (LDAP: the bind DN; Kerberos: the client principal without realm)."""
+    domain: str | None = None
+    """Realm or domain the user belongs to (Digest realm, NTLM domain, Kerberos realm)."""
+    host: str | None = None
+    """The presenter's own name where the protocol says it (NTLM workstation)."""
     secret_kind: SecretKind
     secret_fp: str | None
     """Keyed fingerprint of the secret; equal secrets give equal fingerprints. None if no secret."""
-    secret_len: int | None
-    """Length of the secret: a redacted hint, never the secret."""
+    secret_hint: str | None
+    """Kind and length of the secret (`Fingerprint.hint`), never the secret."""
     mechanism: str
     """How it was presented, e.g. "basic", "USER/PASS", "community", "simple-bind"."""
+    token: TokenClaims | None = None
+    """A JWT's claims, when the secret is one."""
+    notes: tuple[str, ...] = ()
+    """Facts around it worth an analyst's eye, e.g. "anonymous bind", "AUTH TLS offered"."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DicomAssociation(Observation):
+    """A DICOM A-ASSOCIATE PDU (PS3.8 9.3.2-9.3.4): who calls whom. AE titles are identities;
+    the User Identity sub-item's secret comes as a separate `CredentialSeen`."""
+
+    action: ClassVar[str] = "dicom-association"
+    pdu: str
+    """"request", "accept" or "reject"."""
+    calling_ae: str
+    called_ae: str
+    """AE titles, trailing spaces removed (the reject PDU carries none: empty)."""
+    implementation_class_uid: str | None
+    implementation_version: str | None
+    user_identity_type: str | None = None
+    """"username", "username-passcode", "kerberos", "saml", "jwt" when the request has one."""
+    result: str | None = None
+    """Reject: result, source and reason as PS3.8 names them."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hl7Message(Observation):
+    """The MSH segment of an HL7 v2 message over MLLP: routing facts only. Nothing after MSH
+    is read, so no patient data enters the tool; MSH-8 (security) comes as a `CredentialSeen`."""
+
+    action: ClassVar[str] = "hl7-message"
+    sending_application: str
+    sending_facility: str
+    receiving_application: str
+    receiving_facility: str
+    message_type: str
+    """MSH-9, e.g. "ORU^R01"."""
+    version: str
+    """MSH-12, e.g. "2.5.1"."""

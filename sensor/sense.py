@@ -23,6 +23,7 @@ from sensor.flows import TCP_FIN, TCP_RST, TCP_SYN, Flow, FlowTable
 from sensor.protocols import EXTRACTORS
 from sensor.protocols.base import Extractor
 from sensor.records import Observation
+from sensor.secrets import EPHEMERAL, SecretHasher
 from sensor.weird import Weirds
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
@@ -68,18 +69,29 @@ class SenseReport:
         """Whether some input could not be read at all."""
         return any(c.error for c in self.captures)
 
+    def errors(self) -> list[str]:
+        """One line per input that could not be read, naming it."""
+        lines = [f"{c.path}: {c.error}" for c in self.captures if c.error]
+        return lines if self.captures else ["no capture files found"]
+
+    def warnings(self) -> list[str]:
+        """One line per problem inside a capture that was otherwise read."""
+        return [f"warning: {c.path}: {w}" for c in self.captures for w in c.warnings]
+
 
 class Sensor:
     """Reads captures one after another; each capture's flows end with it."""
 
-    def __init__(self, extractors: Iterable[type[Extractor]] = EXTRACTORS) -> None:
+    def __init__(
+        self, extractors: Iterable[type[Extractor]] = EXTRACTORS, secrets: SecretHasher = EPHEMERAL
+    ) -> None:
         extractors = tuple(extractors)
         self.report = SenseReport()
         self.weirds = self.report.weirds
         ports = frozenset(p for e in extractors for p in e.ports)
         self.table = FlowTable(ports, self._on_remove)
         self.decoder = Decoder(self.weirds)
-        self.dispatcher = Dispatcher(extractors, self.weirds, self.table)
+        self.dispatcher = Dispatcher(extractors, self.weirds, self.table, secrets)
         self._out: list[Observation] = []
 
     def read(
@@ -225,10 +237,12 @@ def find_captures(paths: Iterable[str]) -> Iterator[str]:
 
 
 def sense_paths(
-    paths: Iterable[str], progress: Callable[[str, int, int, int], None] | None = None
+    paths: Iterable[str],
+    progress: Callable[[str, int, int, int], None] | None = None,
+    secrets: SecretHasher = EPHEMERAL,
 ) -> tuple[Iterator[Observation], SenseReport]:
     """Observations of every capture under `paths`, and the report filled in as they go."""
-    sensor = Sensor()
+    sensor = Sensor(secrets=secrets)
 
     def run() -> Iterator[Observation]:
         start = time.perf_counter()

@@ -19,6 +19,7 @@ from typing import ClassVar
 
 from sensor.flowid import Direction, FlowId
 from sensor.records import Observation
+from sensor.secrets import EPHEMERAL, SecretHasher
 
 
 class ParseError(Exception):
@@ -37,7 +38,9 @@ class Extractor(ABC):
     budget: ClassVar[int]
     """Bytes per direction worth inspecting (the handshake); past it the direction is done."""
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
+        self.secrets = secrets
+        """Fingerprints every secret the parser sees, at once (`sensor.secrets`)."""
         self.weirds: list[str] = []
         """Non-fatal oddities of the last `parse` (e.g. a certificate kept only by its hashes);
         the dispatcher counts them and clears the list."""

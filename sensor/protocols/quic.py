@@ -43,6 +43,7 @@ from sensor.protocols.tls import (
     parse_client_hello,
 )
 from sensor.records import Observation, Proto, TlsClientHello
+from sensor.secrets import EPHEMERAL, SecretHasher
 
 # --- limits -------------------------------------------------------------------------------
 
@@ -337,8 +338,8 @@ class QuicExtractor(Extractor):
     ports = frozenset({443, 8443, 4433})
     budget = BUDGET
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
+        super().__init__(secrets)
         self._client: Direction | None = None
         """The direction whose Initials decrypted with client keys."""
         self._keys: dict[tuple[int, bytes], _Keys] = {}

@@ -46,6 +46,7 @@ from sensor.records import (
     TlsServerHello,
     X509Cert,
 )
+from sensor.secrets import EPHEMERAL, SecretHasher
 
 # --- limits -------------------------------------------------------------------------------
 
@@ -729,8 +730,8 @@ class _TlsBase(Extractor):
     protocol: ClassVar[Proto]
     dtls: ClassVar[bool]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
+        super().__init__(secrets)
         self._sides = (_Side(), _Side())
         self._client: Direction | None = None
         self._version: int | None = None

@@ -12,6 +12,7 @@ from sensor.flowid import Direction, FlowId
 from sensor.flows import Flow, FlowTable
 from sensor.protocols.base import Extractor, ParseError
 from sensor.records import Observation, Proto, TlsCertificateRequest
+from sensor.secrets import EPHEMERAL, SecretHasher
 from sensor.weird import Weirds
 
 
@@ -24,8 +25,8 @@ class LineExtractor(Extractor):
     ports: ClassVar[frozenset[int]] = frozenset({7000})
     budget = 64
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
+        super().__init__(secrets)
         self.done = False
         self.closed_with: list[str] = []
 

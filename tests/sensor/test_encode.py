@@ -12,7 +12,9 @@ from sensor.encode import FIELD_PATHS, DecodeError, from_ecs, read_observations,
 from sensor.flowid import Direction, Endpoint, FlowId
 from sensor.records import (
     CredentialSeen,
+    DicomAssociation,
     Evidence,
+    Hl7Message,
     Observation,
     Proto,
     SecretKind,
@@ -22,6 +24,7 @@ from sensor.records import (
     TlsEncryptedHandshake,
     TlsServerCertificate,
     TlsServerHello,
+    TokenClaims,
     X509Cert,
 )
 
@@ -52,8 +55,16 @@ EXAMPLES: list[Observation] = [
     TlsEncryptedHandshake(**COMMON, protocol=Proto.TLS, version="1.3", mutual_auth="likely",
                           confidence=0.8, reasons=("client flight 900 B",)),
     CredentialSeen(**COMMON, protocol=Proto.TLS, presenter=Direction.ORIG, username="svc",
-                   secret_kind=SecretKind.PASSWORD, secret_fp="f" * 16, secret_len=8,
-                   mechanism="basic"),
+                   secret_kind=SecretKind.PASSWORD, secret_fp="f" * 16, secret_hint="password, 8 bytes",
+                   mechanism="basic", domain="EXAMPLE", host="WS01", notes=("AUTH TLS offered",),
+                   token=TokenClaims(alg="HS256", iss="idp", sub="pump-7", aud=("api",), exp=None,
+                                     iat=1.7e9)),
+    DicomAssociation(**COMMON, protocol=Proto.DICOM, pdu="request", calling_ae="CT01", called_ae="PACS",
+                     implementation_class_uid="1.2.826.0.1.3680043.9.3811.2.0.2",
+                     implementation_version="PYNETDICOM_202", user_identity_type="username-passcode"),
+    Hl7Message(**COMMON, protocol=Proto.HL7, sending_application="LAB", sending_facility="HOSP",
+               receiving_application="LIS", receiving_facility="HOSP", message_type="ORU^R01",
+               version="2.5.1"),
 ]
 
 
@@ -92,7 +103,8 @@ def test_jsonl_file_round_trip_and_bad_lines(tmp_path: Path) -> None:
     path.write_text(buf.getvalue() + "not json\n" + '{"event": {"action": "nope"}}\n[1]\n')
     errors: list[str] = []
     assert list(read_observations(str(path), errors)) == EXAMPLES
-    assert [e.split(":")[1] for e in errors] == ["8", "9", "10"]
+    first_bad = len(EXAMPLES) + 1
+    assert [int(e.split(":")[1]) for e in errors] == [first_bad, first_bad + 1, first_bad + 2]
     assert all(e.startswith(str(path)) for e in errors)
-    with pytest.raises(DecodeError, match=":8:"):
+    with pytest.raises(DecodeError, match=f":{first_bad}:"):
         list(read_observations(str(path)))

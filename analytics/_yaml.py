@@ -1,0 +1,22 @@
+"""The one place PyYAML is imported: safe loading only, errors with a line number."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml  # type: ignore[import-untyped, unused-ignore]
+
+
+class YamlError(ValueError):
+    """The text is not valid YAML; the message names the line."""
+
+
+def load_yaml(text: str) -> Any:
+    """Parse `text` with the safe loader (no Python object tags)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise YamlError(f"{where}invalid YAML: {problem}") from None

@@ -1,0 +1,34 @@
+"""The detections: one module per rule family, each with RULE_ID, Params and detect().
+
+A new detection is a new module added to `DETECTIONS` and a rule in rules/*.yaml; the
+engine (`analytics.audit`) needs no change.
+"""
+
+from __future__ import annotations
+
+from analytics.detections import (
+    cleartext_credential,
+    credential_outlives,
+    expired_certificate,
+    identity_mismatch,
+    long_lived_certificate,
+    retired_device,
+    shared_credential,
+    unknown_device,
+    weak_certificate,
+)
+from analytics.detections.base import Context, Detection, DeviceRef, Finding
+
+DETECTIONS: tuple[Detection, ...] = (
+    shared_credential,
+    unknown_device,
+    retired_device,
+    credential_outlives,
+    identity_mismatch,
+    weak_certificate,
+    expired_certificate,
+    long_lived_certificate,
+    cleartext_credential,
+)
+
+__all__ = ["DETECTIONS", "Context", "Detection", "DeviceRef", "Finding"]

@@ -1,0 +1,53 @@
+"""`credential-outlives-device`: a certificate, user name or AE title the inventory registers
+to a retired or decommissioned device is presented by some other device."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from analytics.correlate import Sighting
+from analytics.detections._common import GONE, check_statuses, status_phrase
+from analytics.detections.base import (
+    Context,
+    Finding,
+    device_refs,
+    finding,
+    group,
+    list_devices,
+    registered_to,
+    since,
+)
+from analytics.inventory import Status
+from analytics.rules import Rule
+
+RULE_ID = "credential-outlives-device"
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """Which statuses count as gone."""
+
+    statuses: tuple[str, ...] = GONE
+
+    def __post_init__(self) -> None:
+        check_statuses(self.statuses)
+
+
+def detect(ctx: Context, rule: Rule) -> Iterator[Finding]:
+    """One finding per outliving identity, listing the devices that use it now."""
+    gone = check_statuses(rule.params_as(Params).statuses)
+    groups = group(ctx.sightings, lambda s: s.presentation.identity.key if _outlives(ctx, s, gone) else None)
+    for subject, sightings in groups.items():
+        identity = sightings[0].presentation.identity
+        owners = [a for a in registered_to(ctx.inventory, identity) if a.status in gone]
+        whose = ", ".join(f"{a.label}, {status_phrase(a)}" for a in owners)
+        message = (f"The {identity.describe()} belongs to {whose}, but was presented by "
+                   f"{list_devices(device_refs(sightings))}{since(ctx, identity, sightings[0].ts)}.")
+        yield finding(rule, subject, sightings, message, identity)
+
+
+def _outlives(ctx: Context, s: Sighting, gone: frozenset[Status]) -> bool:
+    owners = registered_to(ctx.inventory, s.presentation.identity)
+    return any(a.status in gone for a in owners) and (
+        s.asset is None or s.asset.asset_id not in {a.asset_id for a in owners})

@@ -1,0 +1,54 @@
+"""`identity-mismatch`: a known device presents a certificate or AE title the inventory
+registers to another device.
+
+When that other device is retired or decommissioned, `credential-outlives-device` reports it
+instead, so one copied certificate gives one alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from analytics.correlate import Sighting
+from analytics.detections._common import GONE, check_statuses
+from analytics.detections.base import Context, Finding, finding, group, registered_to
+from analytics.identities import CERT_KINDS, IdentityKind
+from analytics.inventory import Status
+from analytics.rules import Rule
+
+RULE_ID = "identity-mismatch"
+KINDS = CERT_KINDS | {IdentityKind.AE_TITLE}
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """Owners with these statuses are left to `credential-outlives-device`."""
+
+    gone_statuses: tuple[str, ...] = GONE
+
+    def __post_init__(self) -> None:
+        check_statuses(self.gone_statuses)
+
+
+def detect(ctx: Context, rule: Rule) -> Iterator[Finding]:
+    """One finding per (presenting device, identity)."""
+    gone = check_statuses(rule.params_as(Params).gone_statuses)
+    groups = group(ctx.sightings, lambda s: f"{s.device_key}|{s.presentation.identity.key}"
+                   if _mismatch(ctx, s, gone) else None)
+    for subject, sightings in groups.items():
+        s = sightings[0]
+        assert s.asset is not None
+        identity = s.presentation.identity
+        owners = ", ".join(a.label for a in registered_to(ctx.inventory, identity))
+        message = (f"{s.asset.label} presented the {identity.describe()}, which the inventory "
+                   f"registers to {owners}.")
+        yield finding(rule, subject, sightings, message, identity)
+
+
+def _mismatch(ctx: Context, s: Sighting, gone: frozenset[Status]) -> bool:
+    if s.asset is None or s.presentation.identity.kind not in KINDS:
+        return False
+    owners = registered_to(ctx.inventory, s.presentation.identity)
+    return bool(owners) and s.asset.asset_id not in {a.asset_id for a in owners} and not any(
+        a.status in gone for a in owners)

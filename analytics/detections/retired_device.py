@@ -1,0 +1,37 @@
+"""`retired-device-authenticates`: a retired or decommissioned device still presents a
+credential or certificate (its own or anyone's)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from analytics.detections._common import GONE, check_statuses, status_phrase
+from analytics.detections.base import Context, Finding, finding, group, moment
+from analytics.rules import Rule
+
+RULE_ID = "retired-device-authenticates"
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """Which statuses count as gone."""
+
+    statuses: tuple[str, ...] = GONE
+
+    def __post_init__(self) -> None:
+        check_statuses(self.statuses)
+
+
+def detect(ctx: Context, rule: Rule) -> Iterator[Finding]:
+    """One finding per gone device that authenticated in this run."""
+    gone = check_statuses(rule.params_as(Params).statuses)
+    groups = group(ctx.sightings, lambda s: s.device_key if s.asset and s.asset.status in gone else None)
+    for key, sightings in groups.items():
+        asset = sightings[0].asset
+        assert asset is not None
+        identities = list(dict.fromkeys(s.presentation.identity for s in sightings))
+        what = "; ".join(i.describe() for i in identities[:3])
+        message = (f"{asset.label} is {status_phrase(asset)} but authenticated {len(sightings)} time(s) "
+                   f"from {moment(sightings[0].ts)} to {moment(sightings[-1].ts)}: {what}.")
+        yield finding(rule, key, sightings, message, identities[0])

@@ -1,0 +1,37 @@
+"""`unknown-device`: an endpoint the inventory does not know authenticates.
+
+It presents a credential or a client certificate (or, with the remote-access issue, is the
+client of a remote-access session). Presenting a server certificate is not enough: every
+server on the internet does that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from analytics.detections.base import Context, Finding, device_refs, finding, group
+from analytics.identities import IdentityKind
+from analytics.rules import Rule
+
+RULE_ID = "unknown-device"
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """No thresholds yet."""
+
+
+def detect(ctx: Context, rule: Rule) -> Iterator[Finding]:
+    """One finding per unknown device (by MAC, or by IP behind a router)."""
+    groups = group(ctx.sightings, lambda s: s.device_key if s.asset is None
+                   and s.presentation.identity.kind is not IdentityKind.SERVER_CERT else None)
+    for key, sightings in groups.items():
+        identities = list(dict.fromkeys(s.presentation.identity for s in sightings))
+        shown = [i.describe() for i in identities[:3]]
+        more = f" and {len(identities) - 3} more" if len(identities) > 3 else ""
+        protocols = ", ".join(dict.fromkeys(str(s.presentation.obs.protocol).upper() for s in sightings))
+        device = device_refs(sightings)[0].label.removeprefix("unknown ")
+        message = (f"Device {device} is not in the inventory but authenticates over {protocols}: "
+                   f"{'; '.join(shown)}{more}.")
+        yield finding(rule, f"device:{key}", sightings, message, identities[0])

@@ -1,0 +1,60 @@
+"""Alerts: ECS-shaped JSON lines, packet times, and never a secret."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from analytics.alerts import to_alert, write_alerts
+from analytics.audit import AuditResult, run_audit
+from analytics.inventory import load_inventory
+from analytics.rules import load_rules
+from tests.analytics import scenario
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory) -> AuditResult:
+    inv = load_inventory(scenario.write_inventory(tmp_path_factory.mktemp("inv")))
+    return run_audit(scenario.observations(), inv, load_rules())
+
+
+def test_shape(result: AuditResult) -> None:
+    f = next(f for f in result.findings if f.subject == f"secret:{scenario.fingerprint('Ph1lips!')}")
+    doc = to_alert(f)
+    assert doc["@timestamp"] == "2024-03-04T08:25:17.000000Z"
+    assert doc["event"] == {"kind": "alert", "severity": 73, "start": "2024-03-04T08:25:17.000000Z",
+                            "end": "2024-03-04T08:26:31.000000Z", "dataset": "trustwatch.alerts"}
+    assert doc["rule"] == {"id": "shared-credential", "name": "Shared credential"}
+    assert doc["network"] == {"protocol": "ftp"}
+    assert doc["message"] == f.message
+    tw = doc["trustwatch"]
+    assert (tw["severity"], tw["count"], tw["subject"]) == ("high", 3, f.subject)
+    assert tw["dedup_key"] == f"shared-credential:{f.subject}"
+    assert tw["identity"] == {"kind": "secret", "fingerprint": scenario.fingerprint("Ph1lips!"),
+                              "user": "biomed", "secret_kind": "password"}
+    assert tw["devices"][0] == {
+        "asset_id": "MON-010", "mac": "00-1B-4F-00-00-10", "ip": ["10.20.0.10"], "status": "active",
+        "match": {"method": "mac", "value": "00-1B-4F-00-00-10"},
+        "label": "MON-010 (Philips IntelliVue MX450, Ward 3)"}
+    assert tw["evidence"] == [{"capture": "ward3.pcapng", "frames": list(f.evidence[0].frames)}]
+
+
+def test_unknown_device_and_certificate_identity(result: AuditResult) -> None:
+    f = next(f for f in result.findings if f.subject == "device:ip:10.40.0.5")
+    tw = to_alert(f)["trustwatch"]
+    assert tw["devices"] == [{"asset_id": None, "mac": None, "ip": ["10.40.0.5"], "status": None,
+                              "match": {"method": "none", "value": ""}, "label": "unknown 10.40.0.5"}]
+    assert tw["identity"]["kind"] == "client-certificate"
+    assert tw["identity"]["subject"] == "CN=cgm-gateway,O=St. Example Hospital"
+
+
+def test_json_lines_without_secrets(result: AuditResult, tmp_path: Path) -> None:
+    out = io.StringIO()
+    assert write_alerts(result.findings, out) == 16
+    lines = out.getvalue().splitlines()
+    assert [json.loads(line)["rule"]["id"] for line in lines] == [f.rule_id for f in result.findings]
+    for secret in ("Ph1lips!", "mon012-own", "Vent2018"):
+        assert secret not in out.getvalue()

@@ -1,0 +1,115 @@
+"""Identity resolution: MAC, DHCP lease, static IP, presented identity; the router guard."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from analytics import correlate as correlate_module
+from analytics.correlate import CorrelationSettings, Lease, Method, correlate, router_macs
+from analytics.inventory import Inventory, load_inventory
+from sensor.records import Observation, Proto
+from tests.analytics import scenario
+from tests.analytics.builders import T0, cert, client_cert, ep, flow
+
+PACS = ep("10.20.0.200", "00-1B-4F-00-00-C8", 443)
+ROUTER = scenario.ROUTER
+
+
+def inv(tmp_path: Path) -> Inventory:
+    return load_inventory(scenario.write_inventory(tmp_path))
+
+
+def resolve(tmp_path: Path, *observations: Observation) -> list[tuple[str, Method, str]]:
+    return [(s.device_key, s.method, s.match_value) for s in correlate(list(observations), inv(tmp_path))]
+
+
+def test_own_mac_first(tmp_path: Path) -> None:
+    mac = scenario.mac(1)
+    assert resolve(tmp_path, client_cert(T0, ep("10.20.0.51", mac), PACS, cert("x"))) == [
+        ("asset:INF-001", Method.MAC, mac)]
+
+
+def test_static_ip(tmp_path: Path) -> None:
+    """MON-010's IP with no MAC (a link type without MACs)."""
+    assert resolve(tmp_path, client_cert(T0, ep("10.20.0.10"), PACS, cert("x"))) == [
+        ("asset:MON-010", Method.IP, "10.20.0.10")]
+
+
+def test_static_ip_refused_when_the_mac_is_other_hardware(tmp_path: Path) -> None:
+    stranger = "02-00-00-00-00-01"
+    assert resolve(tmp_path, client_cert(T0, ep("10.20.0.10", stranger), PACS, cert("x"))) == [
+        (f"mac:{stranger}", Method.NONE, "")]
+
+
+def test_presented_certificate_last(tmp_path: Path) -> None:
+    """Routed, not at its static IP, no MAC: INF-008 is recognised by its own certificate."""
+    leaf = scenario.C["INF-008"]
+    assert resolve(tmp_path, client_cert(T0, ep("10.30.0.99"), PACS, leaf)) == [
+        ("asset:INF-008", Method.CERTIFICATE, leaf.sha256)]
+
+
+def test_presented_certificate_not_trusted_against_own_mac(tmp_path: Path) -> None:
+    leaf = scenario.C["INF-009"]
+    stranger = "02-00-00-00-00-09"
+    assert resolve(tmp_path, client_cert(T0, ep("10.20.0.99", stranger), PACS, leaf)) == [
+        (f"mac:{stranger}", Method.NONE, "")]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Ack(Observation):
+    """Stand-in for the addressing issue's DHCP lease record."""
+
+    action: ClassVar[str] = "dhcp-lease"
+    ip: str
+    mac: str
+
+
+def test_dhcp_lease_hook(tmp_path: Path) -> None:
+    def leases(obs: Observation) -> Iterator[Lease]:
+        assert isinstance(obs, _Ack)
+        yield Lease(obs.ip, obs.mac, obs.ts)
+
+    correlate_module.LEASES[_Ack] = leases
+    try:
+        ack = _Ack(ts=T0, flow=flow(ep("10.30.0.1"), ep("10.30.0.77")), protocol=Proto.TLS,
+                   ip="10.30.0.77", mac="00:1b:4f:00:00:01")
+        routed = client_cert(T0 + 60, ep("10.30.0.77"), PACS, cert("x"))
+        before = client_cert(T0 - 60, ep("10.30.0.77"), PACS, cert("x"))
+        got = resolve(tmp_path, ack, before, routed)
+        assert got == [("ip:10.30.0.77", Method.NONE, ""),
+                       ("asset:INF-001", Method.DHCP, "10.30.0.77 leased to 00-1B-4F-00-00-01")]
+    finally:
+        del correlate_module.LEASES[_Ack]
+
+
+def test_router_mac_detected() -> None:
+    routers = router_macs(scenario.observations(), CorrelationSettings())
+    assert routers == {ROUTER}
+
+
+def test_dhcp_move_is_not_a_router() -> None:
+    obs = [client_cert(T0 + i, ep(f"10.20.0.{50 + i}", scenario.mac(1)), PACS, cert("x")) for i in range(5)]
+    assert router_macs(obs, CorrelationSettings()) == set()
+
+
+def test_router_guard_keeps_devices_apart(tmp_path: Path) -> None:
+    """With the guard the two routed gateways are two devices; without it they would both be
+    the router RTR-1 (its MAC is in the inventory) and INF-008 would be RTR-1 too."""
+    obs = scenario.observations()
+    guarded = {s.ip: s.device_key for s in correlate(obs, inv(tmp_path)) if s.ip.startswith("10.")}
+    assert guarded["10.40.0.5"] == "ip:10.40.0.5" and guarded["10.40.0.6"] == "ip:10.40.0.6"
+    assert guarded["10.30.0.8"] == "asset:INF-008"
+    off = CorrelationSettings(router_min_ips=1000)
+    unguarded = {s.ip: s.device_key for s in correlate(obs, inv(tmp_path), off)}
+    assert unguarded["10.40.0.5"] == unguarded["10.40.0.6"] == unguarded["10.30.0.8"] == "asset:RTR-1"
+
+
+def test_ambiguous_certificate_stays_unknown(tmp_path: Path) -> None:
+    sha = cert("fleet").sha256
+    path = tmp_path / "two.csv"
+    path.write_text(f"asset_id,ip,status,cert_sha256\nA,10.0.0.1,active,{sha}\nB,10.0.0.2,active,{sha}\n")
+    sightings = correlate([client_cert(T0, ep("10.9.9.9"), PACS, cert("fleet"))], load_inventory(path))
+    assert [(s.device_key, s.method) for s in sightings] == [("ip:10.9.9.9", Method.NONE)]
