@@ -46,6 +46,9 @@ def load_site_key(path: Path) -> bytes:
     """The key in `path`, created (mode 0600, parents 0700) if the file does not exist."""
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as e:
+        raise SiteKeyError(f"{path}: cannot create the site key's directory: {e.strerror}") from None
+    try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         pass
