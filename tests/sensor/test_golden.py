@@ -16,17 +16,20 @@ import pytest
 
 from sensor.encode import write_jsonl
 from sensor.records import Evidence
+from sensor.secrets import SecretHasher
 from sensor.sense import Sensor, find_captures
 from tests.conftest import SAMPLES
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 CAPTURES = [Path(p) for p in find_captures([str(SAMPLES)])]
+SECRETS = SecretHasher(b"golden-files-site-key")
+"""A fixed site key, so that credential fingerprints are stable across runs."""
 
 
 def output(path: Path) -> str:
     """The capture's JSON lines, with the capture named relative to sample_pcaps/."""
     observations = [
-        replace(o, evidence=Evidence(path.name, o.evidence.frames)) for o in Sensor().read(str(path))
+        replace(o, evidence=Evidence(path.name, o.evidence.frames)) for o in Sensor(secrets=SECRETS).read(str(path))
     ]
     buf = io.StringIO()
     write_jsonl(observations, buf)
