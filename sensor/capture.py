@@ -10,12 +10,13 @@ whatever the capture's size.
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
-READ_BLOCK = 1 << 20
+READ_BLOCK = 1 << 23
 MAX_RECORD = 1 << 18
 """Largest frame we accept (pcap's snaplen limit); a bigger one means a corrupt file."""
 MAX_BLOCK = 1 << 24
@@ -53,8 +54,12 @@ class Capture:
         self.path = path
         self.warnings: list[str] = []
         self.frames_read = 0
-        self._raw: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed in close()
-        self._f: BinaryIO | _Gunzip = self._raw
+        self.endian = "<"
+        self.ts_scale = 1e-6
+        self.linktype = 0
+        """pcap: byte order, timestamp unit and link type, known once the header is read."""
+        self._raw: io.BufferedReader = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._f: io.BufferedReader | _Gunzip = self._raw
         try:
             head = self._raw.read(4)
             if head[:2] == GZIP_MAGIC:
@@ -102,6 +107,21 @@ class Capture:
     # --- pcap ---------------------------------------------------------------------------
 
     def _pcap(self) -> Iterator[Frame]:
+        for block, offsets in self.pcap_blocks():
+            # The header is read by the first block: byte order, link type and unit are known.
+            unpack = struct.Struct(self.endian + "IIII").unpack_from
+            linktype, scale = self.linktype, self.ts_scale
+            for pos in offsets:
+                sec, frac, caplen, wirelen = unpack(block, pos)
+                frame = bytes(block[pos + 16 : pos + 16 + caplen])
+                yield (sec + frac * scale, linktype, frame, 0, caplen, wirelen)
+
+    def pcap_blocks(self) -> Iterator[tuple[memoryview, list[int]]]:
+        """Classic pcap only: each read block with the offsets of the records wholly inside it
+        (16-byte record header, then the frame). A record straddling the block's end starts
+        the next block. The block's memory is reused for the next one (no fresh allocation
+        per block, which costs more than walking it): copy what you keep.
+        The sensor's hot path walks these (`sensor.fastpath`)."""
         try:
             f = self._f
             rest = f.read(20)
@@ -109,50 +129,41 @@ class Capture:
                 self.warnings.append("truncated pcap file header")
                 return
             head = self._head + rest
-            endian = "<" if struct.unpack("<I", head[:4])[0] in (PCAP_US, PCAP_NS) else ">"
-            magic = struct.unpack(endian + "I", head[:4])[0]
-            scale = 1e-9 if magic == PCAP_NS else 1e-6
-            linktype = struct.unpack(endian + "I", head[20:24])[0] & 0x0FFFFFFF
-            unpack = struct.Struct(endian + "IIII").unpack_from
-            buf = f.read(READ_BLOCK)
-            pos = 0
-            n = len(buf)
+            self.endian = "<" if struct.unpack("<I", head[:4])[0] in (PCAP_US, PCAP_NS) else ">"
+            self.ts_scale = 1e-9 if struct.unpack(self.endian + "I", head[:4])[0] == PCAP_NS else 1e-6
+            self.linktype = struct.unpack(self.endian + "I", head[20:24])[0] & 0x0FFFFFFF
+            unpack = struct.Struct(self.endian + "I").unpack_from
+            size = READ_BLOCK
+            buf = bytearray(size + MAX_RECORD + 16)
+            view = memoryview(buf)
+            have = 0
+            """Bytes carried over from the previous block (a partial record)."""
             while True:
-                while pos + 16 <= n:
-                    sec, frac, caplen, wirelen = unpack(buf, pos)
-                    end = pos + 16 + caplen
-                    if end > n:
-                        break
-                    if caplen > MAX_RECORD:
-                        self._corrupt(f"record length {caplen}")
-                        return
-                    self.frames_read += 1
-                    yield (sec + frac * scale, linktype, buf, pos + 16, caplen, wirelen)
-                    pos = end
-                # The next record straddles the block end: complete just that record.
-                rec = buf[pos:]
-                if len(rec) < 16:
-                    rec += f.read(16 - len(rec))
-                if not rec:
-                    return
-                if len(rec) < 16:
-                    self._truncated(len(rec))
-                    return
-                sec, frac, caplen, wirelen = unpack(rec, 0)
-                if caplen > MAX_RECORD:
-                    self._corrupt(f"record length {caplen}")
-                    return
-                missing = 16 + caplen - len(rec)
-                if missing > 0:
-                    rec += f.read(missing)
-                if len(rec) < 16 + caplen:
-                    self._truncated(len(rec))
-                    return
-                self.frames_read += 1
-                yield (sec + frac * scale, linktype, rec, 16, caplen, wirelen)
-                buf = f.read(READ_BLOCK)
+                got = f.readinto(view[have : have + size])
+                n = have + got
+                block = view[:n]
                 pos = 0
-                n = len(buf)
+                offsets: list[int] = []
+                append = offsets.append
+                while pos + 16 <= n:
+                    caplen = unpack(block, pos + 8)[0]
+                    end = pos + 16 + caplen
+                    if end > n or caplen > MAX_RECORD:
+                        break
+                    append(pos)
+                    pos = end
+                self.frames_read += len(offsets)
+                if offsets:
+                    yield block, offsets
+                if pos + 16 <= n and unpack(block, pos + 8)[0] > MAX_RECORD:
+                    self._corrupt(f"record length {unpack(block, pos + 8)[0]}")
+                    return
+                have = n - pos
+                buf[:have] = buf[pos:n]
+                if not got:
+                    if have:
+                        self._truncated(have)
+                    return
         except (OSError, zlib.error, struct.error) as e:
             self._read_error(e)
 
@@ -298,3 +309,9 @@ class _Gunzip:
         out = bytes(self._buf[:n])
         del self._buf[:n]
         return out
+
+    def readinto(self, target: memoryview) -> int:
+        """Fill `target` as far as the data goes; the number of bytes written."""
+        data = self.read(len(target))
+        target[: len(data)] = data
+        return len(data)

@@ -11,6 +11,7 @@ through `Decoder`, `FlowTable` and `Dispatcher`.
 from __future__ import annotations
 
 import os
+import struct
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from sensor.capture import Capture, CaptureError
 from sensor.decode import IP_TCP, Decoder
 from sensor.dispatch import Dispatcher
+from sensor.fastpath import count_done_flows
 from sensor.flows import TCP_FIN, TCP_RST, TCP_SYN, Flow, FlowTable
 from sensor.protocols import EXTRACTORS
 from sensor.protocols.base import Extractor
@@ -30,10 +32,9 @@ CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.
 """Files taken from a directory; files named on the command line are always tried."""
 PROGRESS_EVERY = 1 << 16
 """Frames between two progress reports."""
+NumberedFrame = tuple[float, int, bytes, int, int, int, int]
+"""A `capture.Frame` followed by its 1-based frame number."""
 
-_ETH_IPV4 = b"\x08\x00"
-_ETH_IPV6 = b"\x86\xdd"
-_ETH_VLAN = b"\x81\x00"
 
 
 @dataclass
@@ -108,62 +109,50 @@ class Sensor:
             return
         size = _size(path)
         self.dispatcher.capture = self.weirds.capture = path
+        records = self._pcap_records(cap) if cap.format == "pcap" else self._frames(cap)
         out = self._out
-        table = self.table
-        tcp_get = table.tcp.get
-        udp_get = table.udp.get
         slow = self._slow
-        frame = 0
         ts = 0.0
+        next_progress = PROGRESS_EVERY
         try:
-            for ts, linktype, buf, off, caplen, wirelen in cap.frames():
-                frame += 1
-                if progress is not None and not frame % PROGRESS_EVERY:
-                    progress(path, frame, cap.position(), size)
-                if linktype == 1 and caplen >= 54:
-                    ethertype = buf[off + 12 : off + 14]
-                    ip = off + 14
-                    if ethertype == _ETH_VLAN:
-                        ethertype = buf[off + 16 : off + 18]
-                        ip = off + 18
-                    entry = None
-                    if ethertype == _ETH_IPV4:
-                        # IHL 5 and no fragment: addresses and ports are contiguous.
-                        if buf[ip] == 0x45 and not (buf[ip + 6] & 0x3F or buf[ip + 7]):
-                            proto = buf[ip + 9]
-                            if proto == 6:
-                                entry = tcp_get(buf[ip + 12 : ip + 24])
-                            elif proto == 17:
-                                entry = udp_get(buf[ip + 12 : ip + 24])
-                    elif ethertype == _ETH_IPV6 and caplen >= ip - off + 44:
-                        proto = buf[ip + 6]
-                        if proto == 6:
-                            entry = tcp_get(buf[ip + 8 : ip + 44])
-                        elif proto == 17:
-                            entry = udp_get(buf[ip + 8 : ip + 44])
-                    if entry is not None:
-                        flow = entry[0]
-                        if flow.done:
-                            d = entry[1]
-                            flow.pkts[d] += 1
-                            flow.bytes[d] += wirelen
-                            flow.last = ts
-                            continue
+            for ts, linktype, buf, off, caplen, wirelen, frame in records:
                 slow(ts, linktype, buf, off, caplen, wirelen, frame)
                 if out:
                     yield from out
                     self.report.observations += len(out)
                     out.clear()
-            table.remove_all(ts)
+                if progress is not None and frame >= next_progress:
+                    progress(path, frame, cap.position(), size)
+                    next_progress = frame + PROGRESS_EVERY
+            self.table.remove_all(ts)
             yield from out
             self.report.observations += len(out)
             out.clear()
         finally:
-            rep.frames = frame
+            rep.frames = cap.frames_read
             rep.warnings = cap.warnings
             cap.close()
             if progress is not None:
-                progress(path, frame, size, size)
+                progress(path, cap.frames_read, size, size)
+
+    def _pcap_records(self, cap: Capture) -> Iterator[NumberedFrame]:
+        """The frames of a pcap file the full path must see; `fastpath` counts the others."""
+        first = 1
+        table = self.table
+        for block, offsets in cap.pcap_blocks():
+            unpack = struct.Struct(cap.endian + "IIII").unpack_from
+            scale, linktype = cap.ts_scale, cap.linktype
+            for i in count_done_flows(block, offsets, cap.endian, scale, linktype, table):
+                pos = offsets[i]
+                sec, frac, caplen, wirelen = unpack(block, pos)
+                frame = bytes(block[pos + 16 : pos + 16 + caplen])
+                yield (sec + frac * scale, linktype, frame, 0, caplen, wirelen, first + i)
+            first += len(offsets)
+
+    def _frames(self, cap: Capture) -> Iterator[NumberedFrame]:
+        """pcapng: every frame, numbered; done flows are skipped early by the full path."""
+        for number, frame in enumerate(cap.frames(), 1):
+            yield (*frame, number)
 
     def _slow(
         self, ts: float, linktype: int, buf: bytes, off: int, caplen: int, wirelen: int,

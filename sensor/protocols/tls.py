@@ -582,8 +582,11 @@ def _der_oid(raw: bytes) -> str:
     return ".".join(str(a) for a in arcs)
 
 
+@functools.lru_cache(maxsize=CERT_CACHE_SIZE)
 def dn_to_rfc4514(der: bytes) -> str:
-    """A DER Name (RFC 5280 4.1.2.4) as an RFC 4514 string; its hex when undecodable."""
+    """A DER Name (RFC 5280 4.1.2.4) as an RFC 4514 string; its hex when undecodable.
+
+    Cached like certificates: servers ask for the same CA names on every connection."""
     try:
         r = _Reader(der, "tls_bad_dn")
         tag, body = _der_tlv(r)
