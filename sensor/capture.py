@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
-READ_BLOCK = 1 << 23
+READ_BLOCK = 1 << 22
 MAX_RECORD = 1 << 18
 """Largest frame we accept (pcap's snaplen limit); a bigger one means a corrupt file."""
 MAX_BLOCK = 1 << 24
