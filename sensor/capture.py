@@ -13,7 +13,8 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import BinaryIO
 
 READ_BLOCK = 1 << 22
@@ -39,6 +40,23 @@ Frame = tuple[float, int, bytes, int, int, int]
 """(ts, linktype, buf, off, caplen, wirelen)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Records:
+    """A run of records sharing one link type and clock, inside one read block.
+
+    Each record at `offsets[i]` in `data` is laid out as a pcap record: two 32-bit timestamp
+    words, caplen, wirelen (in `endian` byte order), then the frame. `data` is reused for the
+    next run: copy what you keep.
+    """
+
+    data: memoryview
+    offsets: list[int]
+    endian: str
+    linktype: int
+    stamp: Callable[[int, int], float]
+    """The two timestamp words -> epoch seconds."""
+
+
 class CaptureError(Exception):
     """The file is not a capture we can read (the message says why)."""
 
@@ -54,10 +72,6 @@ class Capture:
         self.path = path
         self.warnings: list[str] = []
         self.frames_read = 0
-        self.endian = "<"
-        self.ts_scale = 1e-6
-        self.linktype = 0
-        """pcap: byte order, timestamp unit and link type, known once the header is read."""
         self._raw: io.BufferedReader = open(path, "rb")  # noqa: SIM115 - closed in close()
         self._f: io.BufferedReader | _Gunzip = self._raw
         try:
@@ -98,7 +112,18 @@ class Capture:
             return 0
 
     def frames(self) -> Iterator[Frame]:
-        """Every frame of the file in order; problems end up in `warnings`."""
+        """Every frame of the file in order, as its own bytes; problems end up in `warnings`."""
+        for run in self.runs():
+            unpack = struct.Struct(run.endian + "IIII").unpack_from
+            for pos in run.offsets:
+                a, b, caplen, wirelen = unpack(run.data, pos)
+                frame = bytes(run.data[pos + 16 : pos + 16 + caplen])
+                yield (run.stamp(a, b), run.linktype, frame, 0, caplen, wirelen)
+
+    def runs(self) -> Iterator[Records]:
+        """The file's records in runs that share a link type and a clock, each inside one read
+        block (read into one reused buffer: a fresh allocation per block costs more than
+        walking it). Problems end up in `warnings`."""
         return self._pcap() if self.format == "pcap" else self._pcapng()
 
     def _read_error(self, e: Exception) -> None:
@@ -106,22 +131,9 @@ class Capture:
 
     # --- pcap ---------------------------------------------------------------------------
 
-    def _pcap(self) -> Iterator[Frame]:
-        for block, offsets in self.pcap_blocks():
-            # The header is read by the first block: byte order, link type and unit are known.
-            unpack = struct.Struct(self.endian + "IIII").unpack_from
-            linktype, scale = self.linktype, self.ts_scale
-            for pos in offsets:
-                sec, frac, caplen, wirelen = unpack(block, pos)
-                frame = bytes(block[pos + 16 : pos + 16 + caplen])
-                yield (sec + frac * scale, linktype, frame, 0, caplen, wirelen)
-
-    def pcap_blocks(self) -> Iterator[tuple[memoryview, list[int]]]:
-        """Classic pcap only: each read block with the offsets of the records wholly inside it
-        (16-byte record header, then the frame). A record straddling the block's end starts
-        the next block. The block's memory is reused for the next one (no fresh allocation
-        per block, which costs more than walking it): copy what you keep.
-        The sensor's hot path walks these (`sensor.fastpath`)."""
+    def _pcap(self) -> Iterator[Records]:
+        """A pcap record is 16 bytes (seconds, fraction, caplen, wirelen), then the frame:
+        one run per read block."""
         try:
             f = self._f
             rest = f.read(20)
@@ -129,10 +141,14 @@ class Capture:
                 self.warnings.append("truncated pcap file header")
                 return
             head = self._head + rest
-            self.endian = "<" if struct.unpack("<I", head[:4])[0] in (PCAP_US, PCAP_NS) else ">"
-            self.ts_scale = 1e-9 if struct.unpack(self.endian + "I", head[:4])[0] == PCAP_NS else 1e-6
-            self.linktype = struct.unpack(self.endian + "I", head[20:24])[0] & 0x0FFFFFFF
-            unpack = struct.Struct(self.endian + "I").unpack_from
+            endian = "<" if struct.unpack("<I", head[:4])[0] in (PCAP_US, PCAP_NS) else ">"
+            scale = 1e-9 if struct.unpack(endian + "I", head[:4])[0] == PCAP_NS else 1e-6
+            linktype = struct.unpack(endian + "I", head[20:24])[0] & 0x0FFFFFFF
+
+            def stamp(sec: int, frac: int) -> float:
+                return sec + frac * scale
+
+            unpack = struct.Struct(endian + "I").unpack_from
             size = READ_BLOCK
             buf = bytearray(size + MAX_RECORD + 16)
             view = memoryview(buf)
@@ -154,7 +170,7 @@ class Capture:
                     pos = end
                 self.frames_read += len(offsets)
                 if offsets:
-                    yield block, offsets
+                    yield Records(block, offsets, endian, linktype, stamp)
                 if pos + 16 <= n and unpack(block, pos + 8)[0] > MAX_RECORD:
                     self._corrupt(f"record length {unpack(block, pos + 8)[0]}")
                     return
@@ -169,91 +185,121 @@ class Capture:
 
     # --- pcapng -------------------------------------------------------------------------
 
-    def _pcapng(self) -> Iterator[Frame]:
+    def _pcapng(self) -> Iterator[Records]:
+        """Enhanced (and obsolete) Packet Blocks hold, 12 bytes in, the same layout as a pcap
+        record: timestamp high and low words, caplen, wirelen, frame. A run is cut wherever
+        the interface changes; a Simple Packet Block becomes a run of its own."""
         try:
             f = self._f
-            buf = self._head + f.read(READ_BLOCK)
-            pos = 0
+            size = READ_BLOCK
+            buf = bytearray(size + 2 * MAX_RECORD)
+            view = memoryview(buf)
+            buf[:4] = self._head
+            have = 4
             endian = "<"
             hdr = struct.Struct("<II")
+            u32 = struct.Struct("<I")
             ifaces: list[tuple[int, float, float, int]] = []  # linktype, units/s, offset, snaplen
             last_ts = 0.0
             while True:
-                n = len(buf)
-                if pos + 12 > n or pos + hdr.unpack_from(buf, pos)[1] > n:
-                    # Complete the straddling block, then continue with a fresh read block.
-                    block = buf[pos:]
-                    if len(block) < 12:
-                        block += f.read(12 - len(block))
-                    if not block:
-                        return
-                    if len(block) < 12:
-                        self._truncated(len(block))
-                        return
-                    btype = struct.unpack_from("<I", block)[0]
-                    if btype == PCAPNG_SHB:
-                        endian = ">" if block[8:12] == b"\x1a\x2b\x3c\x4d" else "<"
-                        hdr = struct.Struct(endian + "II")
-                    blen = hdr.unpack_from(block)[1]
+                got = f.readinto(view[have : have + size])
+                n = have + got
+                block = view[:n]
+                pos = 0
+                run: list[int] = []
+                run_iface = -1
+                while pos + 12 <= n:
+                    if u32.unpack_from(block, pos)[0] == PCAPNG_SHB:
+                        bom = bytes(block[pos + 8 : pos + 12])
+                        if bom not in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
+                            yield from self._run(block, run, endian, ifaces, run_iface)
+                            self._corrupt("section header byte-order magic")
+                            return
+                        endian = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
+                        hdr, u32 = struct.Struct(endian + "II"), struct.Struct(endian + "I")
+                    btype, blen = hdr.unpack_from(block, pos)
                     if blen < 12 or blen > MAX_BLOCK or blen % 4:
+                        yield from self._run(block, run, endian, ifaces, run_iface)
                         self._corrupt(f"block length {blen}")
                         return
-                    if len(block) < blen:
-                        block += f.read(blen - len(block))
-                    if len(block) < blen:
-                        self._truncated(len(block))
-                        return
-                    buf, pos = block + f.read(READ_BLOCK), 0
-                    n = len(buf)
-                btype_le = struct.unpack_from("<I", buf, pos)[0]
-                if btype_le == PCAPNG_SHB:
-                    bom = buf[pos + 8 : pos + 12]
-                    if bom == b"\x4d\x3c\x2b\x1a":
-                        endian = "<"
-                    elif bom == b"\x1a\x2b\x3c\x4d":
-                        endian = ">"
+                    if pos + blen > n:
+                        break
+                    if btype in (BT_EPB, BT_PB):
+                        iface = u32.unpack_from(block, pos + 8)[0]
+                        if btype == BT_PB:
+                            iface = iface & 0xFFFF if endian == "<" else iface >> 16
+                        caplen = u32.unpack_from(block, pos + 20)[0]
+                        if iface >= len(ifaces) or pos + 28 + caplen > pos + blen - 4:
+                            yield from self._run(block, run, endian, ifaces, run_iface)
+                            self._corrupt(f"packet block (interface {iface}, length {caplen})")
+                            return
+                        if iface != run_iface:
+                            yield from self._run(block, run, endian, ifaces, run_iface)
+                            run, run_iface = [], iface
+                        run.append(pos + 12)
                     else:
-                        self._corrupt("section header byte-order magic")
-                        return
-                    hdr = struct.Struct(endian + "II")
-                    ifaces = []
-                btype, blen = hdr.unpack_from(buf, pos)
-                if blen < 12 or blen > MAX_BLOCK or blen % 4:
-                    self._corrupt(f"block length {blen}")
+                        if run:
+                            last_ts = self._stamp(block, run[-1], endian, ifaces[run_iface])
+                        yield from self._run(block, run, endian, ifaces, run_iface)
+                        run, run_iface = [], -1
+                        if btype == BT_SPB:
+                            if not ifaces:
+                                self._corrupt("simple packet block before any interface")
+                                return
+                            yield self._simple(block, pos, blen, endian, ifaces[0], last_ts)
+                        elif btype == BT_IDB:
+                            ifaces.append(_interface(block, pos + 8, pos + blen - 4, endian))
+                        elif btype == PCAPNG_SHB:
+                            ifaces = []
+                    pos += blen
+                if run:
+                    last_ts = self._stamp(block, run[-1], endian, ifaces[run_iface])
+                yield from self._run(block, run, endian, ifaces, run_iface)
+                have = n - pos
+                if have + size > len(buf):  # one block larger than the buffer's spare room
+                    bigger = bytearray(have + size + 2 * MAX_RECORD)
+                    bigger[:have] = buf[pos:n]
+                    buf, view = bigger, memoryview(bigger)
+                else:
+                    buf[:have] = buf[pos:n]
+                if not got:
+                    if have:
+                        self._truncated(have)
                     return
-                if pos + blen > n:
-                    continue  # handled at the top of the loop
-                body = pos + 8
-                if btype in (BT_EPB, BT_PB):
-                    if btype == BT_EPB:
-                        iface, hi, lo, caplen, wirelen = struct.unpack_from(endian + "IIIII", buf, body)
-                        data = body + 20
-                    else:
-                        iface, _drops, hi, lo, caplen, wirelen = struct.unpack_from(
-                            endian + "HHIIII", buf, body
-                        )
-                        data = body + 20
-                    if iface >= len(ifaces) or data + caplen > pos + blen - 4:
-                        self._corrupt(f"packet block (interface {iface}, length {caplen})")
-                        return
-                    linktype, units, offset, _snap = ifaces[iface]
-                    last_ts = ((hi << 32) | lo) / units + offset
-                    self.frames_read += 1
-                    yield (last_ts, linktype, buf, data, caplen, wirelen)
-                elif btype == BT_SPB:
-                    if not ifaces:
-                        self._corrupt("simple packet block before any interface")
-                        return
-                    wirelen = struct.unpack_from(endian + "I", buf, body)[0]
-                    linktype, _units, _offset, snap = ifaces[0]
-                    caplen = min(wirelen, blen - 16, snap or wirelen)
-                    self.frames_read += 1
-                    yield (last_ts, linktype, buf, body + 4, caplen, wirelen)
-                elif btype == BT_IDB:
-                    ifaces.append(_interface(buf, body, pos + blen - 4, endian))
-                pos += blen
         except (OSError, zlib.error, struct.error) as e:
             self._read_error(e)
+
+    def _run(
+        self, block: memoryview, offsets: list[int], endian: str,
+        ifaces: list[tuple[int, float, float, int]], iface: int,
+    ) -> Iterator[Records]:
+        if not offsets:
+            return
+        linktype, units, offset, _snap = ifaces[iface]
+
+        def stamp(high: int, low: int) -> float:
+            return ((high << 32) | low) / units + offset
+
+        self.frames_read += len(offsets)
+        yield Records(block, offsets, endian, linktype, stamp)
+
+    @staticmethod
+    def _stamp(block: memoryview, pos: int, endian: str, iface: tuple[int, float, float, int]) -> float:
+        high, low = struct.unpack_from(endian + "II", block, pos)
+        return float(((high << 32) | low) / iface[1] + iface[2])
+
+    def _simple(
+        self, block: memoryview, pos: int, blen: int, endian: str,
+        iface: tuple[int, float, float, int], ts: float,
+    ) -> Records:
+        """A Simple Packet Block has no timestamp (it takes the previous packet's) and no
+        caplen: as a one-record run of its own, in pcap record layout."""
+        linktype, _units, _offset, snap = iface
+        wirelen = struct.unpack_from(endian + "I", block, pos + 8)[0]
+        caplen = min(wirelen, blen - 16, snap or wirelen)
+        record = struct.pack(endian + "IIII", 0, 0, caplen, wirelen) + bytes(block[pos + 12 : pos + 12 + caplen])
+        self.frames_read += 1
+        return Records(memoryview(record), [0], endian, linktype, lambda _a, _b: ts)
 
     def _truncated(self, have: int) -> None:
         self.warnings.append(
@@ -264,7 +310,7 @@ class Capture:
         self.warnings.append(f"corrupt {what} after frame {self.frames_read}; rest of file skipped")
 
 
-def _interface(buf: bytes, body: int, end: int, endian: str) -> tuple[int, float, float, int]:
+def _interface(buf: bytes | memoryview, body: int, end: int, endian: str) -> tuple[int, float, float, int]:
     """An Interface Description Block: link type, time units per second, offset, snaplen."""
     linktype, _reserved, snaplen = struct.unpack_from(endian + "HHI", buf, body)
     units, offset = 1e6, 0.0

@@ -18,6 +18,8 @@ a block has the rest of that block's packets counted by the full path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -38,10 +40,12 @@ Latest = list[tuple[int, Flow, float]]
 
 
 def count_done_flows(
-    block: memoryview, offsets: list[int], endian: str, ts_scale: float, linktype: int, table: FlowTable
+    block: memoryview, offsets: list[int], endian: str, stamp: Callable[[int, int], float], linktype: int,
+    table: FlowTable,
 ) -> list[int]:
-    """Count the packets of done flows among the pcap records at `offsets` in `block`; return
-    the indices (into `offsets`, in order) of the packets the full path must see."""
+    """Count the packets of done flows among the records at `offsets` in `block` (laid out as
+    `capture.Records` says); return the indices (into `offsets`, in order) of the packets the
+    full path must see."""
     data = np.frombuffer(block, dtype=np.uint8)
     record = np.asarray(offsets, dtype=np.int64)
     fits = record + _ROW + _ROW_LEN <= len(data)
@@ -73,7 +77,7 @@ def count_done_flows(
             sel = np.flatnonzero(found)
             if len(sel):
                 _count(rows[sel, key], proto[sel], index[sel], wirelen[sel], record, data, endian,
-                       ts_scale, table, counted, latest)
+                       stamp, table, counted, latest)
     # A flow's last time is its last packet's, whichever direction (or group) that was in.
     for _row, flow, ts in sorted(latest, key=lambda x: x[0]):
         flow.last = ts
@@ -82,7 +86,7 @@ def count_done_flows(
 
 def _count(
     keys: np.ndarray, proto: np.ndarray, index: np.ndarray, wirelen: np.ndarray, record: np.ndarray,
-    data: np.ndarray, endian: str, ts_scale: float, table: FlowTable, counted: np.ndarray,
+    data: np.ndarray, endian: str, stamp: Callable[[int, int], float], table: FlowTable, counted: np.ndarray,
     latest: Latest,
 ) -> None:
     """Group packets by (protocol, the table's key); count each group whose flow is done.
@@ -125,5 +129,5 @@ def _count(
         if counts[g]:
             flow.pkts[d] += counts[g]
             flow.bytes[d] += int(wire[g])
-            latest.append((last_rows[g], flow, seconds[g] + fractions[g] * ts_scale))
+            latest.append((last_rows[g], flow, stamp(seconds[g], fractions[g])))
     counted[hit] = True

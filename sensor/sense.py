@@ -32,6 +32,8 @@ CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.
 """Files taken from a directory; files named on the command line are always tried."""
 PROGRESS_EVERY = 1 << 16
 """Frames between two progress reports."""
+MIN_BULK = 32
+"""Shorter runs (pcapng with interleaved interfaces) go to the full path packet by packet."""
 NumberedFrame = tuple[float, int, bytes, int, int, int, int]
 """A `capture.Frame` followed by its 1-based frame number."""
 
@@ -109,7 +111,7 @@ class Sensor:
             return
         size = _size(path)
         self.dispatcher.capture = self.weirds.capture = path
-        records = self._pcap_records(cap) if cap.format == "pcap" else self._frames(cap)
+        records = self._records(cap)
         out = self._out
         slow = self._slow
         ts = 0.0
@@ -135,24 +137,23 @@ class Sensor:
             if progress is not None:
                 progress(path, cap.frames_read, size, size)
 
-    def _pcap_records(self, cap: Capture) -> Iterator[NumberedFrame]:
-        """The frames of a pcap file the full path must see; `fastpath` counts the others."""
-        first = 1
+    def _records(self, cap: Capture) -> Iterator[NumberedFrame]:
+        """The frames the full path must see, numbered; `fastpath` counts the others."""
+        number = 1
         table = self.table
-        for block, offsets in cap.pcap_blocks():
-            unpack = struct.Struct(cap.endian + "IIII").unpack_from
-            scale, linktype = cap.ts_scale, cap.linktype
-            for i in count_done_flows(block, offsets, cap.endian, scale, linktype, table):
+        for run in cap.runs():
+            data, offsets = run.data, run.offsets
+            unpack = struct.Struct(run.endian + "IIII").unpack_from
+            stamp, linktype = run.stamp, run.linktype
+            slow: Iterable[int] = range(len(offsets))
+            if len(offsets) >= MIN_BULK:
+                slow = count_done_flows(data, offsets, run.endian, stamp, linktype, table)
+            for i in slow:
                 pos = offsets[i]
-                sec, frac, caplen, wirelen = unpack(block, pos)
-                frame = bytes(block[pos + 16 : pos + 16 + caplen])
-                yield (sec + frac * scale, linktype, frame, 0, caplen, wirelen, first + i)
-            first += len(offsets)
-
-    def _frames(self, cap: Capture) -> Iterator[NumberedFrame]:
-        """pcapng: every frame, numbered; done flows are skipped early by the full path."""
-        for number, frame in enumerate(cap.frames(), 1):
-            yield (*frame, number)
+                a, b, caplen, wirelen = unpack(data, pos)
+                frame = bytes(data[pos + 16 : pos + 16 + caplen])
+                yield (stamp(a, b), linktype, frame, 0, caplen, wirelen, number + i)
+            number += len(offsets)
 
     def _slow(
         self, ts: float, linktype: int, buf: bytes, off: int, caplen: int, wirelen: int,
