@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from analytics.inventory import Asset, Status, parse_status
 
 GONE = ("retired", "decommissioned")
@@ -23,3 +25,13 @@ def status_phrase(asset: Asset) -> str:
     """`retired since 2023-05-02` or `decommissioned`."""
     when = f" since {asset.status_date.isoformat()}" if asset.status_date else ""
     return f"{asset.status.value.replace('_', ' ')}{when}"
+
+
+@dataclass(frozen=True, slots=True)
+class GoneParams:
+    """Rule parameters of detections about gone devices: which statuses count as gone."""
+
+    statuses: tuple[str, ...] = GONE
+
+    def __post_init__(self) -> None:
+        check_statuses(self.statuses)

@@ -4,10 +4,9 @@ to a retired or decommissioned device is presented by some other device."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from analytics.correlate import Sighting
-from analytics.detections._common import GONE, check_statuses, status_phrase
+from analytics.detections._common import GoneParams, check_statuses, status_phrase
 from analytics.detections.base import (
     Context,
     Finding,
@@ -24,14 +23,7 @@ from analytics.rules import Rule
 RULE_ID = "credential-outlives-device"
 
 
-@dataclass(frozen=True, slots=True)
-class Params:
-    """Which statuses count as gone."""
-
-    statuses: tuple[str, ...] = GONE
-
-    def __post_init__(self) -> None:
-        check_statuses(self.statuses)
+Params = GoneParams
 
 
 def detect(ctx: Context, rule: Rule) -> Iterator[Finding]:

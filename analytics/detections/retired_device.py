@@ -4,23 +4,15 @@ credential or certificate (its own or anyone's)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-from analytics.detections._common import GONE, check_statuses, status_phrase
+from analytics.detections._common import GoneParams, check_statuses, status_phrase
 from analytics.detections.base import Context, Finding, finding, group, moment
 from analytics.rules import Rule
 
 RULE_ID = "retired-device-authenticates"
 
 
-@dataclass(frozen=True, slots=True)
-class Params:
-    """Which statuses count as gone."""
-
-    statuses: tuple[str, ...] = GONE
-
-    def __post_init__(self) -> None:
-        check_statuses(self.statuses)
+Params = GoneParams
 
 
 def detect(ctx: Context, rule: Rule) -> Iterator[Finding]:
