@@ -30,13 +30,15 @@ _TCP = 6
 _UDP = 17
 _ROW = 8
 """Rows start at record byte 8: caplen (4), wirelen (4), then the frame."""
-_ROW_LEN = 8 + 4 + 58
-"""Up to the end of the ports behind one VLAN tag and an IPv6 header."""
+_ROW_LEN = 8 + 4 + 68
+"""Up to the TCP flags behind one VLAN tag and an IPv6 header."""
+_SYN_FIN_RST = 0x07
+"""TCP packets that open or close a connection take the full path (port reuse, timeouts)."""
 _VLAN_TAG = 4
 _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
 
-Latest = list[tuple[int, Flow, float]]
-"""(record index, flow, time) of each counted group's last packet."""
+Latest = list[tuple[Flow, float]]
+"""Each counted group's flow and the time of its last packet."""
 
 
 def count_done_flows(
@@ -66,21 +68,23 @@ def count_done_flows(
         v4_proto, v6_next = rows[:, f + 23], rows[:, f + 20]
         is_v4 = (
             layout & (ethertype == 0x0800) & (rows[:, f + 14] == 0x45)
-            & ((rows[:, f + 20] & 0x3F) == 0) & (rows[:, f + 21] == 0)
-            & ((v4_proto == _TCP) | (v4_proto == _UDP)) & (caplen >= 54)
+            & ((rows[:, f + 20] & 0x3F) == 0) & (rows[:, f + 21] == 0) & (caplen >= 54)
+            & ((v4_proto == _UDP) | ((v4_proto == _TCP) & ((rows[:, f + 47] & _SYN_FIN_RST) == 0)))
         )
         is_v6 = (
-            layout & (ethertype == 0x86DD) & ((v6_next == _TCP) | (v6_next == _UDP))
-            & (caplen >= 58 + shift)
+            layout & (ethertype == 0x86DD)
+            & (((v6_next == _UDP) & (caplen >= 58 + shift))
+               | ((v6_next == _TCP) & (caplen >= 68 + shift) & ((rows[:, f + 67] & _SYN_FIN_RST) == 0)))
         )
         for found, proto, key in ((is_v4, v4_proto, slice(f + 26, f + 38)), (is_v6, v6_next, slice(f + 22, f + 58))):
             sel = np.flatnonzero(found)
             if len(sel):
                 _count(rows[sel, key], proto[sel], index[sel], wirelen[sel], record, data, endian,
                        stamp, table, counted, latest)
-    # A flow's last time is its last packet's, whichever direction (or group) that was in.
-    for _row, flow, ts in sorted(latest, key=lambda x: x[0]):
-        flow.last = ts
+    # A flow's last time is its latest packet's, whichever direction (or group) that was in.
+    for flow, ts in latest:
+        if ts > flow.last:
+            flow.last = ts
     return np.flatnonzero(~counted).tolist()
 
 
@@ -123,11 +127,10 @@ def _count(
     stamps = as_strided(data, shape=(len(data) - 7, 8), strides=(1, 1))[record[last]]
     seconds = stamps[:, 0:4].view(np.dtype(f"{endian}u4"))[:, 0].tolist()
     fractions = stamps[:, 4:8].view(np.dtype(f"{endian}u4"))[:, 0].tolist()
-    last_rows = last.tolist()
     counts = sizes.tolist()
     for g, (flow, d) in entries:
         if counts[g]:
             flow.pkts[d] += counts[g]
             flow.bytes[d] += int(wire[g])
-            latest.append((last_rows[g], flow, stamp(seconds[g], fractions[g])))
+            latest.append((flow, stamp(seconds[g], fractions[g])))
     counted[hit] = True

@@ -161,6 +161,7 @@ class Flow:
         """Per direction (index: Direction), whole frames as on the wire."""
         self.first = ts
         self.last = ts
+        """Time of the latest packet (packets counted in bulk may arrive out of order)."""
         self.tcp = tcp
         self.streams: list[TcpStream] | None = [TcpStream(), TcpStream()] if tcp else None
         self.session: Any = None

@@ -21,7 +21,7 @@ from sensor.capture import Capture, CaptureError
 from sensor.decode import IP_TCP, Decoder
 from sensor.dispatch import Dispatcher
 from sensor.fastpath import count_done_flows
-from sensor.flows import TCP_FIN, TCP_RST, TCP_SYN, Flow, FlowTable
+from sensor.flows import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Flow, FlowTable
 from sensor.protocols import EXTRACTORS
 from sensor.protocols.base import Extractor
 from sensor.records import Observation
@@ -169,12 +169,20 @@ class Sensor:
         table.maybe_sweep(ts)
         tcp = pkt.proto == IP_TCP
         entry = (table.tcp if tcp else table.udp).get(pkt.src + pkt.dst + pkt.ports)
+        if (entry is not None and tcp and pkt.flags & (TCP_SYN | TCP_ACK) == TCP_SYN
+                and (entry[0].done or entry[0].closed)):
+            # A new connection on the same addresses and ports: the old one is over.
+            table.remove(entry[0], ts)
+            entry = None
         flow, d = entry if entry is not None else table.create(pkt, ts)
         if not flow.pkts[d]:
             table.learn_mac(flow, d, pkt.src_mac)
         flow.pkts[d] += 1
         flow.bytes[d] += wirelen
-        flow.last = ts
+        if ts > flow.last:  # the bulk path may have counted later packets of this block already
+            flow.last = ts
+        if tcp and pkt.flags & (TCP_FIN | TCP_RST):
+            flow.closed = True
         if flow.done:
             return
         dispatcher = self.dispatcher
@@ -182,8 +190,6 @@ class Sensor:
             if pkt.payload:
                 dispatcher.datagram(flow, d, ts, pkt.payload, frame, self._out)
             return
-        if pkt.flags & (TCP_FIN | TCP_RST):
-            flow.closed = True
         assert flow.streams is not None
         stream = flow.streams[d]
         if pkt.truncated and pkt.payload:

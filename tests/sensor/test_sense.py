@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from analytics.cli import main
+from sensor.records import TlsClientCertificate
+from sensor.sense import Sensor
 from tests.conftest import SAMPLES, needs_real_pcaps
 
 SAMPLE_CAPTURES = sorted(p for p in SAMPLES.glob("*") if ".pcap" in p.name)
@@ -82,3 +84,24 @@ def test_every_real_capture_is_read_without_crashing(
     assert code == 0, err
     assert "extractor_bug" not in err
     assert len(docs) > 500
+
+
+@pytest.mark.parametrize("keep_fin", [True, False])
+def test_a_new_connection_on_reused_ports_is_a_new_flow(tmp_path: Path, keep_fin: bool) -> None:
+    """A client reconnecting from the same port (its first connection done, closed or not):
+    the second handshake is read too, its flow is a new one."""
+    from scapy.layers.inet import TCP
+    from scapy.utils import rdpcap, wrpcap
+
+    first = [p for p in rdpcap(str(SAMPLES / "tls12-mutual-auth.pcap")) if keep_fin or not p[TCP].flags & 0x05]
+    second = []
+    for p in first:
+        q = p.copy()
+        q.time = p.time + 2
+        second.append(q)
+    path = tmp_path / "reused.pcap"
+    wrpcap(str(path), first + second)
+    certs = [o for o in Sensor().read(str(path)) if isinstance(o, TlsClientCertificate)]
+    assert len(certs) == 2
+    assert certs[0].flow.uid != certs[1].flow.uid
+    assert certs[1].evidence.frames[0] > len(first)
