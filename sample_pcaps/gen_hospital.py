@@ -1,0 +1,360 @@
+#!/usr/bin/env python3
+"""Write the hospital scenario: `sample_pcaps/hospital/` (captures, inventory, expected alerts).
+
+    python sample_pcaps/gen_hospital.py [--out DIR]
+
+One morning on the clinical segments of St. Example: 36 inventoried devices (infusion pumps,
+patient monitors, ventilators, imaging modalities, lab analyzers, workstations, servers) and
+one stranger. Every rule of the analytics fires on purpose, and the near misses beside them
+must stay silent; `expected-alerts.json` says which is which and why. The facts are planted
+here, never read back from trustwatch.
+
+Each conversation is a function of its own that adds its connections to a capture: the
+credential and remote-access conversations of later protocol work plug in the same way.
+Deterministic: same bytes on every run (fixed keys, dates, randoms and timestamps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import io
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+import craft as C  # noqa: E402
+import generate as G  # noqa: E402
+
+from analytics.inventory import COLUMNS  # noqa: E402
+
+T0 = C.epoch_ns(C.utc(2025, 3, 11, 7, 0, 0))
+"""The morning starts at 07:00 UTC; every conversation is placed at a minute after it."""
+ROUTER = G.ROUTER_MAC
+"""The clinical core router: every routed endpoint shows its MAC."""
+
+
+@dataclass(frozen=True)
+class Device:
+    """One device of the scenario: its inventory row (or none) and what it presents."""
+
+    asset_id: str | None
+    """None: not in the inventory."""
+    mac: str
+    """As the inventory writes it (any notation); on the wire it is normalised."""
+    ip: str
+    """Its address on the wire; `inventory_ip` is what the inventory says."""
+    hostname: str
+    manufacturer: str
+    model: str
+    firmware: str
+    department: str
+    function: str
+    status: str = "active"
+    status_date: str = ""
+    inventory_ip: str | None = None
+    """None: the inventory lists `ip` (a static address); "" a DHCP device."""
+    registered_cert: str = ""
+    """The cert_sha256 cell (set after the certificates are made)."""
+
+    @property
+    def wire_mac(self) -> str:
+        raw = self.mac.replace(":", "").replace("-", "").replace(".", "").lower()
+        return ":".join(raw[i : i + 2] for i in range(0, 12, 2))
+
+    def host(self, ip: str | None = None, routed: bool = False) -> C.Host:
+        """The device on the wire (behind the router it shows the router's MAC)."""
+        return G.host(self.hostname, ROUTER if routed else self.wire_mac, ip or self.ip, ttl=63 if routed else 64)
+
+    def row(self) -> dict[str, str]:
+        return {
+            "asset_id": self.asset_id or "", "mac": self.mac,
+            "ip": self.ip if self.inventory_ip is None else self.inventory_ip, "hostname": self.hostname,
+            "manufacturer": self.manufacturer, "model": self.model, "firmware": self.firmware,
+            "department": self.department, "clinical_function": self.function, "status": self.status,
+            "status_date": self.status_date, "cert_sha256": self.registered_cert, "usernames": "",
+            "ae_titles": "", "remote_access": "",
+        }
+
+
+def dev(asset_id: str | None, mac: str, ip: str, hostname: str, vendor: str, model: str, fw: str, dept: str,
+        function: str, **kw: Any) -> Device:
+    return Device(asset_id, mac, ip, hostname, vendor, model, fw, dept, function, **kw)
+
+
+# --------------------------------------------------------------------------------------
+# the devices (real vendor OUIs, private addresses)
+# --------------------------------------------------------------------------------------
+
+SERVERS = {
+    "infusion": dev("SRV-INF-01", "00:50:56:10:04:20", "10.10.4.20", "infusion-mgmt", "BD", "Alaris Systems Manager",
+                    "5.1", "IT", "infusion management server"),
+    "central": dev("SRV-MON-01", "00:50:56:10:05:30", "10.10.5.30", "central-station", "Philips",
+                   "IntelliVue Information Center iX", "C.03", "IT", "central monitoring"),
+    "pacs": dev("SRV-PACS-01", "00:50:56:10:06:10", "10.10.6.10", "pacs01", "Sectra", "PACS", "24.2", "Radiology",
+                "image archive"),
+    "lis": dev("SRV-LIS-01", "00:50:56:10:40:10", "10.40.0.10", "lis", "Cerner", "PathNet LIS", "2024.1",
+               "Laboratory", "laboratory information system"),
+    "cloud": dev(None, "00:00:00:00:00:00", "52.31.14.7", "remote.vendor-service.example", "-", "-", "-", "-", "-"),
+}
+"""Servers sit in the data centre, behind the core router."""
+
+
+def pump(n: int, **kw: Any) -> Device:
+    return dev(f"INF-{n:03d}", f"00:1b:4f:00:10:{n:02x}", f"10.20.1.{20 + n}", f"inf-{n:03d}", "BD",
+               "Alaris 8015 PC Unit", "12.1.2", "ICU", "infusion", **kw)
+
+
+def monitor(n: int, **kw: Any) -> Device:
+    return dev(f"MON-{n:03d}", f"00-09-FB-00-20-{n:02X}", f"10.20.2.{30 + n}", f"mon-{n:03d}", "Philips",
+               "IntelliVue MX800", "M.00.03", "ICU", "patient monitoring", **kw)
+
+
+PUMPS = {n: pump(n) for n in range(1, 11)}
+PUMPS[7] = pump(7, inventory_ip="")  # a DHCP device: it moves address during the morning
+PUMPS[8] = pump(8, status="in_storage", status_date="2025-02-20")
+MONITORS = {n: monitor(n) for n in range(1, 7)}
+MONITORS[5] = monitor(5, status="Retired", status_date="2024-11-30")
+VENTS = {n: dev(f"VEN-{n:03d}", f"0030e6003{n:03x}", f"10.20.3.{40 + n}", f"vent-{n:03d}", "Draeger", "Evita V500",
+                "2.51", "ICU", "ventilation") for n in range(1, 4)}
+MODALITIES = {
+    "ct": dev("CT-01", "44:4B:5D:02:31:A7", "10.30.8.41", "ct01", "GE HealthCare", "Revolution CT", "24MW21",
+              "Radiology", "imaging"),
+    "mr": dev("MR-01", "00:08:8d:11:22:01", "10.30.8.42", "mr01", "Siemens Healthineers", "MAGNETOM Vida", "XA51",
+              "Radiology", "imaging"),
+    "us": dev("US-01", "00:1E:8F:33:44:01", "10.30.8.43", "us01", "Philips", "EPIQ Elite", "9.0.5", "Radiology",
+              "imaging"),
+    "dx": dev("DX-01", "0019.8f55.6601", "10.30.8.44", "dx01", "Carestream", "DRX-Evolution", "5.7", "Radiology",
+              "imaging"),
+}
+LABS = {n: dev(f"LAB-{n:02d}", f"00:60:35:77:00:{n:02x}", f"10.40.1.{10 + n}", f"lab-{n:02d}", "Roche",
+               "cobas pro", "03-01", "Laboratory", "analyzer") for n in range(1, 4)}
+WORKSTATIONS = {n: dev(f"WS-{n:02d}", f"3c:ec:ef:10:00:{n:02x}", f"10.20.9.{n}", f"ws-{n:02d}", "Dell",
+                       "OptiPlex 7010", "Windows 11", "ICU", "clinical workstation") for n in range(1, 4)}
+REMOTE_PUMPS = {n: dev(f"INF-{n:03d}", f"00:1b:4f:00:60:{n:02x}", ip, f"inf-{n:03d}", "BD", "Alaris 8015 PC Unit",
+                       "12.1.2", "Satellite clinic", "infusion")
+                for n, ip in ((21, "10.60.1.21"), (22, "10.60.2.22"))}
+"""Pumps of the satellite clinic: routed, they carry the router's MAC and resolve by static IP."""
+OLD_PUMP = dev("INF-099", "00:1b:4f:00:10:99", "10.20.1.199", "inf-099", "BD", "Alaris 8000", "9.1", "ICU",
+               "infusion", status="decommissioned", status_date="2024-09-15")
+STRANGER = dev(None, "b8:27:eb:5a:11:02", "10.20.1.250", "raspberrypi", "Raspberry Pi Foundation", "Pi 3", "-", "-",
+               "-")
+VISITOR_LAPTOP = dev(None, "f0:2f:74:1c:0a:55", "10.20.9.77", "laptop", "ASUSTek", "-", "-", "-", "-")
+"""Not in the inventory, but it presents no credential: nothing to say."""
+
+# --------------------------------------------------------------------------------------
+# the certificates
+# --------------------------------------------------------------------------------------
+
+
+def leaf(cn: str, seed: int, ou: str, *, not_before: dt.datetime = G.NB_LEAF, not_after: dt.datetime = G.NA_LEAF,
+         key: Any = None) -> C.Cert:
+    """A device certificate from the device CA (EC P-256 unless a key is given)."""
+    return C.make_cert(C.name(cn, G.ORG, ou), key or C.ec_key(seed), issuer=G.DEVICE_CA, serial=seed,
+                       not_before=not_before, not_after=not_after, dns=(cn,), eku=("client",))
+
+
+SRV_CERTS = {
+    "infusion": G.INFUSION_SRV, "central": G.CENTRAL_STATION, "pacs": G.PACS_SRV, "lis": G.LIS_SRV,
+    "cloud": G.server_leaf("remote.vendor-service.example", C.ec_key(0xC10D_0001), 0x3A00C1),
+}
+OWN = {d.asset_id: leaf(f"{d.hostname}.clin.example.org", 0x7700_0000 + i, d.department)
+       for i, d in enumerate([*PUMPS.values(), *MONITORS.values(), *VENTS.values(), *LABS.values(),
+                              *REMOTE_PUMPS.values(), OLD_PUMP, MODALITIES["ct"], MODALITIES["us"]])}
+"""Unique per-device certificates (the normal, silent case)."""
+FLEET = leaf("alaris-fleet.bd.example", 0x7701_F1EE, "Infusion Systems")
+"""One certificate the vendor installed on a batch of pumps: a shared credential."""
+WEAK_DX = leaf("dx01.clin.example.org", 0x7702_0001, "Radiology", key=C.rsa_key(C.RSA_LEGACY_1024))
+"""RSA-1024: weak."""
+EXPIRED_VENT = leaf("vent-003.clin.example.org", 0x7702_0002, "ICU", not_before=C.utc(2021, 1, 4),
+                    not_after=C.utc(2024, 1, 4))
+LONG_MR = leaf("mr01.clin.example.org", 0x7702_0003, "Radiology", not_before=C.utc(2023, 9, 1),
+               not_after=C.utc(2038, 9, 1))
+"""Fifteen years: long-lived."""
+FIVE_YEARS_US = leaf("us01-5y.clin.example.org", 0x7702_0004, "Radiology", not_before=C.utc(2024, 6, 1),
+                     not_after=C.utc(2029, 6, 1))
+"""Exactly five years: the rule says more than five, so nothing."""
+STRANGER_CERT = leaf("raspberrypi.local", 0x7702_0005, "Unknown", not_before=C.utc(2025, 1, 1),
+                     not_after=C.utc(2026, 1, 1))
+MON_TLS13 = leaf("mon-006.clin.example.org", 0x7702_0006, "ICU")
+
+# --------------------------------------------------------------------------------------
+# conversations
+# --------------------------------------------------------------------------------------
+
+
+class Segment:
+    """One capture being written: its packets, and the minute of the morning."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.cap = C.Capture()
+        self.minute = 0
+        self.port = 49152
+
+    def mtls(self, client: C.Host, server: str, cert: C.Cert | None, link: C.Link | None = None,
+             tls13: bool = False) -> None:
+        """One TLS connection to a server; `cert` the client certificate (None: no client auth)."""
+        self.minute += 1
+        self.port += 7
+        s = SERVERS[server]
+        srv_host = G.host(s.hostname, ROUTER, s.ip, ttl=63)
+        sport = {"pacs": 2762, "lis": 6443}.get(server, 443)
+        label = f"{self.name}/{self.minute}"
+        f = G._flow(self.cap, link or C.Link(), client, self.port, srv_host, sport, label,
+                    T0 + self.minute * 60_000_000_000)
+        sni = f"{s.hostname}.clin.example.org"
+        if tls13:
+            ch = G.ch_java_tls13(sni, label)
+            C.tls13_connection(f, ch=ch, sh=G.sh13(label, ch), server_chain=(SRV_CERTS[server], G.SERVER_CA),
+                               client_chain=(cert, G.DEVICE_CA) if cert is not None else None)
+            return
+        C.tls12_connection(
+            f, ch=G.ch_openssl_device(sni, label), sh=G.sh12(label, 0xC02F, ecdhe=True),
+            server_chain=(SRV_CERTS[server], G.SERVER_CA),
+            ca_names=G.ca_names() if cert is not None else None,
+            client_chain=(cert, G.DEVICE_CA) if cert is not None else None,
+            kx="ecdhe", app=(("c", 420), ("s", 1200)))
+
+
+def icu_morning(seg: Segment) -> None:
+    """The ICU: pumps to the infusion server, monitors to the central station, ventilators."""
+    for n in (1, 2, 3, 9, 10):  # unique certificates: silent
+        seg.mtls(PUMPS[n].host(), "infusion", OWN[PUMPS[n].asset_id])
+    for n in (4, 5, 6):  # the vendor's fleet certificate on three pumps: shared-credential
+        seg.mtls(PUMPS[n].host(), "infusion", FLEET)
+    seg.mtls(PUMPS[7].host("10.20.1.27"), "infusion", OWN["INF-007"])  # DHCP device, first lease
+    seg.mtls(PUMPS[8].host(), "infusion", OWN["INF-008"])  # in storage yet used: the inventory is stale,
+    # but in_storage is not a gone status: no alert (documented near miss)
+    for n in (1, 4, 6):
+        seg.mtls(MONITORS[n].host(), "central", OWN[MONITORS[n].asset_id])
+    # MON-002 presents the certificate of MON-003 (away for repair): identity-mismatch
+    seg.mtls(MONITORS[2].host(), "central", OWN["MON-003"])
+    seg.mtls(MONITORS[5].host(), "central", OWN["MON-005"])  # retired since November: retired-device
+    seg.mtls(MONITORS[6].host(), "central", MON_TLS13, tls13=True)  # TLS 1.3: certificate not visible
+    for n in (1, 2):
+        seg.mtls(VENTS[n].host(), "central", OWN[VENTS[n].asset_id])
+    seg.mtls(VENTS[3].host(), "central", EXPIRED_VENT)  # expired-certificate
+    seg.mtls(PUMPS[10].host(), "infusion", OWN["INF-099"])  # the decommissioned pump's certificate
+    seg.mtls(STRANGER.host(), "infusion", STRANGER_CERT)  # not in the inventory: unknown-device
+    for n in (1, 2, 3):  # clinical workstations: server authentication only
+        seg.mtls(WORKSTATIONS[n].host(), "infusion", None)
+    seg.mtls(VISITOR_LAPTOP.host(), "infusion", None)  # unknown, but presents nothing
+    seg.mtls(PUMPS[7].host("10.20.1.57"), "infusion", OWN["INF-007"])  # DHCP device, second lease
+
+
+def radiology_morning(seg: Segment) -> None:
+    """Radiology (VLAN 30): modalities store to the PACS over DICOM-TLS (2762)."""
+    vlan = C.Link(vlans=((0x8100, 30),))
+    seg.mtls(MODALITIES["ct"].host(), "pacs", OWN["CT-01"], vlan)
+    seg.mtls(MODALITIES["mr"].host(), "pacs", LONG_MR, vlan)  # long-lived-certificate
+    seg.mtls(MODALITIES["us"].host(), "pacs", FIVE_YEARS_US, vlan)  # exactly 5 years: silent
+    seg.mtls(MODALITIES["dx"].host(), "pacs", WEAK_DX, vlan)  # weak-certificate
+    for n in (1, 2, 3):
+        seg.mtls(LABS[n].host(), "lis", OWN[LABS[n].asset_id], vlan)
+
+
+def uplink_morning(seg: Segment) -> None:
+    """The core uplink: the satellite clinic's pumps (routed: the router's MAC on many
+    addresses must not merge them), and pumps calling the vendor cloud (its server
+    certificate, seen by many clients, is nobody's shared credential)."""
+    for d in REMOTE_PUMPS.values():
+        seg.mtls(d.host(routed=True), "infusion", OWN[d.asset_id])
+    seg.mtls(G.host("gw-clinic3", ROUTER, "10.60.3.1", ttl=63), "infusion", None)
+    for n in (1, 2, 3):
+        seg.mtls(PUMPS[n].host(), "cloud", None)
+
+
+CAPTURES: list[tuple[str, Callable[[Segment], None], Callable[[str, list[C.Packet]], None]]] = [
+    ("icu.pcap", icu_morning, G.pcap_writer(1)),
+    ("radiology.pcapng", radiology_morning,
+     G.pcapng_writer([C.Interface(1, 6, "eth1", "SPAN radiology VLAN 30")], G.SHB)),
+    ("core-uplink.pcap", uplink_morning, G.pcap_writer(1)),
+]
+
+
+def inventory() -> list[Device]:
+    """Every inventoried device, with the certificates the inventory registers to them."""
+    devices = [*SERVERS.values(), *PUMPS.values(), *MONITORS.values(), *VENTS.values(), *MODALITIES.values(),
+               *LABS.values(), *WORKSTATIONS.values(), *REMOTE_PUMPS.values(), OLD_PUMP]
+    registered = {**{k: v.sha256 for k, v in OWN.items()}, "MR-01": LONG_MR.sha256, "DX-01": WEAK_DX.sha256,
+                  "US-01": FIVE_YEARS_US.sha256, "VEN-003": EXPIRED_VENT.sha256}
+    out = []
+    for d in devices:
+        if d.asset_id is None:
+            continue
+        cell = registered.get(d.asset_id, "")
+        if d.asset_id == "US-01":  # two certificates registered, one upper-case: both notations work
+            cell = f"{OWN['US-01'].sha256};{FIVE_YEARS_US.sha256.upper()}"
+        out.append(Device(**{**d.__dict__, "registered_cert": cell}))
+    return out
+
+
+def expected() -> dict[str, Any]:
+    """What the audit must report, and what it must not, each with why."""
+    alerts = [
+        ("shared-credential", f"client-certificate:{FLEET.sha256}", "the vendor fleet certificate on INF-004..006"),
+        ("unknown-device", "device:mac:B8-27-EB-5A-11-02", "a Raspberry Pi presents a client certificate"),
+        ("retired-device-authenticates", "asset:MON-005", "MON-005 is retired since 2024-11-30"),
+        ("credential-outlives-device", f"client-certificate:{OWN['INF-099'].sha256}",
+         "the decommissioned INF-099's certificate, presented by INF-010"),
+        ("identity-mismatch", f"asset:MON-002|client-certificate:{OWN['MON-003'].sha256}",
+         "MON-002 presents the certificate registered to MON-003"),
+        ("weak-certificate", f"client-certificate:{WEAK_DX.sha256}", "DX-01: RSA-1024"),
+        ("expired-certificate", f"client-certificate:{EXPIRED_VENT.sha256}", "VEN-003: expired 2024-01-04"),
+        ("long-lived-certificate", f"client-certificate:{LONG_MR.sha256}", "MR-01: valid 15 years"),
+    ]
+    near_misses = [
+        ("shared-credential", f"client-certificate:{OWN['INF-007'].sha256}", "INF-007 moves IP (same MAC)"),
+        ("shared-credential", f"server-certificate:{SRV_CERTS['cloud'].sha256}",
+         "the vendor cloud's server certificate seen by three pumps"),
+        ("shared-credential", f"client-certificate:{OWN['INF-021'].sha256}",
+         "satellite pumps behind the router's MAC stay two devices"),
+        ("shared-credential", f"client-certificate:{OWN['INF-022'].sha256}", "as above"),
+        ("long-lived-certificate", f"client-certificate:{FIVE_YEARS_US.sha256}", "exactly five years"),
+        ("retired-device-authenticates", "asset:INF-008", "in storage is not retired"),
+        ("unknown-device", "device:mac:F0-2F-74-1C-0A-55", "the visitor laptop presents no credential"),
+        ("unknown-device", "device:ip:10.60.1.21", "INF-021 resolves by its static IP"),
+        ("unknown-device", "device:ip:10.60.2.22", "INF-022 resolves by its static IP"),
+        ("identity-mismatch", f"asset:INF-010|client-certificate:{OWN['INF-099'].sha256}",
+         "a gone device's certificate is credential-outlives-device, not a mismatch"),
+    ]
+    return {
+        "description": "The audit of sample_pcaps/hospital against inventory.csv: every alert (rule, "
+                       "subject) it must raise, and near misses it must not.",
+        "pending": {"cleartext-credential": "fires once the cleartext credential parsers land (issue 4)"},
+        "alerts": [{"rule": r, "subject": s, "why": w} for r, s, w in alerts],
+        "near_misses": [{"rule": r, "subject": s, "why": w} for r, s, w in near_misses],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default=os.path.join(HERE, "hospital"))
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    for name, conversations, writer in CAPTURES:
+        seg = Segment(name.split(".")[0])
+        conversations(seg)
+        writer(os.path.join(args.out, name), seg.cap.packets)
+    rows = io.StringIO()
+    table = csv.DictWriter(rows, COLUMNS, lineterminator="\n")
+    table.writeheader()
+    for d in inventory():
+        table.writerow(d.row())
+    with open(os.path.join(args.out, "inventory.csv"), "w") as fh:
+        fh.write(rows.getvalue())
+    with open(os.path.join(args.out, "expected-alerts.json"), "w") as fh:
+        json.dump(expected(), fh, indent=1)
+        fh.write("\n")
+
+
+if __name__ == "__main__":
+    main()
