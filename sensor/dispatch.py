@@ -3,7 +3,9 @@
 Content first, port second: at each segment boundary of a flow not yet identified, every
 extractor's `probe` looks at the bytes (extractors whose ports match the flow's server port
 are asked first). A flow that starts in clear text and upgrades to TLS (STARTTLS, RDP) is
-found the same way, as long as the upgrade happens within `IDENTIFY_BUDGET` bytes.
+found the same way, as long as the upgrade happens within `IDENTIFY_BUDGET` bytes; a
+cleartext extractor that sees the upgrade itself sets `upgraded`, and what follows is
+identified anew.
 
 Once attached, the extractor sees each direction's bytes in order. A `ParseError` is
 counted as a weird and stops that direction only; any other exception is a bug in the
@@ -187,6 +189,9 @@ class Dispatcher:
             self._consume(sess, d, min(used, len(buf)))
             if found:
                 out.extend(self._evidenced(found, sess.pending[d]))
+            if ext.upgraded:
+                self._upgrade(flow, sess, ts, out)
+                return
             if ext.finished:
                 self._finish(flow, sess, ts, out)
                 return
@@ -229,6 +234,28 @@ class Dispatcher:
 
     def _finish(self, flow: Flow, sess: Session, ts: float, out: list[Observation]) -> None:
         """The flow is done: conclude, free every buffer, and leave it to the counters."""
+        self._close(flow, sess, ts, out)
+        self._table.buffered -= len(sess.bufs[0]) + len(sess.bufs[1])
+        flow.session = None
+        flow.streams = None
+        flow.done = True
+
+    def _upgrade(self, flow: Flow, sess: Session, ts: float, out: list[Observation]) -> None:
+        """The extractor handed the connection over (to TLS): conclude it, then identify the
+        bytes it left, and all that follows, as a new stream."""
+        self._close(flow, sess, ts, out)
+        rest = []
+        for d in (0, 1):
+            buf, start = sess.bufs[d], 0
+            for end, frame in sess.spans[d]:
+                rest.append((d, bytes(buf[start:end]), frame))
+                start = end
+            self._table.buffered -= len(buf)
+        flow.session = Session()
+        for d, data, frame in rest:
+            self.stream(flow, d, ts, [(data, frame)], out)
+
+    def _close(self, flow: Flow, sess: Session, ts: float, out: list[Observation]) -> None:
         ext = sess.extractor
         if ext is not None:
             try:
@@ -239,10 +266,6 @@ class Dispatcher:
             self._drain_weirds(ext)
             if found:
                 out.extend(self._evidenced(found, sess.pending[0] | sess.pending[1]))
-        self._table.buffered -= len(sess.bufs[0]) + len(sess.bufs[1])
-        flow.session = None
-        flow.streams = None
-        flow.done = True
 
 
 def _session(flow: Flow) -> Session:

@@ -41,6 +41,9 @@ class Extractor(ABC):
     def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
         self.secrets = secrets
         """Fingerprints every secret the parser sees, at once (`sensor.secrets`)."""
+        self.upgraded = False
+        """Set once the connection switches to TLS (STARTTLS, AUTH TLS, StartTLS): the
+        dispatcher concludes this extractor and identifies what follows as a new stream."""
         self.weirds: list[str] = []
         """Non-fatal oddities of the last `parse` (e.g. a certificate kept only by its hashes);
         the dispatcher counts them and clears the list."""

@@ -170,3 +170,30 @@ def test_gap_stops_the_direction() -> None:
     disp.stream(flow, 0, 1.0, [(b"ial\n", 2)], out)
     assert names(out) == ["HELLO"]
     assert weirds.counts["tcp_content_gap"] == 1
+
+
+class StartTlsExtractor(LineExtractor):
+    """Toy cleartext protocol whose "STARTTLS" line hands the connection over."""
+
+    name = "starttls"
+    ports = frozenset({7002})
+
+    @staticmethod
+    def probe(first: bytes) -> bool:
+        return first.startswith(b"GREET")
+
+    def parse(self, flow: FlowId, direction: Direction, ts: float, buf: bytes
+              ) -> tuple[Sequence[Observation], int]:
+        found, used = super().parse(flow, direction, ts, buf)
+        self.upgraded = buf.startswith(b"STARTTLS\n")
+        return found, used
+
+
+def test_an_upgrade_hands_the_rest_of_the_stream_to_the_next_protocol() -> None:
+    disp, flow, _ = setup(dport=7002, extractors=(StartTlsExtractor, LineExtractor))
+    out: list[Observation] = []
+    disp.stream(flow, 0, 1.0, [(b"GREETING\nSTARTTLS\nHELLO\nsecure", 3)], out)
+    disp.stream(flow, 0, 1.0, [(b"\n", 4)], out)
+    assert names(out) == ["GREETING", "STARTTLS", "closed", "HELLO", "secure"]
+    assert [o.evidence.frames for o in out] == [(3,), (3,), (), (3,), (3, 4)]
+    assert not flow.done
