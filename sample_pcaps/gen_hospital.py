@@ -224,6 +224,27 @@ class Segment:
             kx="ecdhe", app=(("c", 420), ("s", 1200)))
 
 
+    def ftp_login(self, client: C.Host, user: str, password: str) -> None:
+        """A trend export to the monitoring FTP server: the password crosses in clear."""
+        self.minute += 1
+        self.port += 7
+        server = G.host("trend-export", ROUTER, "10.10.5.40", ttl=63)
+        f = G._flow(self.cap, C.Link(), client, self.port, server, 21, f"{self.name}/{self.minute}",
+                    T0 + self.minute * 60_000_000_000)
+        f.handshake()
+        for d, line in (("s", "220 trend-export FTP server (vsFTPd 3.0.5) ready."), ("c", f"USER {user}"),
+                        ("s", "331 Please specify the password."), ("c", f"PASS {password}"),
+                        ("s", "230 Login successful."), ("c", "TYPE I"), ("s", "200 Switching to Binary mode."),
+                        ("c", "QUIT"), ("s", "221 Goodbye.")):
+            f.send(d, f"{line}\r\n".encode())
+        f.close()
+
+
+SHARED_PASSWORD = "Ph1lips!"
+"""The monitors' export account: one password on several devices (a shared credential)."""
+OWN_PASSWORD = "mon006-Export-2025"
+
+
 def icu_morning(seg: Segment) -> None:
     """The ICU: pumps to the infusion server, monitors to the central station, ventilators."""
     for n in (1, 2, 3, 9, 10):  # unique certificates: silent
@@ -248,6 +269,11 @@ def icu_morning(seg: Segment) -> None:
         seg.mtls(WORKSTATIONS[n].host(), "infusion", None)
     seg.mtls(VISITOR_LAPTOP.host(), "infusion", None)  # unknown, but presents nothing
     seg.mtls(PUMPS[7].host("10.20.1.57"), "infusion", OWN["INF-007"])  # DHCP device, second lease
+    # Trend exports over FTP: cleartext-credential per device; MON-001 and MON-004 share a
+    # password (shared-credential); MON-006 has the same user name with its own password.
+    seg.ftp_login(MONITORS[1].host(), "biomed", SHARED_PASSWORD)
+    seg.ftp_login(MONITORS[4].host(), "biomed", SHARED_PASSWORD)
+    seg.ftp_login(MONITORS[6].host(), "biomed", OWN_PASSWORD)
 
 
 def radiology_morning(seg: Segment) -> None:
@@ -310,6 +336,11 @@ def expected() -> dict[str, Any]:
         ("weak-certificate", f"client-certificate:{WEAK_DX.sha256}", "DX-01: RSA-1024"),
         ("expired-certificate", f"client-certificate:{EXPIRED_VENT.sha256}", "VEN-003: expired 2024-01-04"),
         ("long-lived-certificate", f"client-certificate:{LONG_MR.sha256}", "MR-01: valid 15 years"),
+        ("shared-credential", "secret:{fingerprint:" + SHARED_PASSWORD + "}",
+         "MON-001 and MON-004 log in to the export server with one password"),
+        ("cleartext-credential", "ftp:asset:MON-001", "FTP password in clear"),
+        ("cleartext-credential", "ftp:asset:MON-004", "FTP password in clear"),
+        ("cleartext-credential", "ftp:asset:MON-006", "FTP password in clear"),
     ]
     near_misses = [
         ("shared-credential", f"client-certificate:{OWN['INF-007'].sha256}", "INF-007 moves IP (same MAC)"),
@@ -325,11 +356,14 @@ def expected() -> dict[str, Any]:
         ("unknown-device", "device:ip:10.60.2.22", "INF-022 resolves by its static IP"),
         ("identity-mismatch", f"asset:INF-010|client-certificate:{OWN['INF-099'].sha256}",
          "a gone device's certificate is credential-outlives-device, not a mismatch"),
+        ("shared-credential", "secret:{fingerprint:" + OWN_PASSWORD + "}", "MON-006's own password"),
+        ("shared-credential", "username:biomed", "one user name with different secrets is not shared"),
     ]
     return {
         "description": "The audit of sample_pcaps/hospital against inventory.csv: every alert (rule, "
-                       "subject) it must raise, and near misses it must not.",
-        "pending": {"cleartext-credential": "fires once the cleartext credential parsers land (issue 4)"},
+                       "subject) it must raise, and near misses it must not. {fingerprint:S} stands for "
+                       "the keyed fingerprint of secret S under the audit's site key.",
+        "secrets": [SHARED_PASSWORD, OWN_PASSWORD],
         "alerts": [{"rule": r, "subject": s, "why": w} for r, s, w in alerts],
         "near_misses": [{"rule": r, "subject": s, "why": w} for r, s, w in near_misses],
     }

@@ -1,0 +1,111 @@
+"""FTP control connections (RFC 959, AUTH TLS from RFC 4217): USER/PASS in clear.
+
+Each PASS becomes a `CredentialSeen` with the user name of the USER before it and the
+password as a keyed fingerprint. `AUTH TLS`/`AUTH SSL` answered with 234 hands the
+connection to TLS (the dispatcher identifies the handshake that follows); refused, the
+logins after it carry the note. Inspection ends with the first accepted login (230) or the
+budget: brute forcing is many PASS lines on one connection, each one reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from sensor.flowid import Direction, FlowId
+from sensor.protocols.base import Extractor, ParseError
+from sensor.records import CredentialSeen, Observation, Proto, SecretKind
+from sensor.secrets import EPHEMERAL, SecretHasher
+
+MAX_LINE = 2048
+"""RFC 959 sets no limit; real servers cut commands far shorter."""
+ANONYMOUS = frozenset({"anonymous", "ftp"})
+REPLY_AUTH_OK = b"234"
+REPLY_LOGGED_IN = b"230"
+REFUSED_AUTH = "AUTH TLS refused by the server"
+
+
+class FtpExtractor(Extractor):
+    """One FTP control connection."""
+
+    name = "ftp"
+    transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
+    ports: ClassVar[frozenset[int]] = frozenset({21})
+    budget = 64 * 1024
+
+    def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
+        super().__init__(secrets)
+        self._user: str | None = None
+        self._auth_asked = False
+        self._notes: tuple[str, ...] = ()
+        self._logged_in = False
+        self._not_ftp = False
+        self._multiline: bytes | None = None
+        """The code of a multi-line reply in progress: its inner lines are free text."""
+
+    @staticmethod
+    def probe(first: bytes) -> bool:
+        """A server greeting that names FTP, or a client's USER/AUTH command."""
+        head = first[:128]
+        if head[:4] in (b"220 ", b"220-"):
+            line = head.split(b"\n", 1)[0].upper()
+            return b"FTP" in line and b"SMTP" not in line
+        return head[:5].upper() in (b"USER ", b"AUTH ")
+
+    @property
+    def finished(self) -> bool:
+        return self._logged_in
+
+    def parse(
+        self, flow: FlowId, direction: Direction, ts: float, buf: bytes
+    ) -> tuple[Sequence[Observation], int]:
+        end = buf.find(b"\n")
+        if end < 0:
+            if len(buf) > MAX_LINE:
+                raise ParseError("ftp_line_too_long")
+            return [], 0
+        line = buf[:end].rstrip(b"\r")
+        if direction == Direction.RESP:
+            self._reply(line)
+            return [], end + 1
+        return self._command(flow, direction, ts, line), end + 1
+
+    def _reply(self, line: bytes) -> None:
+        code = line[:3]
+        if self._multiline is not None:
+            if code != self._multiline or line[3:4] == b"-":
+                return
+            self._multiline = None
+        elif not code.isdigit():  # "+OK": POP3 speaks USER/PASS too; nothing more is FTP here
+            self._not_ftp = True
+            raise ParseError("ftp_bad_reply")
+        if line[3:4] == b"-":
+            self._multiline = code
+            return
+        if self._auth_asked:
+            self._auth_asked = False
+            if code == REPLY_AUTH_OK:
+                self.upgraded = True
+            else:
+                self._notes = (REFUSED_AUTH,)
+        if code == REPLY_LOGGED_IN:
+            self._logged_in = True
+
+    def _command(self, flow: FlowId, direction: Direction, ts: float, line: bytes) -> list[Observation]:
+        if self._not_ftp:
+            raise ParseError("ftp_bad_reply")
+        verb, _, arg = line.partition(b" ")
+        verb = verb.upper()
+        if verb == b"USER":
+            self._user = arg.decode("utf-8", "replace").strip()
+        elif verb == b"AUTH" and arg.strip().upper() in (b"TLS", b"SSL", b"TLS-C", b"TLS-P"):
+            self._auth_asked = True
+        elif verb == b"PASS":
+            fp = self.secrets.fingerprint(SecretKind.PASSWORD, arg)
+            notes = self._notes + (("anonymous login",) if (self._user or "").lower() in ANONYMOUS else ())
+            return [CredentialSeen(
+                ts=ts, flow=flow, protocol=Proto.FTP, presenter=direction, username=self._user,
+                secret_kind=SecretKind.PASSWORD, secret_fp=fp.value, secret_hint=fp.hint,
+                mechanism="USER/PASS", notes=notes,
+            )]
+        return []
