@@ -17,6 +17,7 @@ from typing import TypeVar
 from sensor.flowid import Direction, Endpoint
 from sensor.records import (
     CredentialSeen,
+    DicomAssociation,
     Observation,
     SecretKind,
     TlsClientCertificate,
@@ -34,7 +35,7 @@ class IdentityKind(StrEnum):
     """A password, token, community, passcode... known only by its keyed fingerprint."""
     USERNAME = "username"
     AE_TITLE = "ae-title"
-    """DICOM application entity title (the DICOM issue)."""
+    """DICOM application entity title."""
 
 
 CERT_KINDS = frozenset({IdentityKind.CLIENT_CERT, IdentityKind.SERVER_CERT})
@@ -137,3 +138,12 @@ def _credential(obs: CredentialSeen) -> Iterator[Presentation]:
     if obs.secret_fp and obs.secret_kind != SecretKind.NONE:
         yield Presentation(obs, obs.presenter, Identity(
             IdentityKind.SECRET, obs.secret_fp, obs.username or "", str(obs.secret_kind)))
+
+
+@register(DicomAssociation)
+def _dicom(obs: DicomAssociation) -> Iterator[Presentation]:
+    """The requester presents its calling AE title; the acceptor its called one."""
+    if obs.pdu == "request" and obs.calling_ae:
+        yield Presentation(obs, Direction.ORIG, Identity(IdentityKind.AE_TITLE, obs.calling_ae, obs.calling_ae))
+    elif obs.pdu == "accept" and obs.called_ae:
+        yield Presentation(obs, Direction.RESP, Identity(IdentityKind.AE_TITLE, obs.called_ae, obs.called_ae))

@@ -1278,6 +1278,33 @@ class Facts:
 
 
 # --------------------------------------------------------------------------------------
+# DICOM upper layer (PS3.8 9.3)
+# --------------------------------------------------------------------------------------
+
+
+def _dicom_item(kind: int, value: bytes) -> bytes:
+    return struct.pack(">BBH", kind, 0, len(value)) + value
+
+
+def dicom_associate(pdu: int, calling: str, called: str, identity: tuple[str, str] | None) -> bytes:
+    """An A-ASSOCIATE-RQ (pdu 1) or -AC (2) with one Verification/CT-storage presentation
+    context and the user information a DCMTK modality sends; `identity` (user, passcode) adds a
+    User Identity Negotiation sub-item of type 2 (PS3.7 D.3.3.7)."""
+    user_info = _dicom_item(0x51, struct.pack(">I", 16384)) + _dicom_item(0x52, b"1.2.276.0.7230010.3.0.3.6.8") \
+        + _dicom_item(0x55, b"OFFIS_DCMTK_368")
+    if identity is not None:
+        user, passcode = (x.encode() for x in identity)
+        user_info += _dicom_item(0x58, struct.pack(">BBH", 2, 0, len(user)) + user
+                                 + struct.pack(">H", len(passcode)) + passcode)
+    context = (b"\x01\x00\x00\x00" + _dicom_item(0x30, b"1.2.840.10008.5.1.4.1.1.2")
+               + _dicom_item(0x40, b"1.2.840.10008.1.2.1"))
+    body = (struct.pack(">HH", 1, 0) + called.encode().ljust(16) + calling.encode().ljust(16) + bytes(32)
+            + _dicom_item(0x10, b"1.2.840.10008.3.1.1.1") + _dicom_item(0x20 if pdu == 1 else 0x21, context)
+            + _dicom_item(0x50, user_info))
+    return struct.pack(">BBI", pdu, 0, len(body)) + body
+
+
+# --------------------------------------------------------------------------------------
 # conversations: whole TLS connections over a TcpFlow, with their planted facts
 # --------------------------------------------------------------------------------------
 

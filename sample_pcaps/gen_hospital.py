@@ -3,7 +3,7 @@
 
     python sample_pcaps/gen_hospital.py [--out DIR]
 
-One morning on the clinical segments of St. Example: 36 inventoried devices (infusion pumps,
+One morning on the clinical segments of St. Example: 38 inventoried devices (infusion pumps,
 patient monitors, ventilators, imaging modalities, lab analyzers, workstations, servers) and
 one stranger. Every rule of the analytics fires on purpose, and the near misses beside them
 must stay silent; `expected-alerts.json` says which is which and why. The facts are planted
@@ -22,6 +22,7 @@ import datetime as dt
 import io
 import json
 import os
+import struct
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ class Device:
     """None: the inventory lists `ip` (a static address); "" a DHCP device."""
     registered_cert: str = ""
     """The cert_sha256 cell (set after the certificates are made)."""
+    ae_titles: str = ""
 
     @property
     def wire_mac(self) -> str:
@@ -80,7 +82,7 @@ class Device:
             "manufacturer": self.manufacturer, "model": self.model, "firmware": self.firmware,
             "department": self.department, "clinical_function": self.function, "status": self.status,
             "status_date": self.status_date, "cert_sha256": self.registered_cert, "usernames": "",
-            "ae_titles": "", "remote_access": "",
+            "ae_titles": self.ae_titles, "remote_access": "",
         }
 
 
@@ -99,7 +101,7 @@ SERVERS = {
     "central": dev("SRV-MON-01", "00:50:56:10:05:30", "10.10.5.30", "central-station", "Philips",
                    "IntelliVue Information Center iX", "C.03", "IT", "central monitoring"),
     "pacs": dev("SRV-PACS-01", "00:50:56:10:06:10", "10.10.6.10", "pacs01", "Sectra", "PACS", "24.2", "Radiology",
-                "image archive"),
+                "image archive", ae_titles="PACS_STORE"),
     "lis": dev("SRV-LIS-01", "00:50:56:10:40:10", "10.40.0.10", "lis", "Cerner", "PathNet LIS", "2024.1",
                "Laboratory", "laboratory information system"),
     "cloud": dev(None, "00:00:00:00:00:00", "52.31.14.7", "remote.vendor-service.example", "-", "-", "-", "-", "-"),
@@ -126,11 +128,15 @@ VENTS = {n: dev(f"VEN-{n:03d}", f"0030e6003{n:03x}", f"10.20.3.{40 + n}", f"vent
                 "2.51", "ICU", "ventilation") for n in range(1, 4)}
 MODALITIES = {
     "ct": dev("CT-01", "44:4B:5D:02:31:A7", "10.30.8.41", "ct01", "GE HealthCare", "Revolution CT", "24MW21",
-              "Radiology", "imaging"),
+              "Radiology", "imaging", ae_titles="CT01"),
     "mr": dev("MR-01", "00:08:8d:11:22:01", "10.30.8.42", "mr01", "Siemens Healthineers", "MAGNETOM Vida", "XA51",
               "Radiology", "imaging"),
     "us": dev("US-01", "00:1E:8F:33:44:01", "10.30.8.43", "us01", "Philips", "EPIQ Elite", "9.0.5", "Radiology",
-              "imaging"),
+              "imaging", ae_titles="US01"),
+    "cart2": dev("US-02", "00:1E:8F:33:44:02", "10.30.8.45", "us02", "Philips", "Lumify", "5.0", "Emergency",
+                 "point-of-care imaging", ae_titles="US_CART"),
+    "cart3": dev("US-03", "00:1E:8F:33:44:03", "10.30.8.46", "us03", "Philips", "Lumify", "5.0", "Emergency",
+                 "point-of-care imaging", ae_titles="US_CART"),
     "dx": dev("DX-01", "0019.8f55.6601", "10.30.8.44", "dx01", "Carestream", "DRX-Evolution", "5.7", "Radiology",
               "imaging"),
 }
@@ -240,6 +246,29 @@ class Segment:
         f.close()
 
 
+    def dicom_store(self, client: C.Host, calling: str, identity: tuple[str, str] | None, link: C.Link) -> None:
+        """A plain DICOM association to the PACS (104): A-ASSOCIATE-RQ/AC, then one C-STORE
+        fragment whose dataset names a (made-up) patient, which trustwatch must never read."""
+        self.minute += 1
+        self.port += 7
+        pacs = SERVERS["pacs"]
+        server = G.host(pacs.hostname, ROUTER, pacs.ip, ttl=63)
+        f = G._flow(self.cap, link, client, self.port, server, 104, f"{self.name}/{self.minute}",
+                    T0 + self.minute * 60_000_000_000)
+        f.handshake()
+        f.send("c", C.dicom_associate(0x01, calling, "PACS_STORE", identity))
+        f.send("s", C.dicom_associate(0x02, calling, "PACS_STORE", None))
+        dataset = f"(0010,0010) {PATIENT_NAME} (0010,0020) {PATIENT_ID}".encode()
+        f.send("c", struct.pack(">BBI", 0x04, 0, len(dataset) + 6) + struct.pack(">IBB", len(dataset) + 2, 1, 0)
+               + dataset)
+        f.send("c", bytes([0x05, 0, 0, 0, 0, 4, 0, 0, 0, 0]))
+        f.send("s", bytes([0x06, 0, 0, 0, 0, 4, 0, 0, 0, 0]))
+        f.close()
+
+
+PATIENT_NAME, PATIENT_ID = "DOE^JANE^Q", "MRN40817723"
+"""Made up, and planted in a dataset: the leak test checks it never reaches an output."""
+DX_PASSCODE = "Carestream#2019"
 SHARED_PASSWORD = "Ph1lips!"
 """The monitors' export account: one password on several devices (a shared credential)."""
 OWN_PASSWORD = "mon006-Export-2025"
@@ -285,6 +314,12 @@ def radiology_morning(seg: Segment) -> None:
     seg.mtls(MODALITIES["dx"].host(), "pacs", WEAK_DX, vlan)  # weak-certificate
     for n in (1, 2, 3):
         seg.mtls(LABS[n].host(), "lis", OWN[LABS[n].asset_id], vlan)
+    # Plain DICOM to the PACS: AE titles are identities.
+    seg.dicom_store(MODALITIES["us"].host(), "US01", None, vlan)  # its own AE title: silent
+    seg.dicom_store(MODALITIES["cart2"].host(), "US_CART", None, vlan)  # one vendor default AE title on
+    seg.dicom_store(MODALITIES["cart3"].host(), "US_CART", None, vlan)  # two carts: shared-credential
+    seg.dicom_store(MODALITIES["mr"].host(), "CT01", None, vlan)  # the CT's AE title: identity-mismatch
+    seg.dicom_store(MODALITIES["dx"].host(), "DX01", ("dx-tech", DX_PASSCODE), vlan)  # passcode in clear
 
 
 def uplink_morning(seg: Segment) -> None:
@@ -341,6 +376,9 @@ def expected() -> dict[str, Any]:
         ("cleartext-credential", "ftp:asset:MON-001", "FTP password in clear"),
         ("cleartext-credential", "ftp:asset:MON-004", "FTP password in clear"),
         ("cleartext-credential", "ftp:asset:MON-006", "FTP password in clear"),
+        ("shared-credential", "ae-title:US_CART", "two ultrasound carts call the PACS with one AE title"),
+        ("identity-mismatch", "asset:MR-01|ae-title:CT01", "MR-01 calls the PACS as CT01, CT-01's AE title"),
+        ("cleartext-credential", "dicom:asset:DX-01", "DICOM user identity passcode in clear"),
     ]
     near_misses = [
         ("shared-credential", f"client-certificate:{OWN['INF-007'].sha256}", "INF-007 moves IP (same MAC)"),
@@ -358,12 +396,15 @@ def expected() -> dict[str, Any]:
          "a gone device's certificate is credential-outlives-device, not a mismatch"),
         ("shared-credential", "secret:{fingerprint:" + OWN_PASSWORD + "}", "MON-006's own password"),
         ("shared-credential", "username:biomed", "one user name with different secrets is not shared"),
+        ("shared-credential", "ae-title:PACS_STORE", "the PACS answers every modality with its own AE title"),
+        ("identity-mismatch", "asset:US-01|ae-title:US01", "US-01 uses its registered AE title"),
     ]
     return {
         "description": "The audit of sample_pcaps/hospital against inventory.csv: every alert (rule, "
                        "subject) it must raise, and near misses it must not. {fingerprint:S} stands for "
                        "the keyed fingerprint of secret S under the audit's site key.",
-        "secrets": [SHARED_PASSWORD, OWN_PASSWORD],
+        "secrets": [SHARED_PASSWORD, OWN_PASSWORD, DX_PASSCODE],
+        "patients": [PATIENT_NAME, PATIENT_ID],
         "alerts": [{"rule": r, "subject": s, "why": w} for r, s, w in alerts],
         "near_misses": [{"rule": r, "subject": s, "why": w} for r, s, w in near_misses],
     }

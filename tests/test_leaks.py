@@ -54,7 +54,7 @@ def _values(node: Any, wanted: set[str], inside: bool = False) -> Iterator[str]:
 
 def known_secrets() -> set[str]:
     """What the sample generators planted and what the real captures' truth files list."""
-    docs = [json.loads(p.read_text()) for p in SAMPLES.rglob("*.expected.json")]
+    docs = [json.loads(p.read_text()) for p in SAMPLES.rglob("*expected*.json")]
     found: set[str] = set()
     if REAL_PCAPS is not None:
         docs += [json.loads((REAL_PCAPS / name).read_text()) for name in ("expected.json", "lab/expected.json")]

@@ -1,4 +1,4 @@
-"""`shared-credential`: one secret or client certificate presented by several devices.
+"""`shared-credential`: one secret, client certificate or DICOM AE title presented by several devices.
 
 The identity is the secret's keyed fingerprint (password, token, SNMP community, DICOM
 passcode...) or the client certificate's SHA-256. Near misses that stay silent: one device
@@ -16,7 +16,7 @@ from analytics.identities import Identity, IdentityKind
 from analytics.rules import Rule
 
 RULE_ID = "shared-credential"
-KINDS = frozenset({IdentityKind.SECRET, IdentityKind.CLIENT_CERT})
+KINDS = frozenset({IdentityKind.SECRET, IdentityKind.CLIENT_CERT, IdentityKind.AE_TITLE})
 
 
 @dataclass(frozen=True, slots=True)

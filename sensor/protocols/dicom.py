@@ -1,0 +1,172 @@
+"""DICOM upper layer (PS3.8 section 9.3): who associates with whom, and how they prove it.
+
+A-ASSOCIATE-RQ gives the calling and called AE titles (identities: one AE title on several
+devices is a shared credential), the implementation class UID and version name, and the User
+Identity Negotiation sub-item (PS3.7 D.3.3.7): a user name, a user name and passcode, a
+Kerberos ticket, a SAML assertion or a JWT. The passcode and tokens are fingerprinted at once.
+A-ASSOCIATE-AC and -RJ give the acceptor's view and the outcome. Then the association carries
+datasets (P-DATA) full of patient data: the flow is done before any of it is read.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from typing import ClassVar
+
+from sensor.flowid import Direction, FlowId
+from sensor.jwt import token_claims
+from sensor.protocols.base import Extractor, ParseError
+from sensor.records import CredentialSeen, DicomAssociation, Observation, Proto, SecretKind
+from sensor.secrets import EPHEMERAL, SecretHasher
+
+PDU_ASSOCIATE_RQ, PDU_ASSOCIATE_AC, PDU_ASSOCIATE_RJ = 0x01, 0x02, 0x03
+PDU_TYPES = frozenset(range(0x01, 0x08))
+MAX_PDU = 1 << 20
+"""An association PDU with a SAML assertion stays far below this; a bigger one is corrupt."""
+ITEM_USER_INFO = 0x50
+SUB_IMPL_CLASS_UID, SUB_IMPL_VERSION, SUB_USER_IDENTITY = 0x52, 0x55, 0x58
+IDENTITY_TYPES = {1: "username", 2: "username-passcode", 3: "kerberos", 4: "saml", 5: "jwt"}
+REJECT_RESULTS = {1: "rejected-permanent", 2: "rejected-transient"}
+REJECT_REASONS = {
+    (1, 1): "no-reason-given", (1, 2): "application-context-name-not-supported",
+    (1, 3): "calling-AE-title-not-recognized", (1, 7): "called-AE-title-not-recognized",
+    (2, 1): "no-reason-given", (2, 2): "protocol-version-not-supported",
+    (3, 1): "temporary-congestion", (3, 2): "local-limit-exceeded",
+}
+"""(source, reason) -> PS3.8 Table 9-21 name."""
+
+
+class DicomExtractor(Extractor):
+    """One DICOM association: its A-ASSOCIATE exchange."""
+
+    name = "dicom"
+    transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
+    ports: ClassVar[frozenset[int]] = frozenset({104, 11112})
+    budget = MAX_PDU + 6
+
+    def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
+        super().__init__(secrets)
+        self._over = False
+        """The association is accepted, rejected, or data flows: nothing more to read."""
+
+    @staticmethod
+    def probe(first: bytes) -> bool:
+        """An A-ASSOCIATE-RQ or -AC: PDU type, reserved 0, protocol version 1."""
+        return len(first) >= 8 and first[0] in (PDU_ASSOCIATE_RQ, PDU_ASSOCIATE_AC) and first[1] == 0 \
+            and first[6:8] == b"\x00\x01"
+
+    @property
+    def finished(self) -> bool:
+        return self._over
+
+    def parse(
+        self, flow: FlowId, direction: Direction, ts: float, buf: bytes
+    ) -> tuple[Sequence[Observation], int]:
+        if len(buf) < 6:
+            return [], 0
+        pdu_type, length = buf[0], struct.unpack_from(">I", buf, 2)[0]
+        if pdu_type not in PDU_TYPES or length > MAX_PDU:
+            raise ParseError("dicom_bad_pdu")
+        if len(buf) < 6 + length:
+            return [], 0
+        body = buf[6 : 6 + length]
+        if pdu_type == PDU_ASSOCIATE_RJ:
+            return [self._reject(flow, ts, body)], 6 + length
+        if pdu_type in (PDU_ASSOCIATE_RQ, PDU_ASSOCIATE_AC):
+            return self._associate(flow, direction, ts, pdu_type, body), 6 + length
+        self._over = True  # P-DATA (patient data), release or abort: never read
+        return [], 6 + length
+
+    def _reject(self, flow: FlowId, ts: float, body: bytes) -> DicomAssociation:
+        if len(body) < 4:
+            raise ParseError("dicom_truncated_pdu")
+        result, source, reason = body[1], body[2], body[3]
+        text = f"{REJECT_RESULTS.get(result, str(result))}: {REJECT_REASONS.get((source, reason), str(reason))}"
+        self._over = True
+        return DicomAssociation(ts=ts, flow=flow, protocol=Proto.DICOM, pdu="reject", calling_ae="", called_ae="",
+                                implementation_class_uid=None, implementation_version=None, result=text)
+
+    def _associate(
+        self, flow: FlowId, direction: Direction, ts: float, pdu_type: int, body: bytes
+    ) -> list[Observation]:
+        if len(body) < 68:
+            raise ParseError("dicom_truncated_pdu")
+        called, calling = _ae(body[4:20]), _ae(body[20:36])
+        sub = _user_info(body[68:])
+        impl_uid = _text(sub.get(SUB_IMPL_CLASS_UID))
+        version = _text(sub.get(SUB_IMPL_VERSION))
+        out: list[Observation] = []
+        identity_type = None
+        if pdu_type == PDU_ASSOCIATE_RQ and SUB_USER_IDENTITY in sub:
+            credential = self._user_identity(flow, direction, ts, sub[SUB_USER_IDENTITY])
+            identity_type = IDENTITY_TYPES.get(sub[SUB_USER_IDENTITY][0], str(sub[SUB_USER_IDENTITY][0]))
+            out.append(credential)
+        self._over = pdu_type == PDU_ASSOCIATE_AC
+        association = DicomAssociation(
+            ts=ts, flow=flow, protocol=Proto.DICOM, pdu="request" if pdu_type == PDU_ASSOCIATE_RQ else "accept",
+            calling_ae=calling, called_ae=called, implementation_class_uid=impl_uid,
+            implementation_version=version, user_identity_type=identity_type,
+            result="accepted" if pdu_type == PDU_ASSOCIATE_AC else None)
+        return [association, *out]
+
+    def _user_identity(self, flow: FlowId, direction: Direction, ts: float, item: bytes) -> CredentialSeen:
+        """PS3.7 D.3.3.7.1: type, positive-response-requested, primary field, secondary field."""
+        if len(item) < 4:
+            raise ParseError("dicom_bad_user_identity")
+        kind = item[0]
+        primary_len = struct.unpack_from(">H", item, 2)[0]
+        primary = item[4 : 4 + primary_len]
+        if len(primary) < primary_len:
+            raise ParseError("dicom_bad_user_identity")
+        rest = item[4 + primary_len :]
+        secondary = b""
+        if kind == 2:
+            if len(rest) < 2 or len(rest) < 2 + struct.unpack_from(">H", rest)[0]:
+                raise ParseError("dicom_bad_user_identity")
+            secondary = rest[2 : 2 + struct.unpack_from(">H", rest)[0]]
+        mechanism = f"user-identity-{IDENTITY_TYPES.get(kind, str(kind))}"
+        if kind in (1, 2):
+            user = primary.decode("utf-8", "replace")
+            fp = self.secrets.fingerprint(SecretKind.PASSCODE, secondary) if kind == 2 else None
+            return CredentialSeen(
+                ts=ts, flow=flow, protocol=Proto.DICOM, presenter=direction, username=user,
+                secret_kind=SecretKind.PASSCODE if fp else SecretKind.NONE, secret_fp=fp.value if fp else None,
+                secret_hint=fp.hint if fp else None, mechanism=mechanism)
+        fp = self.secrets.fingerprint(SecretKind.TOKEN, primary)
+        claims = token_claims(primary) if kind == 5 else None
+        return CredentialSeen(
+            ts=ts, flow=flow, protocol=Proto.DICOM, presenter=direction, username=claims.sub if claims else None,
+            secret_kind=SecretKind.TOKEN, secret_fp=fp.value, secret_hint=fp.hint, mechanism=mechanism,
+            token=claims)
+
+
+def _ae(raw: bytes) -> str:
+    """An AE title: 16 bytes, space padded (leading spaces are not significant either)."""
+    return raw.decode("ascii", "replace").strip(" \x00")
+
+
+def _text(raw: bytes | None) -> str | None:
+    return raw.decode("ascii", "replace").rstrip(" \x00") if raw is not None else None
+
+
+def _user_info(items: bytes) -> dict[int, bytes]:
+    """The sub-items of the User Information item (other items are skipped: unknown is not invalid)."""
+    pos = 0
+    while pos + 4 <= len(items):
+        item_type, length = items[pos], struct.unpack_from(">H", items, pos + 2)[0]
+        value = items[pos + 4 : pos + 4 + length]
+        if len(value) < length:
+            raise ParseError("dicom_bad_item")
+        if item_type == ITEM_USER_INFO:
+            sub: dict[int, bytes] = {}
+            at = 0
+            while at + 4 <= len(value):
+                sub_type, sub_len = value[at], struct.unpack_from(">H", value, at + 2)[0]
+                if at + 4 + sub_len > len(value):
+                    raise ParseError("dicom_bad_item")
+                sub.setdefault(sub_type, value[at + 4 : at + 4 + sub_len])
+                at += 4 + sub_len
+            return sub
+        pos += 4 + length
+    return {}
