@@ -5,8 +5,11 @@ from __future__ import annotations
 from sensor.protocols.base import Extractor
 from sensor.protocols.dicom import DicomExtractor
 from sensor.protocols.ftp import FtpExtractor
+from sensor.protocols.hl7 import Hl7Extractor
 from sensor.protocols.quic import QuicExtractor
 from sensor.protocols.tls import DtlsExtractor, TlsExtractor
 
-EXTRACTORS: tuple[type[Extractor], ...] = (TlsExtractor, DtlsExtractor, QuicExtractor, FtpExtractor, DicomExtractor)
+EXTRACTORS: tuple[type[Extractor], ...] = (
+    TlsExtractor, DtlsExtractor, QuicExtractor, FtpExtractor, DicomExtractor, Hl7Extractor,
+)
 """Every extractor the dispatcher may attach, probed in this order on equal port evidence."""
