@@ -266,9 +266,32 @@ class Segment:
         f.close()
 
 
+    def hl7_results(self, client: C.Host, sending: str, security: str, link: C.Link) -> None:
+        """An analyzer sends a result (ORU^R01) to the LIS over MLLP; MSH-8 carries the
+        interface's security string, PID and OBX the (made-up) patient's data."""
+        self.minute += 1
+        self.port += 7
+        lis = SERVERS["lis"]
+        server = G.host(lis.hostname, ROUTER, lis.ip, ttl=63)
+        f = G._flow(self.cap, link, client, self.port, server, 2575, f"{self.name}/{self.minute}",
+                    T0 + self.minute * 60_000_000_000)
+        f.handshake()
+        stamp = f"20250311{7 + self.minute // 60:02d}{self.minute % 60:02d}00"
+        message = (f"MSH|^~\\&|{sending}|CORE_LAB|LIS|ST_EXAMPLE|{stamp}|{security}|ORU^R01|"
+                   f"{sending}{self.minute}|P|2.5.1\r"
+                   f"PID|1||{PATIENT_ID}^^^ST_EXAMPLE||{PATIENT_NAME}||19711104|F\r"
+                   f"OBX|1|NM|2345-7^Glucose^LN||6.1|mmol/L|3.9-5.5|H|||F\r")
+        ack = f"MSH|^~\\&|LIS|ST_EXAMPLE|{sending}|CORE_LAB|{stamp}||ACK^R01|A{self.minute}|P|2.5.1\rMSA|AA|{sending}\r"
+        f.send("c", b"\x0b" + message.encode() + b"\x1c\r")
+        f.send("s", b"\x0b" + ack.encode() + b"\x1c\r")
+        f.close()
+
+
 PATIENT_NAME, PATIENT_ID = "DOE^JANE^Q", "MRN40817723"
 """Made up, and planted in a dataset: the leak test checks it never reaches an output."""
 DX_PASSCODE = "Carestream#2019"
+LIS_SECURITY = "CobasLink2020"
+"""One MSH-8 security string configured on every analyzer's interface: shared."""
 SHARED_PASSWORD = "Ph1lips!"
 """The monitors' export account: one password on several devices (a shared credential)."""
 OWN_PASSWORD = "mon006-Export-2025"
@@ -320,6 +343,10 @@ def radiology_morning(seg: Segment) -> None:
     seg.dicom_store(MODALITIES["cart3"].host(), "US_CART", None, vlan)  # two carts: shared-credential
     seg.dicom_store(MODALITIES["mr"].host(), "CT01", None, vlan)  # the CT's AE title: identity-mismatch
     seg.dicom_store(MODALITIES["dx"].host(), "DX01", ("dx-tech", DX_PASSCODE), vlan)  # passcode in clear
+    # Results to the LIS over HL7/MLLP: one MSH-8 security string on two analyzers; the third has none.
+    seg.hl7_results(LABS[1].host(), "COBAS1", LIS_SECURITY, vlan)
+    seg.hl7_results(LABS[2].host(), "COBAS2", LIS_SECURITY, vlan)
+    seg.hl7_results(LABS[3].host(), "COBAS3", "", vlan)
 
 
 def uplink_morning(seg: Segment) -> None:
@@ -379,6 +406,10 @@ def expected() -> dict[str, Any]:
         ("shared-credential", "ae-title:US_CART", "two ultrasound carts call the PACS with one AE title"),
         ("identity-mismatch", "asset:MR-01|ae-title:CT01", "MR-01 calls the PACS as CT01, CT-01's AE title"),
         ("cleartext-credential", "dicom:asset:DX-01", "DICOM user identity passcode in clear"),
+        ("shared-credential", "secret:{fingerprint:" + LIS_SECURITY + "}",
+         "LAB-01 and LAB-02 send the same HL7 MSH-8 security string"),
+        ("cleartext-credential", "hl7:asset:LAB-01", "MSH-8 security in clear"),
+        ("cleartext-credential", "hl7:asset:LAB-02", "MSH-8 security in clear"),
     ]
     near_misses = [
         ("shared-credential", f"client-certificate:{OWN['INF-007'].sha256}", "INF-007 moves IP (same MAC)"),
@@ -398,12 +429,13 @@ def expected() -> dict[str, Any]:
         ("shared-credential", "username:biomed", "one user name with different secrets is not shared"),
         ("shared-credential", "ae-title:PACS_STORE", "the PACS answers every modality with its own AE title"),
         ("identity-mismatch", "asset:US-01|ae-title:US01", "US-01 uses its registered AE title"),
+        ("cleartext-credential", "hl7:asset:LAB-03", "LAB-03 sends no MSH-8"),
     ]
     return {
         "description": "The audit of sample_pcaps/hospital against inventory.csv: every alert (rule, "
                        "subject) it must raise, and near misses it must not. {fingerprint:S} stands for "
                        "the keyed fingerprint of secret S under the audit's site key.",
-        "secrets": [SHARED_PASSWORD, OWN_PASSWORD, DX_PASSCODE],
+        "secrets": [SHARED_PASSWORD, OWN_PASSWORD, DX_PASSCODE, LIS_SECURITY],
         "patients": [PATIENT_NAME, PATIENT_ID],
         "alerts": [{"rule": r, "subject": s, "why": w} for r, s, w in alerts],
         "near_misses": [{"rule": r, "subject": s, "why": w} for r, s, w in near_misses],
