@@ -3,7 +3,7 @@
 
     python sample_pcaps/gen_hospital.py [--out DIR]
 
-One morning on the clinical segments of St. Example: 38 inventoried devices (infusion pumps,
+One morning on the clinical segments of St. Example: 39 inventoried devices (infusion pumps,
 patient monitors, ventilators, imaging modalities, lab analyzers, workstations, servers) and
 one stranger. Every rule of the analytics fires on purpose, and the near misses beside them
 must stay silent; `expected-alerts.json` says which is which and why. The facts are planted
@@ -104,6 +104,8 @@ SERVERS = {
                 "image archive", ae_titles="PACS_STORE"),
     "lis": dev("SRV-LIS-01", "00:50:56:10:40:10", "10.40.0.10", "lis", "Cerner", "PathNet LIS", "2024.1",
                "Laboratory", "laboratory information system"),
+    "nms": dev("SRV-NMS-01", "00:50:56:10:09:05", "10.10.9.5", "nms01", "Paessler", "PRTG Network Monitor",
+               "24.4", "IT", "network management"),
     "cloud": dev(None, "00:00:00:00:00:00", "52.31.14.7", "remote.vendor-service.example", "-", "-", "-", "-", "-"),
 }
 """Servers sit in the data centre, behind the core router."""
@@ -287,9 +289,33 @@ class Segment:
         f.close()
 
 
+    def snmp(self, sender: C.Host, sport: int, receiver: C.Host, dport: int, community: str, pdu: int,
+             at_ns: int) -> None:
+        """One SNMPv2c message (RFC 3416) asking for or carrying sysName.0."""
+        def ber(tag: int, value: bytes) -> bytes:
+            return bytes([tag, len(value)]) + value
+
+        varbind = ber(0x30, ber(0x30, ber(0x06, b"\x2b\x06\x01\x02\x01\x01\x05\x00")
+                                + (ber(0x04, sender.label.encode()) if pdu != 0xA0 else b"\x05\x00")))
+        body = ber(0x02, b"\x01") + ber(0x04, community.encode()) + ber(
+            pdu, ber(0x02, (self.minute * 97 % 65536).to_bytes(2, "big")) + b"\x02\x01\x00" * 2 + varbind)
+        frame = C.udp_frame(C.Link(), sender, sport, receiver, dport, ber(0x30, body))
+        self.cap.add(C.Packet(at_ns, frame))
+
+    def snmp_poll(self, nms: C.Host, device: C.Host, community: str) -> None:
+        """The network management station asks a device for its name; the device answers."""
+        self.minute += 1
+        self.port += 7
+        at = T0 + self.minute * 60_000_000_000
+        self.snmp(nms, self.port, device, 161, community, 0xA0, at)
+        self.snmp(device, 161, nms, self.port, community, 0xA2, at + 2_100_000)
+
+
 PATIENT_NAME, PATIENT_ID = "DOE^JANE^Q", "MRN40817723"
 """Made up, and planted in a dataset: the leak test checks it never reaches an output."""
 DX_PASSCODE = "Carestream#2019"
+SNMP_COMMUNITY = "h0sp-RO-2016"
+"""The read community configured on every device the NMS polls: shared by all of them."""
 LIS_SECURITY = "CobasLink2020"
 """One MSH-8 security string configured on every analyzer's interface: shared."""
 SHARED_PASSWORD = "Ph1lips!"
@@ -321,6 +347,10 @@ def icu_morning(seg: Segment) -> None:
         seg.mtls(WORKSTATIONS[n].host(), "infusion", None)
     seg.mtls(VISITOR_LAPTOP.host(), "infusion", None)  # unknown, but presents nothing
     seg.mtls(PUMPS[7].host("10.20.1.57"), "infusion", OWN["INF-007"])  # DHCP device, second lease
+    # SNMP: the NMS polls with one read community, and every device answers with it.
+    nms = G.host("nms01", ROUTER, SERVERS["nms"].ip, ttl=63)
+    for device in (PUMPS[1], VENTS[1], VENTS[2]):
+        seg.snmp_poll(nms, device.host(), SNMP_COMMUNITY)
     # Trend exports over FTP: cleartext-credential per device; MON-001 and MON-004 share a
     # password (shared-credential); MON-006 has the same user name with its own password.
     seg.ftp_login(MONITORS[1].host(), "biomed", SHARED_PASSWORD)
@@ -410,6 +440,10 @@ def expected() -> dict[str, Any]:
          "LAB-01 and LAB-02 send the same HL7 MSH-8 security string"),
         ("cleartext-credential", "hl7:asset:LAB-01", "MSH-8 security in clear"),
         ("cleartext-credential", "hl7:asset:LAB-02", "MSH-8 security in clear"),
+        ("shared-credential", "secret:{fingerprint:" + SNMP_COMMUNITY + "}",
+         "the NMS and the three devices it polls hold one SNMP community"),
+        *[("cleartext-credential", f"snmp:asset:{a}", "SNMP community in clear")
+          for a in ("SRV-NMS-01", "INF-001", "VEN-001", "VEN-002")],
     ]
     near_misses = [
         ("shared-credential", f"client-certificate:{OWN['INF-007'].sha256}", "INF-007 moves IP (same MAC)"),
@@ -435,7 +469,7 @@ def expected() -> dict[str, Any]:
         "description": "The audit of sample_pcaps/hospital against inventory.csv: every alert (rule, "
                        "subject) it must raise, and near misses it must not. {fingerprint:S} stands for "
                        "the keyed fingerprint of secret S under the audit's site key.",
-        "secrets": [SHARED_PASSWORD, OWN_PASSWORD, DX_PASSCODE, LIS_SECURITY],
+        "secrets": [SHARED_PASSWORD, OWN_PASSWORD, DX_PASSCODE, LIS_SECURITY, SNMP_COMMUNITY],
         "patients": [PATIENT_NAME, PATIENT_ID],
         "alerts": [{"rule": r, "subject": s, "why": w} for r, s, w in alerts],
         "near_misses": [{"rule": r, "subject": s, "why": w} for r, s, w in near_misses],
