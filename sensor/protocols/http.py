@@ -1,0 +1,173 @@
+"""HTTP/1.x requests (RFC 9112, RFC 9110 section 11): credentials in headers and query strings.
+
+Every request of a keep-alive or pipelined connection is read: its request line and headers;
+its body (Content-Length or chunked) is skipped unread. Found: Basic (user; the password,
+which may itself contain ':', fingerprinted), Bearer (token fingerprinted; a JWT's claims
+kept), Digest (user and realm; the response is a challenge response, nothing to
+fingerprint), API keys in the usual headers and query parameters. Proxy-Authorization alike.
+The request target is never kept (it may carry patient identifiers). Responses are skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import urllib.parse
+from collections.abc import Sequence
+from typing import ClassVar
+
+from sensor.flowid import Direction, FlowId
+from sensor.jwt import token_claims
+from sensor.protocols.base import Extractor, ParseError
+from sensor.records import CredentialSeen, Observation, Proto, SecretKind
+from sensor.secrets import EPHEMERAL, SecretHasher
+
+METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ")
+MAX_HEADERS = 32 * 1024
+MAX_REQUESTS = 200
+API_KEY_HEADERS = frozenset({"x-api-key", "api-key", "apikey", "x-apikey", "x-auth-token", "x-access-token",
+                             "x-api-token", "authorization-token", "x-functions-key", "ocp-apim-subscription-key"})
+API_KEY_PARAMETERS = frozenset({"api_key", "apikey", "api-key", "access_token", "auth_token", "token"})
+_DIGEST_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
+
+
+class HttpExtractor(Extractor):
+    """One HTTP/1.x connection."""
+
+    name = "http"
+    transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
+    ports: ClassVar[frozenset[int]] = frozenset({80, 8080, 8000, 8008, 8081})
+    budget = 4 << 20
+
+    def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
+        super().__init__(secrets)
+        self._requests = 0
+        self._body = 0
+        """Bytes of the current request body still to skip (-1: chunked)."""
+        self._seen: set[tuple[str, str | None, str | None]] = set()
+
+    @staticmethod
+    def probe(first: bytes) -> bool:
+        return first.startswith(METHODS) or first.startswith(b"HTTP/1.")
+
+    @property
+    def finished(self) -> bool:
+        return self._requests >= MAX_REQUESTS
+
+    def parse(
+        self, flow: FlowId, direction: Direction, ts: float, buf: bytes
+    ) -> tuple[Sequence[Observation], int]:
+        if direction == Direction.RESP:
+            return [], len(buf)  # responses carry no client credential: skipped, up to the budget
+        if self._body > 0:
+            used = min(self._body, len(buf))
+            self._body -= used
+            return [], used
+        if self._body < 0:
+            return [], self._chunk(buf)
+        end, sep = _header_end(buf)
+        if end < 0:
+            if len(buf) > MAX_HEADERS:
+                raise ParseError("http_headers_too_long")
+            return [], 0
+        lines = [line.rstrip(b"\r") for line in buf[:end].split(b"\n")]
+        if not lines[0].startswith(METHODS):
+            raise ParseError("http_bad_request_line")
+        self._requests += 1
+        headers = [line.partition(b":") for line in lines[1:]]
+        out = self._query(flow, ts, lines[0])
+        length = 0
+        for name, _, value in headers:
+            key = name.strip().lower().decode("latin-1")
+            text = value.strip()
+            if key in ("authorization", "proxy-authorization"):
+                out += self._authorization(flow, ts, text, key)
+            elif key in API_KEY_HEADERS and text:
+                out += self._credential(flow, ts, None, SecretKind.API_KEY, text, f"header:{key}")
+            elif key == "content-length" and text.isdigit():
+                length = int(text)
+            elif key == "transfer-encoding" and b"chunked" in text.lower():
+                length = -1
+        self._body = length
+        return out, end + sep
+
+    def _chunk(self, buf: bytes) -> int:
+        """Skip one chunk of a chunked body (size line, data, CRLF); the last chunk ends it."""
+        line_end = buf.find(b"\r\n")
+        if line_end < 0:
+            if len(buf) > 1024:
+                raise ParseError("http_bad_chunk")
+            return 0
+        try:
+            size = int(buf[:line_end].split(b";")[0], 16)
+        except ValueError:
+            raise ParseError("http_bad_chunk") from None
+        if size == 0:  # last chunk, then trailers up to an empty line
+            trailer_end = buf.find(b"\r\n\r\n", line_end)
+            if buf[line_end : line_end + 4] == b"\r\n\r\n":
+                trailer_end = line_end
+            if trailer_end < 0:
+                return 0
+            self._body = 0
+            return trailer_end + 4
+        total = line_end + 2 + size + 2
+        if len(buf) < total:
+            return 0  # the dispatcher's budget bounds what a chunk may buffer
+        return total
+
+    def _authorization(self, flow: FlowId, ts: float, value: bytes, header: str) -> list[Observation]:
+        scheme, _, rest = value.partition(b" ")
+        scheme_name = scheme.lower().decode("latin-1")
+        rest = rest.strip()
+        proxy = "proxy-" if header == "proxy-authorization" else ""
+        if scheme_name == "basic":
+            try:
+                user, _, password = base64.b64decode(rest, validate=True).partition(b":")
+            except (binascii.Error, ValueError):
+                raise ParseError("http_bad_basic") from None
+            return self._credential(flow, ts, user.decode("utf-8", "replace"), SecretKind.PASSWORD, password,
+                                    proxy + "basic")
+        if scheme_name == "bearer" and rest:
+            return self._credential(flow, ts, None, SecretKind.TOKEN, rest, proxy + "bearer")
+        if scheme_name == "digest":
+            params = {m[1].lower(): m[2] if m[2] is not None else m[3]
+                      for m in _DIGEST_PARAM.finditer(rest.decode("utf-8", "replace"))}
+            return self._credential(flow, ts, params.get("username"), SecretKind.HASH, None, proxy + "digest",
+                                    domain=params.get("realm"))
+        return []
+
+    def _query(self, flow: FlowId, ts: float, request_line: bytes) -> list[Observation]:
+        target = request_line.split(b" ")[1] if request_line.count(b" ") >= 2 else b""
+        _, _, query = target.partition(b"?")
+        out: list[Observation] = []
+        for name, value in urllib.parse.parse_qsl(query.decode("latin-1"), keep_blank_values=False):
+            if name.lower() in API_KEY_PARAMETERS:
+                kind = SecretKind.TOKEN if "token" in name.lower() else SecretKind.API_KEY
+                out += self._credential(flow, ts, None, kind, value.encode("latin-1"), f"query:{name.lower()}")
+        return out
+
+    def _credential(
+        self, flow: FlowId, ts: float, user: str | None, kind: SecretKind, secret: bytes | None, mechanism: str,
+        domain: str | None = None,
+    ) -> list[Observation]:
+        fp = self.secrets.fingerprint(kind, secret) if secret is not None else None
+        claims = token_claims(secret) if kind == SecretKind.TOKEN and secret is not None else None
+        key = (mechanism, user, fp.value if fp else domain)
+        if key in self._seen:
+            return []
+        self._seen.add(key)
+        return [CredentialSeen(
+            ts=ts, flow=flow, protocol=Proto.HTTP, presenter=Direction.ORIG, username=user or (claims.sub if claims
+                                                                                               else None),
+            domain=domain, secret_kind=kind, secret_fp=fp.value if fp else None, secret_hint=fp.hint if fp else None,
+            mechanism=mechanism, token=claims)]
+
+
+def _header_end(buf: bytes) -> tuple[int, int]:
+    """Where the header block ends and the length of the empty line ending it; lines may end
+    with a bare LF (RFC 9112 section 2.2 lets a recipient accept it)."""
+    crlf, lf = buf.find(b"\r\n\r\n"), buf.find(b"\n\n")
+    if lf >= 0 and (crlf < 0 or lf < crlf):
+        return lf, 2
+    return crlf, 4

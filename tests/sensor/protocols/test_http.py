@@ -1,0 +1,150 @@
+"""HTTP/1.x: every request of a connection; Basic, Bearer (JWT claims), Digest, API keys in
+headers and query strings; bodies skipped; checked against truth files, tshark and fuzzing."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sensor.flowid import Direction, Endpoint, FlowId
+from sensor.protocols.base import ParseError
+from sensor.protocols.http import HttpExtractor
+from sensor.records import CredentialSeen, Observation, SecretKind
+from sensor.secrets import SecretHasher
+from sensor.sense import Sensor
+from tests.conftest import needs_real_pcaps
+
+KEY = SecretHasher(b"http-test-site-key")
+FLOW = FlowId(uid="Chttp", transport="tcp", orig=Endpoint("10.20.1.21", 50400, None),
+              resp=Endpoint("10.10.4.20", 80, None))
+JWT = b"eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJpZHAiLCJzdWIiOiJwdW1wLTciLCJleHAiOjE3NDE3NjI4MDB9.c2ln"
+
+
+def basic(user: bytes, password: bytes) -> bytes:
+    return b"Basic " + base64.b64encode(user + b":" + password)
+
+
+def request(auth: bytes | None = None, target: bytes = b"/api/v1/status", body: bytes = b"",
+            extra: bytes = b"") -> bytes:
+    head = b"POST " + target + b" HTTP/1.1\r\nHost: infusion-mgmt\r\n" + extra
+    if auth:
+        head += b"Authorization: " + auth + b"\r\n"
+    return head + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+
+
+def run(stream: bytes) -> list[Observation]:
+    ext, out = HttpExtractor(KEY), []
+    while stream:
+        found, used = ext.parse(FLOW, Direction.ORIG, 1.0, stream)
+        assert used
+        out += found
+        stream = stream[used:]
+    return out
+
+
+def test_every_request_of_a_keep_alive_connection() -> None:
+    body = b'{"Authorization": "Basic not-a-header", "pump": 7}'
+    creds = run(request(basic(b"pump7", b"Alaris:2019"), body=body)
+                + request(b"Bearer " + JWT) + request(None, b"/api?apikey=K3Y-123&x=1")
+                + request(None, extra=b"X-API-Key: ak-998877\r\n")
+                + request(b'Digest username="biomed", realm="Alaris Server", nonce="abc", response="ff"'))
+    assert all(isinstance(c, CredentialSeen) for c in creds)
+    got = [(c.mechanism, c.username, c.secret_kind, c.secret_fp, c.domain) for c in creds
+           if isinstance(c, CredentialSeen)]
+    fp = lambda kind, s: KEY.fingerprint(kind, s).value  # noqa: E731
+    assert got == [
+        ("basic", "pump7", SecretKind.PASSWORD, fp(SecretKind.PASSWORD, "Alaris:2019"), None),
+        ("bearer", "pump-7", SecretKind.TOKEN, fp(SecretKind.TOKEN, JWT), None),
+        ("query:apikey", None, SecretKind.API_KEY, fp(SecretKind.API_KEY, "K3Y-123"), None),
+        ("header:x-api-key", None, SecretKind.API_KEY, fp(SecretKind.API_KEY, "ak-998877"), None),
+        ("digest", "biomed", SecretKind.HASH, None, "Alaris Server"),
+    ]
+    bearer = creds[1]
+    assert isinstance(bearer, CredentialSeen) and bearer.token is not None
+    assert bearer.token.exp == 1741762800 and bearer.token.iss == "idp"
+    assert "Alaris:2019" not in repr(creds) and "/api" not in repr(creds)
+
+
+def test_chunked_bodies_and_repeats() -> None:
+    chunked = (b"PUT /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\nAuthorization: " + basic(b"a", b"b")
+               + b"\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+    assert len(run(chunked + chunked + request(basic(b"a", b"c")))) == 2  # one per distinct credential
+
+
+def test_probe_and_garbage() -> None:
+    assert HttpExtractor.probe(b"GET / HTTP/1.1\r\n") and HttpExtractor.probe(b"HTTP/1.1 200 OK\r\n")
+    assert not HttpExtractor.probe(b"USER anonymous\r\n")
+    with pytest.raises(ParseError, match="http_bad_request_line"):
+        run(b"\x16\x03\x01 junk\r\n\r\n")
+    with pytest.raises(ParseError, match="http_bad_basic"):
+        run(request(b"Basic ***"))
+
+
+def test_truncation_at_every_byte() -> None:
+    data = request(basic(b"u", b"p"), body=b"xyz")
+    for cut in range(len(data)):
+        _found, used = HttpExtractor(KEY).parse(FLOW, Direction.ORIG, 1.0, data[:cut])
+        assert used <= cut
+
+
+@given(st.binary(max_size=300))
+def test_fuzz_raises_nothing_but_parse_errors(data: bytes) -> None:
+    with contextlib.suppress(ParseError):
+        ext = HttpExtractor(KEY)
+        stream = b"GET /" + data
+        while stream:
+            _found, used = ext.parse(FLOW, Direction.ORIG, 1.0, stream)
+            if not used:
+                break
+            stream = stream[used:]
+
+
+def truth(real: Path) -> dict[str, set[tuple[str | None, str]]]:
+    """(user, secret fingerprint) of each HTTP credential with a secret in the truth files."""
+    out: dict[str, set[tuple[str | None, str]]] = {}
+    for prefix, name in (("", "expected.json"), ("lab/", "lab/expected.json")):
+        for capture, facts in json.loads((real / name).read_text()).items():
+            for c in facts.get("credentials", []) if isinstance(facts, dict) else []:
+                if c.get("proto") == "http" and (c.get("password") not in (None, "None") or c.get("token")):
+                    secret = c.get("password") if c.get("password") not in (None, "None") else c["token"]
+                    out.setdefault(prefix + capture, set()).add(
+                        (c.get("user"), KEY.fingerprint(SecretKind.PASSWORD, secret).value))
+    return out
+
+
+def sensed(path: Path) -> list[CredentialSeen]:
+    return [o for o in Sensor(secrets=KEY).read(str(path)) if isinstance(o, CredentialSeen)]
+
+
+@needs_real_pcaps
+def test_every_http_credential_of_the_real_captures(real_pcaps: Path) -> None:
+    expected = truth(real_pcaps)
+    assert len(expected) >= 5
+    for name, creds in expected.items():
+        got = {c.secret_fp for c in sensed(real_pcaps / name)}
+        assert {fp for _user, fp in creds} <= got, name
+
+
+@needs_real_pcaps
+def test_same_authorization_headers_as_tshark(real_pcaps: Path) -> None:
+    for name in truth(real_pcaps):
+        out = subprocess.run(["tshark", "-n", "-r", str(real_pcaps / name), "-Y", "http.authorization", "-T",
+                              "fields", "-e", "http.authorization"], capture_output=True, text=True,
+                             check=True).stdout
+        theirs = set()
+        for value in filter(None, out.splitlines()):
+            scheme, _, rest = value.partition(" ")
+            if scheme.lower() == "basic":
+                secret = base64.b64decode(rest.strip()).partition(b":")[2]
+                theirs.add(KEY.fingerprint(SecretKind.PASSWORD, secret).value)
+            elif scheme.lower() == "bearer":
+                theirs.add(KEY.fingerprint(SecretKind.TOKEN, rest.strip()).value)
+        ours = {c.secret_fp for c in sensed(real_pcaps / name) if c.mechanism in ("basic", "bearer")}
+        assert ours == theirs, name
