@@ -17,6 +17,7 @@ Deterministic: same bytes on every run (fixed keys, dates, randoms and timestamp
 from __future__ import annotations
 
 import argparse
+import base64
 import csv
 import datetime as dt
 import io
@@ -311,6 +312,38 @@ class Segment:
         self.snmp(device, 161, nms, self.port, community, 0xA2, at + 2_100_000)
 
 
+    def http_bearer(self, client: C.Host, token: str) -> None:
+        """A pump posts its status to the infusion server's REST API over plain HTTP with a
+        bearer token."""
+        self.minute += 1
+        self.port += 7
+        srv = SERVERS["infusion"]
+        server = G.host(srv.hostname, ROUTER, srv.ip, ttl=63)
+        f = G._flow(self.cap, C.Link(), client, self.port, server, 80, f"{self.name}/{self.minute}",
+                    T0 + self.minute * 60_000_000_000)
+        f.handshake()
+        body = b'{"state": "infusing", "channel": "A", "rate_ml_h": 42.0}'
+        f.send("c", b"POST /api/v2/pumps/status HTTP/1.1\r\nHost: infusion-mgmt\r\nAuthorization: Bearer "
+               + token.encode() + b"\r\nContent-Type: application/json\r\nContent-Length: "
+               + str(len(body)).encode() + b"\r\n\r\n" + body)
+        f.send("s", b"HTTP/1.1 204 No Content\r\n\r\n")
+        f.close()
+
+
+def jwt(claims: dict[str, Any]) -> str:
+    """A compact JWT with a fixed (fake) HS256 signature."""
+    def part(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    return ".".join((part(b'{"alg":"HS256","typ":"JWT"}'), part(json.dumps(claims).encode()),
+                     part(C.fixed_bytes("jwt/" + claims["sub"], 32))))
+
+
+ISSUED = int(C.utc(2025, 3, 1).timestamp())
+FOREVER_TOKEN = jwt({"iss": "alaris-systems-manager", "sub": "INF-009", "iat": ISSUED})
+"""No exp claim: valid forever (long-lived-token)."""
+HOUR_TOKEN = jwt({"iss": "alaris-systems-manager", "sub": "INF-010", "iat": ISSUED, "exp": ISSUED + 3600})
+
 PATIENT_NAME, PATIENT_ID = "DOE^JANE^Q", "MRN40817723"
 """Made up, and planted in a dataset: the leak test checks it never reaches an output."""
 DX_PASSCODE = "Carestream#2019"
@@ -347,6 +380,9 @@ def icu_morning(seg: Segment) -> None:
         seg.mtls(WORKSTATIONS[n].host(), "infusion", None)
     seg.mtls(VISITOR_LAPTOP.host(), "infusion", None)  # unknown, but presents nothing
     seg.mtls(PUMPS[7].host("10.20.1.57"), "infusion", OWN["INF-007"])  # DHCP device, second lease
+    # The pumps' REST API over plain HTTP: a token that never expires, and a one-hour one.
+    seg.http_bearer(PUMPS[9].host(), FOREVER_TOKEN)
+    seg.http_bearer(PUMPS[10].host(), HOUR_TOKEN)
     # SNMP: the NMS polls with one read community, and every device answers with it.
     nms = G.host("nms01", ROUTER, SERVERS["nms"].ip, ttl=63)
     for device in (PUMPS[1], VENTS[1], VENTS[2]):
@@ -444,6 +480,9 @@ def expected() -> dict[str, Any]:
          "the NMS and the three devices it polls hold one SNMP community"),
         *[("cleartext-credential", f"snmp:asset:{a}", "SNMP community in clear")
           for a in ("SRV-NMS-01", "INF-001", "VEN-001", "VEN-002")],
+        ("long-lived-token", "secret:{fingerprint:" + FOREVER_TOKEN + "}", "INF-009's API token has no expiry"),
+        ("cleartext-credential", "http:asset:INF-009", "bearer token over plain HTTP"),
+        ("cleartext-credential", "http:asset:INF-010", "bearer token over plain HTTP"),
     ]
     near_misses = [
         ("shared-credential", f"client-certificate:{OWN['INF-007'].sha256}", "INF-007 moves IP (same MAC)"),
@@ -464,12 +503,14 @@ def expected() -> dict[str, Any]:
         ("shared-credential", "ae-title:PACS_STORE", "the PACS answers every modality with its own AE title"),
         ("identity-mismatch", "asset:US-01|ae-title:US01", "US-01 uses its registered AE title"),
         ("cleartext-credential", "hl7:asset:LAB-03", "LAB-03 sends no MSH-8"),
+        ("long-lived-token", "secret:{fingerprint:" + HOUR_TOKEN + "}", "INF-010's token lives one hour"),
     ]
     return {
         "description": "The audit of sample_pcaps/hospital against inventory.csv: every alert (rule, "
                        "subject) it must raise, and near misses it must not. {fingerprint:S} stands for "
                        "the keyed fingerprint of secret S under the audit's site key.",
-        "secrets": [SHARED_PASSWORD, OWN_PASSWORD, DX_PASSCODE, LIS_SECURITY, SNMP_COMMUNITY],
+        "secrets": [SHARED_PASSWORD, OWN_PASSWORD, DX_PASSCODE, LIS_SECURITY, SNMP_COMMUNITY, FOREVER_TOKEN,
+                    HOUR_TOKEN],
         "patients": [PATIENT_NAME, PATIENT_ID],
         "alerts": [{"rule": r, "subject": s, "why": w} for r, s, w in alerts],
         "near_misses": [{"rule": r, "subject": s, "why": w} for r, s, w in near_misses],

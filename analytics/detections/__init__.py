@@ -12,6 +12,7 @@ from analytics.detections import (
     expired_certificate,
     identity_mismatch,
     long_lived_certificate,
+    long_lived_token,
     retired_device,
     shared_credential,
     unknown_device,
@@ -28,6 +29,7 @@ DETECTIONS: tuple[Detection, ...] = (
     weak_certificate,
     expired_certificate,
     long_lived_certificate,
+    long_lived_token,
     cleartext_credential,
 )
 

@@ -23,6 +23,7 @@ from sensor.records import (
     SecretKind,
     TlsClientCertificate,
     TlsServerCertificate,
+    TokenClaims,
     X509Cert,
 )
 from sensor.secrets import SecretHasher
@@ -101,11 +102,12 @@ def fingerprint(secret: str, kind: SecretKind = SecretKind.PASSWORD) -> str:
 
 def credential(ts: float, client: Endpoint, server: Endpoint, user: str | None, secret: str | None,
                kind: SecretKind = SecretKind.PASSWORD, protocol: str = "ftp",
-               presenter: Direction = Direction.ORIG, mechanism: str = "USER/PASS") -> CredentialSeen:
-    """A credential seen in clear."""
+               presenter: Direction = Direction.ORIG, mechanism: str = "USER/PASS",
+               token: TokenClaims | None = None) -> CredentialSeen:
+    """A credential seen in clear (`token`: the claims of a JWT secret)."""
     return CredentialSeen(
         ts=ts, flow=flow(client, server), protocol=proto(protocol), evidence=evidence(),
         presenter=presenter, username=user, secret_kind=kind,
         secret_fp=fingerprint(secret, kind) if secret is not None else None,
         secret_hint=HASHER.fingerprint(kind, secret).hint if secret is not None else None,
-        mechanism=mechanism)
+        mechanism=mechanism, token=token)

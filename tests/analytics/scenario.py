@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sensor.flowid import Endpoint
-from sensor.records import Observation, SecretKind, X509Cert
+from sensor.records import Observation, SecretKind, TokenClaims, X509Cert
 from tests.analytics.builders import T0, cert, client_cert, credential, ep, fingerprint, server_cert
 
 ROUTER = "00-00-5E-00-01-14"
@@ -80,6 +80,8 @@ EXPECTED = {
     ("cleartext-credential", "ftp:asset:MON-010"),
     ("cleartext-credential", "ftp:asset:MON-011"),
     ("cleartext-credential", "ftp:asset:MON-012"),
+    ("long-lived-token", f"secret:{fingerprint('eyJ.no-exp.sig', SecretKind.TOKEN)}"),
+    ("cleartext-credential", "http:asset:MON-010"),
 }
 RULE_IDS = sorted({r for r, _ in EXPECTED})
 
@@ -150,6 +152,13 @@ def observations() -> list[Observation]:
     add(credential(tick(), ep("10.20.0.11", mac(0x11), 41002), ftp, "biomed", "Ph1lips!"))
     add(credential(tick(), ep("10.20.0.12", mac(0x12), 41003), ftp, "biomed", "mon012-own"))
     add(credential(tick(), ep("10.20.0.11", mac(0x11), 41004), ftp, "vent20svc", "Vent2018"))
+    # MON-010 calls the PACS API with a bearer token that never expires (long-lived-token); a
+    # one-hour token beside it is fine (near miss).
+    api = ep("10.20.0.200", mac(0xC8), 80)
+    for secret, exp in (("eyJ.no-exp.sig", None), ("eyJ.one-hour.sig", t + 3600)):
+        add(credential(tick(), ep("10.20.0.10", mac(0x10), 41010), api, None, secret, SecretKind.TOKEN, "http",
+                       mechanism="bearer", token=TokenClaims(alg="HS256", iss="pacs-idp", sub="mon-010", aud=(),
+                                                             exp=exp, iat=t)))
     return out
 
 

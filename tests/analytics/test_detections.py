@@ -71,7 +71,7 @@ def test_near_misses_silent(result: AuditResult) -> None:
         assert server.sha256 not in subjects
     assert "52.10.1.7" not in subjects
     # One user name with different secrets is not shared; it is nobody's retired account.
-    shared_secrets = [f for f in result.findings if f.subject.startswith("secret:")]
+    shared_secrets = [f for f in result.findings if f.rule_id == "shared-credential" and f.subject.startswith("secret:")]
     assert [f.subject for f in shared_secrets] == [f"secret:{scenario.fingerprint('Ph1lips!')}"]
     assert "MON-012" not in {d.asset_id for f in shared_secrets for d in f.devices}
     assert not any(f.subject == "username:biomed" for f in result.findings)
