@@ -20,6 +20,7 @@ from analytics.inventory import Inventory
 from analytics.rules import RuleSet, Severity
 from analytics.state import State
 from sensor.records import Observation
+from sensor.secrets import EPHEMERAL, SecretHasher
 
 
 @dataclass
@@ -55,6 +56,7 @@ def run_audit(
     *,
     source: str = "",
     detections: Sequence[Detection] = DETECTIONS,
+    secrets: SecretHasher = EPHEMERAL,
 ) -> AuditResult:
     """Run every enabled detection over `observations` and record the run in `state`.
 
@@ -71,7 +73,7 @@ def run_audit(
     def first_seen(identity: Identity) -> float | None:
         return state.identity_first_seen(identity) if state is not None else None
 
-    ctx = Context(sightings, inventory, first_seen)
+    ctx = Context(sightings, inventory, first_seen, secrets)
     findings: list[Finding] = []
     summary: dict[str, int] = {}
     for d in detections:

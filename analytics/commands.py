@@ -160,7 +160,8 @@ def _analyse(args: argparse.Namespace, source: Callable[[], tuple[Iterable[Obser
         return EXIT_ERROR
     observations, errors = source()
     try:
-        result = run_audit(observations, inventory, rules, state, exceptions, source=" ".join(args.paths))
+        result = run_audit(observations, inventory, rules, state, exceptions, source=" ".join(args.paths),
+                           secrets=args.secrets)
     finally:
         if state is not None:
             state.close()

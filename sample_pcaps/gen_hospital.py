@@ -387,6 +387,9 @@ def icu_morning(seg: Segment) -> None:
     nms = G.host("nms01", ROUTER, SERVERS["nms"].ip, ttl=63)
     for device in (PUMPS[1], VENTS[1], VENTS[2]):
         seg.snmp_poll(nms, device.host(), SNMP_COMMUNITY)
+    # MON-004 was never reconfigured: it traps with the factory community (default-credential).
+    seg.minute += 1
+    seg.snmp(MONITORS[4].host(), 40162, nms, 162, "public", 0xA7, T0 + seg.minute * 60_000_000_000)
     # Trend exports over FTP: cleartext-credential per device; MON-001 and MON-004 share a
     # password (shared-credential); MON-006 has the same user name with its own password.
     seg.ftp_login(MONITORS[1].host(), "biomed", SHARED_PASSWORD)
@@ -481,6 +484,8 @@ def expected() -> dict[str, Any]:
         *[("cleartext-credential", f"snmp:asset:{a}", "SNMP community in clear")
           for a in ("SRV-NMS-01", "INF-001", "VEN-001", "VEN-002")],
         ("long-lived-token", "secret:{fingerprint:" + FOREVER_TOKEN + "}", "INF-009's API token has no expiry"),
+        ("default-credential", "secret:{fingerprint:public}", "MON-004 traps with the factory SNMP community"),
+        ("cleartext-credential", "snmp:asset:MON-004", "SNMP community in clear"),
         ("cleartext-credential", "http:asset:INF-009", "bearer token over plain HTTP"),
         ("cleartext-credential", "http:asset:INF-010", "bearer token over plain HTTP"),
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from analytics.detections import (
     cleartext_credential,
     credential_outlives,
+    default_credential,
     expired_certificate,
     identity_mismatch,
     long_lived_certificate,
@@ -31,6 +32,7 @@ DETECTIONS: tuple[Detection, ...] = (
     long_lived_certificate,
     long_lived_token,
     cleartext_credential,
+    default_credential,
 )
 
 __all__ = ["DETECTIONS", "Context", "Detection", "DeviceRef", "Finding"]

@@ -18,6 +18,7 @@ from analytics.identities import CERT_KINDS, Identity, IdentityKind
 from analytics.inventory import Asset, Inventory
 from analytics.rules import Rule, Severity
 from sensor.records import Evidence
+from sensor.secrets import EPHEMERAL, SecretHasher
 
 MAX_EVIDENCE_FRAMES = 50
 """Frames kept per capture in one finding: enough to open the packets, bounded in size."""
@@ -77,6 +78,8 @@ class Context:
     inventory: Inventory
     first_seen: Callable[[Identity], float | None] = lambda _identity: None
     """When the state first saw an identity (over all runs); None without history."""
+    secrets: SecretHasher = EPHEMERAL
+    """The site's hasher, the sensor's: known secrets (public defaults) compare by fingerprint."""
 
 
 class Detection(Protocol):

@@ -82,6 +82,8 @@ EXPECTED = {
     ("cleartext-credential", "ftp:asset:MON-012"),
     ("long-lived-token", f"secret:{fingerprint('eyJ.no-exp.sig', SecretKind.TOKEN)}"),
     ("cleartext-credential", "http:asset:MON-010"),
+    ("default-credential", f"secret:{fingerprint('public', SecretKind.COMMUNITY)}"),
+    ("cleartext-credential", "snmp:asset:MON-012"),
 }
 RULE_IDS = sorted({r for r, _ in EXPECTED})
 
@@ -159,6 +161,9 @@ def observations() -> list[Observation]:
         add(credential(tick(), ep("10.20.0.10", mac(0x10), 41010), api, None, secret, SecretKind.TOKEN, "http",
                        mechanism="bearer", token=TokenClaims(alg="HS256", iss="pacs-idp", sub="mon-010", aud=(),
                                                              exp=exp, iat=t)))
+    # MON-012 traps with the factory SNMP community: default-credential.
+    add(credential(tick(), ep("10.20.0.12", mac(0x12), 40162), ep("10.20.0.250", None, 162), None, "public",
+                   SecretKind.COMMUNITY, "snmp", mechanism="v2c snmpv2-trap"))
     return out
 
 

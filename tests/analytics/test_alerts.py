@@ -13,12 +13,13 @@ from analytics.audit import AuditResult, run_audit
 from analytics.inventory import load_inventory
 from analytics.rules import load_rules
 from tests.analytics import scenario
+from tests.analytics.builders import HASHER
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory: pytest.TempPathFactory) -> AuditResult:
     inv = load_inventory(scenario.write_inventory(tmp_path_factory.mktemp("inv")))
-    return run_audit(scenario.observations(), inv, load_rules())
+    return run_audit(scenario.observations(), inv, load_rules(), secrets=HASHER)
 
 
 def test_shape(result: AuditResult) -> None:

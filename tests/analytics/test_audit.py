@@ -8,18 +8,19 @@ from analytics.audit import render_summary, run_audit
 from analytics.inventory import load_inventory
 from analytics.rules import Severity, load_rules
 from tests.analytics import scenario
+from tests.analytics.builders import HASHER
 
 
 def test_summary(tmp_path: Path) -> None:
     rules = load_rules()
     inv = load_inventory(scenario.write_inventory(tmp_path))
-    res = run_audit(scenario.observations(), inv, rules)
+    res = run_audit(scenario.observations(), inv, rules, secrets=HASHER)
     text = render_summary(res, rules, top=3)
-    assert text.startswith("trustwatch: 47 observations, 53 identity presentations, 20 devices "
-                           "(16 in the inventory, 4 unknown), 2024-03-04 08:00 UTC to 2024-03-04 08:28 UTC\n")
+    assert text.startswith("trustwatch: 48 observations, 54 identity presentations, 20 devices "
+                           "(16 in the inventory, 4 unknown), 2024-03-04 08:00 UTC to 2024-03-04 08:29 UTC\n")
     assert "  high      shared-credential                 3\n" in text
     assert "  low       long-lived-certificate            1\n" in text
-    assert "Top findings (3 of 18):" in text
+    assert "Top findings (3 of 20):" in text
     assert "      - INF-005 (BD Alaris 8015, Ward 3) [00-1B-4F-00-00-05, 10.20.0.55] matched by mac\n" in text
     assert res.failing(Severity.HIGH) and res.failing(Severity.LOW) and not res.failing(Severity.CRITICAL)
     assert not res.failing(None)
@@ -27,7 +28,7 @@ def test_summary(tmp_path: Path) -> None:
 
 def test_nothing_found(tmp_path: Path) -> None:
     rules = load_rules()
-    res = run_audit([], load_inventory(scenario.write_inventory(tmp_path)), rules)
+    res = run_audit([], load_inventory(scenario.write_inventory(tmp_path)), rules, secrets=HASHER)
     text = render_summary(res, rules)
     assert text.startswith("trustwatch: 0 observations, 0 identity presentations, 0 devices")
     assert text.endswith("No findings.\n")

@@ -21,18 +21,18 @@ from analytics.inventory import load_inventory
 from analytics.rules import RULES_DIR, Rule, RuleSet, load_rules
 from sensor.records import Observation, X509Cert
 from tests.analytics import scenario
-from tests.analytics.builders import T0, cert, client_cert, ep
+from tests.analytics.builders import HASHER, T0, cert, client_cert, ep
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory: pytest.TempPathFactory) -> AuditResult:
     inv = load_inventory(scenario.write_inventory(tmp_path_factory.mktemp("inv")))
-    return run_audit(scenario.observations(), inv, load_rules())
+    return run_audit(scenario.observations(), inv, load_rules(), secrets=HASHER)
 
 
 def audit(tmp_path: Path, observations: list[Observation], rules: RuleSet | None = None) -> AuditResult:
     inv = load_inventory(scenario.write_inventory(tmp_path))
-    return run_audit(observations, inv, rules or load_rules())
+    return run_audit(observations, inv, rules or load_rules(), secrets=HASHER)
 
 
 @pytest.mark.parametrize("rule_id", scenario.RULE_IDS)
@@ -71,7 +71,8 @@ def test_near_misses_silent(result: AuditResult) -> None:
         assert server.sha256 not in subjects
     assert "52.10.1.7" not in subjects
     # One user name with different secrets is not shared; it is nobody's retired account.
-    shared_secrets = [f for f in result.findings if f.rule_id == "shared-credential" and f.subject.startswith("secret:")]
+    shared_secrets = [f for f in result.findings
+                      if f.rule_id == "shared-credential" and f.subject.startswith("secret:")]
     assert [f.subject for f in shared_secrets] == [f"secret:{scenario.fingerprint('Ph1lips!')}"]
     assert "MON-012" not in {d.asset_id for f in shared_secrets for d in f.devices}
     assert not any(f.subject == "username:biomed" for f in result.findings)
@@ -193,6 +194,6 @@ def test_new_detection_plugs_in(tmp_path: Path) -> None:
         "rules:\n  - id: remote-access-unapproved\n    name: Remote access\n    severity: critical\n")
     rules = load_rules(rules_dir, detections)
     inv = load_inventory(scenario.write_inventory(tmp_path))
-    res = run_audit(scenario.observations(), inv, rules, detections=detections)
+    res = run_audit(scenario.observations(), inv, rules, detections=detections, secrets=HASHER)
     assert res.findings[0].rule_id == "remote-access-unapproved"  # most severe first
     assert res.summary["remote-access-unapproved"] == 1

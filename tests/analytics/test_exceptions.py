@@ -12,6 +12,7 @@ from analytics.exceptions import ExceptionsError, RuleException, load_exceptions
 from analytics.inventory import load_inventory
 from analytics.rules import load_rules
 from tests.analytics import scenario
+from tests.analytics.builders import HASHER
 
 FLEET = f"client-certificate:{scenario.FLEET.sha256}"
 
@@ -29,7 +30,7 @@ def entry(expires: str, subject: str = FLEET) -> str:
 
 def run(tmp_path: Path, exceptions: list[RuleException]) -> AuditResult:
     inv = load_inventory(scenario.write_inventory(tmp_path))
-    return run_audit(scenario.observations(), inv, load_rules(), exceptions=exceptions)
+    return run_audit(scenario.observations(), inv, load_rules(), exceptions=exceptions, secrets=HASHER)
 
 
 def test_load(tmp_path: Path) -> None:

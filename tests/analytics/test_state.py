@@ -14,7 +14,7 @@ from analytics.rules import Severity, load_rules
 from analytics.state import State, StateError, default_state_path
 from sensor.records import Observation
 from tests.analytics import scenario
-from tests.analytics.builders import T0
+from tests.analytics.builders import HASHER, T0
 
 DAY = 86400.0
 
@@ -35,9 +35,9 @@ def test_two_runs_accumulate(tmp_path: Path) -> None:
     rules = load_rules()
     db = tmp_path / "deep" / "state.db"
     with State(db) as state:
-        first = run_audit(scenario.observations(), inv, rules, state, source="monday.pcapng")
+        first = run_audit(scenario.observations(), inv, rules, state, source="monday.pcapng", secrets=HASHER)
     with State(db) as state:  # a later audit, reopened from disk
-        second = run_audit(shifted(30), inv, rules, state, source="april.pcapng")
+        second = run_audit(shifted(30), inv, rules, state, source="april.pcapng", secrets=HASHER)
         fleet = Identity(IdentityKind.CLIENT_CERT, scenario.FLEET.sha256)
         assert state.identity_first_seen(fleet) == pytest.approx(T0 + 6 * 37)
         assert state.identity_devices(fleet) == ["asset:INF-003", "asset:INF-004"]
@@ -57,7 +57,7 @@ def test_two_runs_accumulate(tmp_path: Path) -> None:
 def test_alert_filters(tmp_path: Path) -> None:
     inv = load_inventory(scenario.write_inventory(tmp_path))
     with State(":memory:") as state:
-        run_audit(scenario.observations(), inv, load_rules(), state)
+        run_audit(scenario.observations(), inv, load_rules(), state, secrets=HASHER)
         assert {a["rule"]["id"] for a in state.alerts(rule="weak-certificate")} == {"weak-certificate"}
         assert {a["trustwatch"]["severity"] for a in state.alerts(min_severity=Severity.HIGH)} == {"high"}
         by_id = state.alerts(device="MON-011")
