@@ -4,7 +4,8 @@ MSH names who talks to whom: sending and receiving application and facility (MSH
 message type (MSH-9) and version (MSH-12); MSH-8 (security) is a secret and is fingerprinted
 at once. Every segment after MSH carries patient data (PID, OBX...): the parser stops at the
 end of MSH and skips the rest of the frame unread, up to its end marker, without buffering it.
-Each distinct MSH of a connection is reported once (interfaces repeat the same header all day).
+Each distinct MSH of a connection is reported once, and only the first `MAX_MESSAGES` messages
+are read (interfaces repeat the same header all day).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ MAX_HEADER = 4096
 """The MSH segment (and a batch header before it) must end within this many bytes."""
 HEADER_SEGMENTS = (b"FHS", b"BHS")
 """File and batch headers that may come before the first MSH: no patient data in them."""
-MAX_DISTINCT = 64
-"""Distinct MSH headers reported per connection."""
+MAX_MESSAGES = 16
+"""Messages read per connection: an interface repeats the same header all day; inspection must
+end so that the connection's later packets cost only a counter."""
 
 
 class Hl7Extractor(Extractor):
@@ -32,13 +34,14 @@ class Hl7Extractor(Extractor):
     name = "hl7"
     transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
     ports: ClassVar[frozenset[int]] = frozenset({2575})
-    budget = 4 << 20
+    budget = 256 * 1024
 
     def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
         super().__init__(secrets)
         self._skipping = [False, False]
         """Per direction: inside a message's body, looking only for its end marker."""
         self._seen: set[tuple[str, ...]] = set()
+        self._messages = 0
 
     @staticmethod
     def probe(first: bytes) -> bool:
@@ -46,7 +49,7 @@ class Hl7Extractor(Extractor):
 
     @property
     def finished(self) -> bool:
-        return len(self._seen) >= MAX_DISTINCT
+        return self._messages >= MAX_MESSAGES
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -70,6 +73,7 @@ class Hl7Extractor(Extractor):
             return [], 0
         start, end = msh
         self._skipping[direction] = True
+        self._messages += 1
         return self._header(flow, direction, ts, head[start:end]), end
 
     def _header(self, flow: FlowId, direction: Direction, ts: float, msh: bytes) -> list[Observation]:

@@ -1,6 +1,7 @@
 """HTTP/1.x requests (RFC 9112, RFC 9110 section 11): credentials in headers and query strings.
 
-Every request of a keep-alive or pipelined connection is read: its request line and headers;
+Every request of a keep-alive or pipelined connection is read, up to `MAX_REQUESTS` and the
+budget: its request line and headers;
 its body (Content-Length or chunked) is skipped unread. Found: Basic (user; the password,
 which may itself contain ':', fingerprinted), Bearer (token fingerprinted; a JWT's claims
 kept), Digest (user and realm; the response is a challenge response, nothing to
@@ -25,7 +26,9 @@ from sensor.secrets import EPHEMERAL, SecretHasher
 
 METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ")
 MAX_HEADERS = 32 * 1024
-MAX_REQUESTS = 200
+MAX_REQUESTS = 32
+"""Requests read per connection: a keep-alive poller repeats itself; inspection must end so
+that the connection's later packets cost only a counter."""
 API_KEY_HEADERS = frozenset({"x-api-key", "api-key", "apikey", "x-apikey", "x-auth-token", "x-access-token",
                              "x-api-token", "authorization-token", "x-functions-key", "ocp-apim-subscription-key"})
 API_KEY_PARAMETERS = frozenset({"api_key", "apikey", "api-key", "access_token", "auth_token", "token"})
@@ -38,7 +41,7 @@ class HttpExtractor(Extractor):
     name = "http"
     transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
     ports: ClassVar[frozenset[int]] = frozenset({80, 8080, 8000, 8008, 8081})
-    budget = 4 << 20
+    budget = 256 * 1024
 
     def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
         super().__init__(secrets)
