@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from sensor.ber import Ber
 from sensor.flowid import Direction, FlowId
 from sensor.protocols.base import Extractor, ParseError
 from sensor.records import CredentialSeen, Observation, Proto, SecretKind
@@ -24,37 +25,6 @@ PDU_NAMES = {
 VERSIONS = {0: "v1", 1: "v2c", 3: "v3"}
 MAX_MESSAGES = 32
 """Messages of a flow looked at; a poller's later requests repeat the same community."""
-
-
-class _Ber:
-    """A cursor over BER (X.690) tag-length-values with single-byte tags."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def tlv(self) -> tuple[int, bytes]:
-        data, pos = self.data, self.pos
-        if pos + 2 > len(data):
-            raise ParseError("snmp_truncated")
-        tag, length = data[pos], data[pos + 1]
-        pos += 2
-        if length & 0x80:
-            size = length & 0x7F
-            if not 1 <= size <= 4 or pos + size > len(data):
-                raise ParseError("snmp_bad_length")
-            length = int.from_bytes(data[pos : pos + size], "big")
-            pos += size
-        if pos + length > len(data):
-            raise ParseError("snmp_truncated")
-        self.pos = pos + length
-        return tag, data[pos : pos + length]
-
-    def expect(self, tag: int) -> bytes:
-        got, value = self.tlv()
-        if got != tag:
-            raise ParseError("snmp_unexpected_tag")
-        return value
 
 
 class SnmpExtractor(Extractor):
@@ -86,7 +56,7 @@ class SnmpExtractor(Extractor):
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
     ) -> tuple[Sequence[Observation], int]:
         self._messages += 1
-        message = _Ber(_Ber(buf).expect(0x30))
+        message = Ber(Ber(buf, "snmp").expect(0x30), "snmp")
         version = int.from_bytes(message.expect(0x02), "big")
         if version not in VERSIONS:
             raise ParseError("snmp_bad_version")
@@ -101,9 +71,9 @@ class SnmpExtractor(Extractor):
                 mechanism=f"{VERSIONS[version]} {PDU_NAMES.get(pdu, hex(pdu))}")]
         return found, len(buf)
 
-    def _v3(self, flow: FlowId, direction: Direction, ts: float, message: _Ber) -> list[Observation]:
+    def _v3(self, flow: FlowId, direction: Direction, ts: float, message: Ber) -> list[Observation]:
         message.expect(0x30)  # msgGlobalData
-        usm = _Ber(_Ber(message.expect(0x04)).expect(0x30))
+        usm = Ber(Ber(message.expect(0x04), "snmp").expect(0x30), "snmp")
         usm.expect(0x04)  # msgAuthoritativeEngineID
         usm.expect(0x02)  # engine boots
         usm.expect(0x02)  # engine time
