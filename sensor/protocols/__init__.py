@@ -8,12 +8,13 @@ from sensor.protocols.ftp import FtpExtractor
 from sensor.protocols.hl7 import Hl7Extractor
 from sensor.protocols.http import HttpExtractor
 from sensor.protocols.ldap import LdapExtractor
+from sensor.protocols.mqtt import MqttExtractor
 from sensor.protocols.quic import QuicExtractor
 from sensor.protocols.snmp import SnmpExtractor
 from sensor.protocols.tls import DtlsExtractor, TlsExtractor
 
 EXTRACTORS: tuple[type[Extractor], ...] = (
     TlsExtractor, DtlsExtractor, QuicExtractor, FtpExtractor, DicomExtractor, Hl7Extractor, SnmpExtractor,
-    HttpExtractor, LdapExtractor,
+    HttpExtractor, LdapExtractor, MqttExtractor,
 )
 """Every extractor the dispatcher may attach, probed in this order on equal port evidence."""
