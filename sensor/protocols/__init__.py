@@ -11,11 +11,12 @@ from sensor.protocols.ldap import LdapExtractor
 from sensor.protocols.mqtt import MqttExtractor
 from sensor.protocols.quic import QuicExtractor
 from sensor.protocols.redis import RedisExtractor
+from sensor.protocols.smtp import SmtpExtractor
 from sensor.protocols.snmp import SnmpExtractor
 from sensor.protocols.tls import DtlsExtractor, TlsExtractor
 
 EXTRACTORS: tuple[type[Extractor], ...] = (
     TlsExtractor, DtlsExtractor, QuicExtractor, FtpExtractor, DicomExtractor, Hl7Extractor, SnmpExtractor,
-    HttpExtractor, LdapExtractor, MqttExtractor, RedisExtractor,
+    HttpExtractor, LdapExtractor, MqttExtractor, RedisExtractor, SmtpExtractor,
 )
 """Every extractor the dispatcher may attach, probed in this order on equal port evidence."""
