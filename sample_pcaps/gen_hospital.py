@@ -208,17 +208,20 @@ class Segment:
         self.minute = 0
         self.port = 49152
 
+    def connect(self, client: C.Host, server: C.Host, port: int, link: C.Link | None = None) -> G.TcpFlow:
+        """A new TCP connection at the next minute of the morning, from the next client port."""
+        self.minute += 1
+        self.port += 7
+        return G._flow(self.cap, link or C.Link(), client, self.port, server, port, f"{self.name}/{self.minute}",
+                       T0 + self.minute * 60_000_000_000)
+
     def mtls(self, client: C.Host, server: str, cert: C.Cert | None, link: C.Link | None = None,
              tls13: bool = False) -> None:
         """One TLS connection to a server; `cert` the client certificate (None: no client auth)."""
-        self.minute += 1
-        self.port += 7
         s = SERVERS[server]
-        srv_host = G.host(s.hostname, ROUTER, s.ip, ttl=63)
-        sport = {"pacs": 2762, "lis": 6443}.get(server, 443)
-        label = f"{self.name}/{self.minute}"
-        f = G._flow(self.cap, link or C.Link(), client, self.port, srv_host, sport, label,
-                    T0 + self.minute * 60_000_000_000)
+        f = self.connect(client, G.host(s.hostname, ROUTER, s.ip, ttl=63), {"pacs": 2762, "lis": 6443}.get(server, 443),
+                         link)
+        label = f.flow_id
         sni = f"{s.hostname}.clin.example.org"
         if tls13:
             ch = G.ch_java_tls13(sni, label)
@@ -235,11 +238,7 @@ class Segment:
 
     def ftp_login(self, client: C.Host, user: str, password: str) -> None:
         """A trend export to the monitoring FTP server: the password crosses in clear."""
-        self.minute += 1
-        self.port += 7
-        server = G.host("trend-export", ROUTER, "10.10.5.40", ttl=63)
-        f = G._flow(self.cap, C.Link(), client, self.port, server, 21, f"{self.name}/{self.minute}",
-                    T0 + self.minute * 60_000_000_000)
+        f = self.connect(client, G.host("trend-export", ROUTER, "10.10.5.40", ttl=63), 21)
         f.handshake()
         for d, line in (("s", "220 trend-export FTP server (vsFTPd 3.0.5) ready."), ("c", f"USER {user}"),
                         ("s", "331 Please specify the password."), ("c", f"PASS {password}"),
@@ -252,12 +251,8 @@ class Segment:
     def dicom_store(self, client: C.Host, calling: str, identity: tuple[str, str] | None, link: C.Link) -> None:
         """A plain DICOM association to the PACS (104): A-ASSOCIATE-RQ/AC, then one C-STORE
         fragment whose dataset names a (made-up) patient, which trustwatch must never read."""
-        self.minute += 1
-        self.port += 7
         pacs = SERVERS["pacs"]
-        server = G.host(pacs.hostname, ROUTER, pacs.ip, ttl=63)
-        f = G._flow(self.cap, link, client, self.port, server, 104, f"{self.name}/{self.minute}",
-                    T0 + self.minute * 60_000_000_000)
+        f = self.connect(client, G.host(pacs.hostname, ROUTER, pacs.ip, ttl=63), 104, link)
         f.handshake()
         f.send("c", C.dicom_associate(0x01, calling, "PACS_STORE", identity))
         f.send("s", C.dicom_associate(0x02, calling, "PACS_STORE", None))
@@ -272,12 +267,8 @@ class Segment:
     def hl7_results(self, client: C.Host, sending: str, security: str, link: C.Link) -> None:
         """An analyzer sends a result (ORU^R01) to the LIS over MLLP; MSH-8 carries the
         interface's security string, PID and OBX the (made-up) patient's data."""
-        self.minute += 1
-        self.port += 7
         lis = SERVERS["lis"]
-        server = G.host(lis.hostname, ROUTER, lis.ip, ttl=63)
-        f = G._flow(self.cap, link, client, self.port, server, 2575, f"{self.name}/{self.minute}",
-                    T0 + self.minute * 60_000_000_000)
+        f = self.connect(client, G.host(lis.hostname, ROUTER, lis.ip, ttl=63), 2575, link)
         f.handshake()
         stamp = f"20250311{7 + self.minute // 60:02d}{self.minute % 60:02d}00"
         message = (f"MSH|^~\\&|{sending}|CORE_LAB|LIS|ST_EXAMPLE|{stamp}|{security}|ORU^R01|"
@@ -315,12 +306,8 @@ class Segment:
     def http_bearer(self, client: C.Host, token: str) -> None:
         """A pump posts its status to the infusion server's REST API over plain HTTP with a
         bearer token."""
-        self.minute += 1
-        self.port += 7
         srv = SERVERS["infusion"]
-        server = G.host(srv.hostname, ROUTER, srv.ip, ttl=63)
-        f = G._flow(self.cap, C.Link(), client, self.port, server, 80, f"{self.name}/{self.minute}",
-                    T0 + self.minute * 60_000_000_000)
+        f = self.connect(client, G.host(srv.hostname, ROUTER, srv.ip, ttl=63), 80)
         f.handshake()
         body = b'{"state": "infusing", "channel": "A", "rate_ml_h": 42.0}'
         f.send("c", b"POST /api/v2/pumps/status HTTP/1.1\r\nHost: infusion-mgmt\r\nAuthorization: Bearer "

@@ -71,3 +71,14 @@ class Extractor(ABC):
         Extractors that infer from a whole exchange emit their conclusion here.
         """
         return ()
+
+
+def read_line(buf: bytes, max_line: int, proto: str) -> tuple[bytes, int] | None:
+    """The first line of a text protocol's stream (CRLF or bare LF stripped) and the bytes it
+    takes; None while incomplete; ParseError("<proto>_line_too_long") past `max_line`."""
+    end = buf.find(b"\n")
+    if end < 0:
+        if len(buf) > max_line:
+            raise ParseError(f"{proto}_line_too_long")
+        return None
+    return buf[:end].rstrip(b"\r"), end + 1

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from sensor.flowid import Direction, FlowId
-from sensor.protocols.base import Extractor, ParseError
+from sensor.protocols.base import Extractor, ParseError, read_line
 from sensor.records import CredentialSeen, Observation, Proto, SecretKind
 from sensor.secrets import EPHEMERAL, SecretHasher
 
@@ -59,16 +59,14 @@ class FtpExtractor(Extractor):
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
     ) -> tuple[Sequence[Observation], int]:
-        end = buf.find(b"\n")
-        if end < 0:
-            if len(buf) > MAX_LINE:
-                raise ParseError("ftp_line_too_long")
+        read = read_line(buf, MAX_LINE, "ftp")
+        if read is None:
             return [], 0
-        line = buf[:end].rstrip(b"\r")
+        line, used = read
         if direction == Direction.RESP:
             self._reply(line)
-            return [], end + 1
-        return self._command(flow, direction, ts, line), end + 1
+            return [], used
+        return self._command(flow, direction, ts, line), used
 
     def _reply(self, line: bytes) -> None:
         code = line[:3]

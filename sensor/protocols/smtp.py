@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from sensor.flowid import Direction, FlowId
-from sensor.protocols.base import Extractor, ParseError
+from sensor.protocols.base import Extractor, ParseError, read_line
 from sensor.records import CredentialSeen, Observation, Proto, SecretKind
 from sensor.secrets import EPHEMERAL, SecretHasher
 
@@ -51,19 +51,17 @@ class SmtpExtractor(Extractor):
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
     ) -> tuple[Sequence[Observation], int]:
-        end = buf.find(b"\n")
-        if end < 0:
-            if len(buf) > MAX_LINE:
-                raise ParseError("smtp_line_too_long")
+        read = read_line(buf, MAX_LINE, "smtp")
+        if read is None:
             return [], 0
-        line = buf[:end].rstrip(b"\r")
+        line, used = read
         if direction == Direction.RESP:
             if self._starttls and line[:3] == b"220":
                 self.upgraded = True
             elif line[:1] in (b"4", b"5"):
                 self._awaiting, self._starttls = [], False
-            return [], end + 1
-        return self._client(flow, direction, ts, line), end + 1
+            return [], used
+        return self._client(flow, direction, ts, line), used
 
     def _client(self, flow: FlowId, direction: Direction, ts: float, line: bytes) -> list[Observation]:
         if self._awaiting:
