@@ -113,8 +113,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     """`trustwatch audit`: the sensor on captures, then the analytics."""
     from sensor.sense import sense_paths, terminal_progress
 
-    def observations() -> tuple[Iterable[Observation], list[str]]:
-        obs, report = sense_paths(args.paths, terminal_progress(), args.secrets)
+    def observations(secrets: SecretHasher) -> tuple[Iterable[Observation], list[str]]:
+        obs, report = sense_paths(args.paths, terminal_progress(), secrets)
         errors: list[str] = []
 
         def run() -> Iterable[Observation]:
@@ -132,7 +132,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     """`trustwatch analyze`: the analytics on observation files from a sensor."""
     from sensor.encode import read_observations
 
-    def observations() -> tuple[Iterable[Observation], list[str]]:
+    def observations(_secrets: SecretHasher) -> tuple[Iterable[Observation], list[str]]:
         errors: list[str] = []
 
         def run() -> Iterable[Observation]:
@@ -147,21 +147,25 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return _analyse(args, observations)
 
 
-def _analyse(args: argparse.Namespace, source: Callable[[], tuple[Iterable[Observation], list[str]]]) -> int:
+Source = Callable[[SecretHasher], tuple[Iterable[Observation], list[str]]]
+"""Where the observations come from (the sensor, or observation files) and the errors it met."""
+
+
+def _analyse(args: argparse.Namespace, source: Source) -> int:
     """Shared by audit and analyze: set up, run, write alerts and the summary, pick the exit code."""
     err = sys.stderr
-    args.secrets = open_secrets(args.key_file)
-    if args.secrets is None:
+    secrets = open_secrets(args.key_file)
+    if secrets is None:
         return EXIT_ERROR
     try:
         rules, inventory, exceptions = _setup(args, err)
         state = None if args.no_state else _open_state(args.state, err)
     except _Fail:
         return EXIT_ERROR
-    observations, errors = source()
+    observations, errors = source(secrets)
     try:
         result = run_audit(observations, inventory, rules, state, exceptions, source=" ".join(args.paths),
-                           secrets=args.secrets)
+                           secrets=secrets)
     finally:
         if state is not None:
             state.close()
