@@ -27,8 +27,9 @@ SECRET_FIELDS = {"password", "password_correct", "simple_password", "community",
 PATIENT_FIELDS = {"patients", "patient_id", "patient_name", "PatientName", "PatientID"}
 IDENTIFIER_FIELDS = {"user", "username", "cname", "bind_dn", "client_id", "calling_ae", "called_ae", "realm",
                      "domain", "workstation", "subject", "issuer", "sni"}
-"""Fields that are identifiers: kept on purpose. A secret equal to one of them (a user named like
-someone's password) cannot be told apart in the output and is left out of the search."""
+"""Fields that are identifiers: kept on purpose. A secret equal to one of them or part of one (a
+password that is the start of its own user name) cannot be told apart in the output and is left
+out of the search."""
 MIN_LEN = 4
 """Shorter values ("pw", "1") would match ordinary text by chance; none of the planted ones are."""
 SHORT_WORD = re.compile(r"[A-Za-z0-9]{1,7}")
@@ -66,7 +67,8 @@ def known_secrets() -> set[str]:
     # Words the output itself is made of: a secret "password" cannot be told from the kind
     # "password", nor one that is part of a capture's file name (evidence names the file).
     vocabulary = {k.value for k in SecretKind} | {part for p in capture_paths() for part in re.split(r"[/._-]", p)}
-    return {s for s in found - identifiers - vocabulary if len(s) >= MIN_LEN}
+    inside = {s for s in found if any(s in ident for ident in identifiers)}  # "bob.x" in "bob.x@site"
+    return {s for s in found - identifiers - vocabulary - inside if len(s) >= MIN_LEN}
 
 
 def capture_paths() -> list[str]:
