@@ -11,12 +11,13 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from analytics.correlate import correlate
+from analytics.correlate import Sighting, correlate
 from analytics.detections import DETECTIONS
 from analytics.detections.base import Context, Detection, Finding, moment
 from analytics.exceptions import RuleException, apply_exceptions
 from analytics.identities import Identity
 from analytics.inventory import Inventory
+from analytics.remote_access import ApprovalWindow, LedgerEntry, ledger, tool_name
 from analytics.rules import RuleSet, Severity
 from analytics.state import State
 from sensor.records import Observation
@@ -41,6 +42,10 @@ class AuditResult:
     first_ts: float | None = None
     last_ts: float | None = None
     run_id: int | None = None
+    sightings: list[Sighting] = field(default_factory=list)
+    """Every presentation resolved to its device (for metrics: devices by status, certificates)."""
+    ledger: list[LedgerEntry] = field(default_factory=list)
+    """Every remote-access session, approved or not."""
 
     def failing(self, fail_on: Severity | None) -> bool:
         """Whether some finding is at or above `fail_on` (None: never fail)."""
@@ -57,6 +62,7 @@ def run_audit(
     source: str = "",
     detections: Sequence[Detection] = DETECTIONS,
     secrets: SecretHasher = EPHEMERAL,
+    windows: Sequence[ApprovalWindow] | None = None,
 ) -> AuditResult:
     """Run every enabled detection over `observations` and record the run in `state`.
 
@@ -73,7 +79,7 @@ def run_audit(
     def first_seen(identity: Identity) -> float | None:
         return state.identity_first_seen(identity) if state is not None else None
 
-    ctx = Context(sightings, inventory, first_seen, secrets)
+    ctx = Context(sightings, inventory, first_seen, secrets, windows)
     findings: list[Finding] = []
     summary: dict[str, int] = {}
     for d in detections:
@@ -96,7 +102,8 @@ def run_audit(
         findings=kept, suppressed=suppressed, expired=expired, summary=summary,
         observations=len(obs), presentations=len(sightings),
         devices_known=sum(devices.values()), devices_unknown=sum(not k for k in devices.values()),
-        first_ts=first_ts, last_ts=last_ts, run_id=run_id,
+        first_ts=first_ts, last_ts=last_ts, run_id=run_id, sightings=sightings,
+        ledger=ledger(sightings, windows),
     )
 
 
@@ -130,4 +137,26 @@ def render_summary(result: AuditResult, rules: RuleSet, top: int = 10) -> str:
     if not result.findings:
         lines.append("")
         lines.append("No findings.")
+    lines.extend(render_ledger(result.ledger, top * 5))
     return "\n".join(lines) + "\n"
+
+
+def render_ledger(entries: Sequence[LedgerEntry], limit: int) -> list[str]:
+    """The remote-access ledger's lines: one per session, unapproved ones marked."""
+    if not entries:
+        return []
+    unapproved = sum(not e.approved for e in entries)
+    lines = ["", f"Remote-access sessions ({len(entries)}, {unapproved} unapproved):"]
+    for e in entries[:limit]:
+        s = e.session
+        device = e.sighting.asset.label if e.sighting.asset else f"unknown {e.sighting.ip}"
+        far = s.flow.orig if s.direction == "inbound" else s.flow.resp
+        arrow = "<-" if s.direction == "inbound" else "->"
+        user = f" user {s.user}" if s.user else ""
+        mark = "  " if e.approved else "! "
+        lines.append(f"  {mark}{moment(s.start)} {s.duration:>7.0f} s  {device} {arrow} {s.remote_name or far.ip}  "
+                     f"{tool_name(s)}{user}  "
+                     f"[{s.bytes_orig:,} B out, {s.bytes_resp:,} B back]  {e.reason}")
+    if len(entries) > limit:
+        lines.append(f"  ... {len(entries) - limit} more (--ledger FILE writes them all)")
+    return lines

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import IO
 
 from analytics.commands import EXIT_ERROR, EXIT_OK, add_commands, add_key_option, open_secrets
+from analytics.monitor import add_live_commands, add_metrics_endpoint_options, cmd_sense_interface
 from sensor.encode import write_jsonl
 from sensor.sense import SenseReport, sense_paths, terminal_progress
 
@@ -25,14 +26,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sense = sub.add_parser("sense", help="extract identity observations from captures")
-    sense.add_argument("--read", "-r", nargs="+", required=True, metavar="FILE_OR_DIR",
-                       help="capture files (pcap, pcapng, gzip) or directories of them")
+    source = sense.add_mutually_exclusive_group(required=True)
+    source.add_argument("--read", "-r", nargs="+", metavar="FILE_OR_DIR",
+                        help="capture files (pcap, pcapng, gzip) or directories of them")
+    source.add_argument("--interface", "-i", metavar="IF",
+                        help="capture live from this interface until SIGTERM/SIGINT (analytics.monitor)")
+    sense.add_argument("--bpf", metavar="FILTER", help="live capture filter (tcpdump syntax)")
+    add_metrics_endpoint_options(sense)
     sense.add_argument("-o", "--output", metavar="FILE",
                        help="write JSON lines here (default: standard output)")
     sense.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
     add_key_option(sense)
     sense.set_defaults(func=cmd_sense)
     add_commands(sub)
+    add_live_commands(sub)
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code
@@ -40,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_sense(args: argparse.Namespace) -> int:
     """`trustwatch sense --read ... [-o FILE]`."""
+    if args.interface:
+        return cmd_sense_interface(args)
     secrets = open_secrets(args.key_file)
     if secrets is None:
         return EXIT_ERROR

@@ -1,6 +1,7 @@
 """The analytics subcommands of `trustwatch`, registered by `analytics.cli` via `add_commands`.
 
     trustwatch audit PCAP_OR_DIR... --inventory FILE [--state DB] [--alerts FILE] [--fail-on SEV]
+                     [--remote-access-windows FILE] [--ledger FILE]
     trustwatch analyze OBSERVATIONS.jsonl... --inventory FILE [same options]
     trustwatch alerts [--rule ID] [--severity SEV] [--device ID|MAC|IP] [--since TIME] [--json]
     trustwatch inventory check FILE [--inventory-map MAP]
@@ -31,6 +32,8 @@ from analytics.inventory import (
     load_inventory,
     read_inventory,
 )
+from analytics.metrics import Metrics, add_export_options, export_audit
+from analytics.remote_access import ApprovalWindow, WindowsError, ledger_record, load_windows
 from analytics.rules import RULES_DIR, RuleError, RuleSet, Severity, load_rules
 from analytics.state import State, StateError, default_state_path
 from sensor.records import Observation
@@ -98,6 +101,9 @@ def _analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rules", type=Path, default=RULES_DIR, metavar="DIR",
                    help="rules directory (default: the repository's rules/)")
     p.add_argument("--exceptions", metavar="FILE", help="approved exceptions (YAML)")
+    p.add_argument("--remote-access-windows", metavar="FILE",
+                   help="approved remote-access windows (YAML); without it the inventory alone approves")
+    p.add_argument("--ledger", metavar="FILE.jsonl", help="write every remote-access session here as JSON lines")
     state = p.add_mutually_exclusive_group()
     state.add_argument("--state", type=Path, default=None, metavar="DB",
                        help=f"state database (default: {default_state_path()})")
@@ -106,6 +112,7 @@ def _analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fail-on", choices=FAIL_ON, default="low",
                    help="exit 1 when an alert has at least this severity (default: low)")
     p.add_argument("--top", type=int, default=10, metavar="N", help="findings shown in the summary")
+    add_export_options(p)
     add_key_option(p)
 
 
@@ -159,19 +166,26 @@ def _analyse(args: argparse.Namespace, source: Source) -> int:
         return EXIT_ERROR
     try:
         rules, inventory, exceptions = _setup(args, err)
+        windows = _windows(args.remote_access_windows, err)
         state = None if args.no_state else _open_state(args.state, err)
     except _Fail:
         return EXIT_ERROR
     observations, errors = source(secrets)
+    metrics = Metrics()
+    observations = metrics.observe(observations)
     try:
         result = run_audit(observations, inventory, rules, state, exceptions, source=" ".join(args.paths),
-                           secrets=secrets)
+                           secrets=secrets, windows=windows)
     finally:
         if state is not None:
             state.close()
     for e in errors:
         err.write(f"trustwatch: {e}\n")
+    if not export_audit(args, result, rules, metrics, err):
+        return EXIT_ERROR
     if args.alerts and not _write_alerts(args.alerts, result, err):
+        return EXIT_ERROR
+    if args.ledger and not _write_ledger(args.ledger, result, err):
         return EXIT_ERROR
     out = sys.stderr if args.alerts == "-" else sys.stdout
     out.write(render_summary(result, rules, args.top))
@@ -205,6 +219,29 @@ def _setup(args: argparse.Namespace, err: IO[str]) -> tuple[RuleSet, Inventory, 
                 err.write(f"{line}\n")
             raise _Fail from None
     return rules, inventory, exceptions
+
+
+def _windows(path: str | None, err: IO[str]) -> list[ApprovalWindow] | None:
+    """The remote-access windows file, every problem reported, or _Fail; None without one."""
+    if path is None:
+        return None
+    try:
+        return load_windows(path)
+    except WindowsError as e:
+        for line in e.problems:
+            err.write(f"{line}\n")
+        raise _Fail from None
+
+
+def _write_ledger(path: str, result: AuditResult, err: IO[str]) -> bool:
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            for entry in result.ledger:
+                out.write(json.dumps(ledger_record(entry), ensure_ascii=False) + "\n")
+    except OSError as e:
+        err.write(f"trustwatch: cannot write the ledger: {e}\n")
+        return False
+    return True
 
 
 def _open_state(path: Path | None, err: IO[str]) -> State:

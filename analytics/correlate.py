@@ -3,8 +3,10 @@
 An endpoint resolves by, in order (DESIGN.md, issue 3):
 
 1. its own MAC;
-2. the DHCP lease of its IP at that time (leases come from observation types registered in
-   `LEASES`; none exist until the addressing issue, so the step is a hook);
+2. when it has no MAC of its own (routed), the DHCP lease of its IP at that time: the lease
+   granted last before it, while it runs (`LEASES`: DHCP ACKs and RELEASEs). An unknown
+   device is then keyed by the leased MAC too, so a device that moves address stays one
+   device and an address reused by another device does not merge them;
 3. its static IP, unless its own MAC says it is other hardware (an inventory device with
    listed MACs that do not include it);
 4. a certificate or AE title it presents that the inventory registers to exactly one device,
@@ -19,6 +21,7 @@ the method and the value that matched, because the alert shows them.
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -27,7 +30,7 @@ from enum import StrEnum
 from analytics.identities import IdentityKind, Presentation, presentations
 from analytics.inventory import Asset, Inventory, normalise_mac
 from sensor.flowid import Endpoint
-from sensor.records import Observation
+from sensor.records import DhcpLease, Observation
 
 
 class Method(StrEnum):
@@ -56,15 +59,31 @@ class CorrelationSettings:
 
 @dataclass(frozen=True, slots=True)
 class Lease:
-    """A DHCP lease: `mac` held `ip` from `ts` on."""
+    """A DHCP lease: `mac` held `ip` from `ts` until `end` (a release is a lease ending at once)."""
 
     ip: str
     mac: str
     ts: float
+    end: float = math.inf
 
 
 LEASES: dict[type[Observation], Callable[[Observation], Iterator[Lease]]] = {}
-"""Observation type -> the leases it shows (the addressing issue registers DHCP here)."""
+"""Observation type -> the leases it shows."""
+
+
+def _dhcp_leases(obs: Observation) -> Iterator[Lease]:
+    """An ACK grants the address for its lease time; a RELEASE gives it back."""
+    assert isinstance(obs, DhcpLease)
+    if obs.ip is None:
+        return
+    if obs.message_type == "ack":
+        end = obs.ts + obs.lease_seconds if obs.lease_seconds else math.inf
+        yield Lease(obs.ip, obs.client_mac, obs.ts, end)
+    elif obs.message_type == "release":
+        yield Lease(obs.ip, obs.client_mac, obs.ts, obs.ts)
+
+
+LEASES[DhcpLease] = _dhcp_leases
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +98,7 @@ class Sighting:
     match_value: str
     """What matched: the MAC, `IP leased to MAC`, the IP, the fingerprint or the AE title."""
     mac: str | None
-    """The presenter's own MAC (None when it is a router's or absent)."""
+    """The presenter's own MAC, else the MAC its DHCP lease names (None when neither is known)."""
     ip: str
 
     @property
@@ -131,13 +150,14 @@ class Leases:
         return cls(lease for o in observations if (fn := LEASES.get(type(o))) for lease in fn(o))
 
     def at(self, ip: str, ts: float) -> str | None:
-        """MAC (ECS notation) holding `ip` at `ts`: the latest lease granted at or before it."""
+        """MAC (ECS notation) holding `ip` at `ts`: the latest lease granted at or before it,
+        if it has not run out or been released by then."""
         best = None
         for lease in self._by_ip.get(ip, ()):
             if lease.ts > ts:
                 break
             best = lease
-        return normalise_mac(best.mac) if best else None
+        return normalise_mac(best.mac) if best and ts < best.end else None
 
 
 def correlate(
@@ -155,7 +175,8 @@ def correlate(
             mac = normalise_mac(p.endpoint.mac) if p.endpoint.mac else None
             if mac in routers:
                 mac = None
-            resolved.append((p, mac, _by_address(p.endpoint, mac, obs.ts, inventory, leases)))
+            leased = leases.at(p.endpoint.ip, obs.ts) if mac is None else None
+            resolved.append((p, mac or leased, _by_address(p.endpoint, mac, leased, inventory)))
     by_identity = _by_presented_identity(resolved, inventory)
     out = []
     for p, mac, match in resolved:
@@ -170,15 +191,15 @@ def correlate(
 
 
 def _by_address(
-    ep: Endpoint, mac: str | None, ts: float, inventory: Inventory, leases: Leases
+    ep: Endpoint, mac: str | None, leased: str | None, inventory: Inventory
 ) -> tuple[Asset, Method, str] | None:
-    """Steps 1-3: own MAC, DHCP lease, static IP."""
+    """Steps 1-3: own MAC, DHCP lease, static IP (unless the MAC says it is other hardware)."""
     if mac and (asset := inventory.by_mac.get(mac)):
         return asset, Method.MAC, mac
-    if mac is None and (leased := leases.at(ep.ip, ts)) and (asset := inventory.by_mac.get(leased)):
+    if leased and (asset := inventory.by_mac.get(leased)):
         return asset, Method.DHCP, f"{ep.ip} leased to {leased}"
     asset = inventory.by_ip.get(ep.ip)
-    if asset and not _contradicts(mac, asset):
+    if asset and not _contradicts(mac or leased, asset):
         return asset, Method.IP, ep.ip
     return None
 

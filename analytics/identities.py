@@ -19,6 +19,7 @@ from sensor.records import (
     CredentialSeen,
     DicomAssociation,
     Observation,
+    RemoteAccessSession,
     SecretKind,
     TlsClientCertificate,
     TlsServerCertificate,
@@ -36,6 +37,8 @@ class IdentityKind(StrEnum):
     USERNAME = "username"
     AE_TITLE = "ae-title"
     """DICOM application entity title."""
+    REMOTE_ACCESS = "remote-access"
+    """A remote-access tool or vendor reaching the device (value: vendor or product, casefolded)."""
 
 
 CERT_KINDS = frozenset({IdentityKind.CLIENT_CERT, IdentityKind.SERVER_CERT})
@@ -69,6 +72,8 @@ class Identity:
             return f"{self.detail or 'secret'}{user} (fingerprint {short})"
         if self.kind is IdentityKind.USERNAME:
             return f"user name {self.label or self.value!r}"
+        if self.kind is IdentityKind.REMOTE_ACCESS:
+            return f"remote access by {self.label}"
         return f"AE title {self.value!r}"
 
 
@@ -147,3 +152,12 @@ def _dicom(obs: DicomAssociation) -> Iterator[Presentation]:
         yield Presentation(obs, Direction.ORIG, Identity(IdentityKind.AE_TITLE, obs.calling_ae, obs.calling_ae))
     elif obs.pdu == "accept" and obs.called_ae:
         yield Presentation(obs, Direction.RESP, Identity(IdentityKind.AE_TITLE, obs.called_ae, obs.called_ae))
+
+
+@register(RemoteAccessSession)
+def _remote_access(obs: RemoteAccessSession) -> Iterator[Presentation]:
+    """The device end shows the session: the server when a client reaches in, else the client."""
+    side = Direction.RESP if obs.direction == "inbound" else Direction.ORIG
+    who = obs.vendor or obs.product
+    label = f"{obs.vendor} {obs.product}".strip()
+    yield Presentation(obs, side, Identity(IdentityKind.REMOTE_ACCESS, who.casefold(), label))

@@ -25,7 +25,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from analytics._yaml import YamlError, load_yaml
+from sensor.yamlfile import YamlError, load_yaml
 
 COLUMNS = (
     "asset_id", "mac", "ip", "hostname", "manufacturer", "model", "firmware", "department",
@@ -96,7 +96,7 @@ class Asset:
     usernames: tuple[str, ...] = ()
     ae_titles: tuple[str, ...] = ()
     remote_access: tuple[str, ...] = ()
-    """Approved remote access, kept verbatim until the remote-access issue gives it a shape."""
+    """Vendors, products or protocols approved to reach this device remotely (`analytics.remote_access`)."""
     source: str = ""
     """`file:row` the asset came from, for messages."""
 

@@ -25,14 +25,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from analytics._yaml import YamlError, load_yaml
 from analytics.correlate import CorrelationSettings
+from sensor.yamlfile import YamlError, load_yaml
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 """The repository's rules, the default of `--rules`."""
 
 _RULE_KEYS = {"id", "name", "severity", "description", "enabled", "params"}
-_FILE_KEYS = {"rules", "correlation"}
+_FILE_KEYS = {"rules", "correlation", "remote_access"}
+"""`remote_access` is the sensor's vendor catalog (`sensor.catalog`), kept beside its rule."""
 
 
 class Severity(StrEnum):

@@ -66,6 +66,8 @@ class Device:
     registered_cert: str = ""
     """The cert_sha256 cell (set after the certificates are made)."""
     ae_titles: str = ""
+    remote_access: str = ""
+    """Vendors, products or protocols approved to reach it (the inventory's remote_access cell)."""
 
     @property
     def wire_mac(self) -> str:
@@ -83,7 +85,7 @@ class Device:
             "manufacturer": self.manufacturer, "model": self.model, "firmware": self.firmware,
             "department": self.department, "clinical_function": self.function, "status": self.status,
             "status_date": self.status_date, "cert_sha256": self.registered_cert, "usernames": "",
-            "ae_titles": self.ae_titles, "remote_access": "",
+            "ae_titles": self.ae_titles, "remote_access": self.remote_access,
         }
 
 
@@ -102,7 +104,7 @@ SERVERS = {
     "central": dev("SRV-MON-01", "00:50:56:10:05:30", "10.10.5.30", "central-station", "Philips",
                    "IntelliVue Information Center iX", "C.03", "IT", "central monitoring"),
     "pacs": dev("SRV-PACS-01", "00:50:56:10:06:10", "10.10.6.10", "pacs01", "Sectra", "PACS", "24.2", "Radiology",
-                "image archive", ae_titles="PACS_STORE"),
+                "image archive", ae_titles="PACS_STORE", remote_access="RDP"),
     "lis": dev("SRV-LIS-01", "00:50:56:10:40:10", "10.40.0.10", "lis", "Cerner", "PathNet LIS", "2024.1",
                "Laboratory", "laboratory information system"),
     "nms": dev("SRV-NMS-01", "00:50:56:10:09:05", "10.10.9.5", "nms01", "Paessler", "PRTG Network Monitor",
@@ -131,9 +133,9 @@ VENTS = {n: dev(f"VEN-{n:03d}", f"0030e6003{n:03x}", f"10.20.3.{40 + n}", f"vent
                 "2.51", "ICU", "ventilation") for n in range(1, 4)}
 MODALITIES = {
     "ct": dev("CT-01", "44:4B:5D:02:31:A7", "10.30.8.41", "ct01", "GE HealthCare", "Revolution CT", "24MW21",
-              "Radiology", "imaging", ae_titles="CT01"),
+              "Radiology", "imaging", ae_titles="CT01", remote_access="GE HealthCare"),
     "mr": dev("MR-01", "00:08:8d:11:22:01", "10.30.8.42", "mr01", "Siemens Healthineers", "MAGNETOM Vida", "XA51",
-              "Radiology", "imaging"),
+              "Radiology", "imaging", remote_access="Siemens Healthineers"),
     "us": dev("US-01", "00:1E:8F:33:44:01", "10.30.8.43", "us01", "Philips", "EPIQ Elite", "9.0.5", "Radiology",
               "imaging", ae_titles="US01"),
     "cart2": dev("US-02", "00:1E:8F:33:44:02", "10.30.8.45", "us02", "Philips", "Lumify", "5.0", "Emergency",
@@ -155,6 +157,13 @@ OLD_PUMP = dev("INF-099", "00:1b:4f:00:10:99", "10.20.1.199", "inf-099", "BD", "
                "infusion", status="decommissioned", status_date="2024-09-15")
 STRANGER = dev(None, "b8:27:eb:5a:11:02", "10.20.1.250", "raspberrypi", "Raspberry Pi Foundation", "Pi 3", "-", "-",
                "-")
+ROAMING_PUMP = dev("INF-031", "00:1b:4f:00:60:31", "10.60.4.50", "inf-031", "BD", "Alaris 8015 PC Unit", "12.1.2",
+                   "Satellite clinic", "infusion", inventory_ip="")
+"""A DHCP pump of the satellite clinic, seen routed: only its DHCP lease ties its address to it."""
+TABLET = dev(None, "d0:37:45:aa:10:03", "10.60.4.50", "tablet", "TP-Link", "-", "-", "-", "-")
+"""Not inventoried: later gets the address INF-031 left."""
+VENDOR_LAPTOP = dev(None, "00:00:00:00:00:00", "198.51.100.23", "vendor-laptop", "-", "-", "-", "-", "-")
+"""A vendor engineer's laptop on the internet, reaching in through the VPN concentrator."""
 VISITOR_LAPTOP = dev(None, "f0:2f:74:1c:0a:55", "10.20.9.77", "laptop", "ASUSTek", "-", "-", "-", "-")
 """Not in the inventory, but it presents no credential: nothing to say."""
 
@@ -192,6 +201,9 @@ FIVE_YEARS_US = leaf("us01-5y.clin.example.org", 0x7702_0004, "Radiology", not_b
 """Exactly five years: the rule says more than five, so nothing."""
 STRANGER_CERT = leaf("raspberrypi.local", 0x7702_0005, "Unknown", not_before=C.utc(2025, 1, 1),
                      not_after=C.utc(2026, 1, 1))
+ROAMING_CERT = leaf("inf-031.clin.example.org", 0x7702_0007, "Satellite clinic")
+"""Not registered in the inventory: INF-031 is recognised by its DHCP lease alone."""
+TABLET_CERT = leaf("tablet-03.clinic.example", 0x7702_0008, "Unknown")
 MON_TLS13 = leaf("mon-006.clin.example.org", 0x7702_0006, "ICU")
 
 # --------------------------------------------------------------------------------------
@@ -416,18 +428,114 @@ def uplink_morning(seg: Segment) -> None:
         seg.mtls(PUMPS[n].host(), "cloud", None)
 
 
+def dhcp_ack(mac: str, ip: str, lease_s: int, hostname: str) -> bytes:
+    """A DHCPACK (RFC 2131) as the server sends it to the clinic's relay agent."""
+    def opt(code: int, value: bytes) -> bytes:
+        return bytes([code, len(value)]) + value
+
+    chaddr = bytes.fromhex(mac.replace(":", ""))
+    return (bytes([2, 1, 6, 1]) + b"\x5e\x11\x00\x31" + b"\0" * 8 + bytes(map(int, ip.split("."))) + b"\0" * 4
+            + bytes([10, 60, 4, 1]) + chaddr + b"\0" * 10 + b"\0" * 192 + b"\x63\x82\x53\x63"
+            + opt(53, b"\x05") + opt(54, bytes([10, 10, 0, 2])) + opt(51, struct.pack("!I", lease_s))
+            + opt(12, hostname.encode()) + b"\xff")
+
+
+def ssh_kexinit() -> bytes:
+    """An SSH binary packet carrying a KEXINIT (RFC 4253 7.1)."""
+    lists = ["curve25519-sha256", "ssh-ed25519", "aes128-ctr", "aes128-ctr", "hmac-sha2-256", "hmac-sha2-256",
+             "none", "none", "", ""]
+    body = bytes([20]) + bytes(16) + b"".join(struct.pack("!I", len(x)) + x.encode() for x in lists) + bytes(5)
+    pad = 8 - (len(body) + 5) % 8 + 8
+    return struct.pack("!IB", len(body) + pad + 1, pad) + body + bytes(pad)
+
+
+def vendor_morning(seg: Segment) -> None:
+    """The clinic uplink and the internet edge: DHCP leases relayed for the satellite clinic,
+    and vendor remote access, approved and not, in and out of its window."""
+    dhcp_server, relay = G.host("dhcp01", ROUTER, "10.10.0.2", ttl=63), G.host("clinic4-gw", ROUTER, "10.60.4.1")
+
+    def lease(device: Device, ip: str) -> None:
+        seg.minute += 1
+        seg.cap.add(C.Packet(T0 + seg.minute * 60_000_000_000,
+                             C.udp_frame(C.Link(), dhcp_server, 67, relay, 67,
+                                         dhcp_ack(device.wire_mac, ip, 3600, device.hostname))))
+
+    # INF-031 leases .50, works, moves to .51; the tablet then gets .50 and presents a certificate.
+    lease(ROAMING_PUMP, "10.60.4.50")
+    seg.mtls(ROAMING_PUMP.host(routed=True), "infusion", ROAMING_CERT)
+    lease(ROAMING_PUMP, "10.60.4.51")
+    seg.mtls(ROAMING_PUMP.host("10.60.4.51", routed=True), "infusion", ROAMING_CERT)
+    lease(TABLET, "10.60.4.50")
+    seg.mtls(TABLET.host(routed=True), "infusion", TABLET_CERT)
+    # Vendor platforms over TLS, found by SNI: Siemens inside its window, GE outside any.
+    for device, host in ((MODALITIES["mr"], "srs-eu.siemens-healthineers.com"),
+                         (MODALITIES["ct"], "insite.gehealthcare.com")):
+        f = seg.connect(device.host(), G.host(host, ROUTER, "192.0.2.80", ttl=50), 443)
+        C.tls12_connection(f, ch=G.ch_openssl_device(host, f.flow_id), sh=G.sh12(f.flow_id, 0xC02F, ecdhe=True),
+                           server_chain=(SRV_CERTS["cloud"], G.SERVER_CA), ca_names=None, client_chain=None,
+                           kx="ecdhe",
+                           app=(("c", 4000), ("s", 64000)))
+    # A clinical workstation runs TeamViewer (TCP 5938): nothing approves it.
+    f = seg.connect(WORKSTATIONS[1].host(), G.host("router5.teamviewer.com", ROUTER, "203.0.113.59", ttl=50), 5938)
+    f.handshake()
+    f.send("c", b"\x17\x24\x0a\x20" + bytes(33))
+    f.send("s", b"\x17\x24\x0a\x20" + bytes(33))
+    f.close()
+    # The PACS vendor's engineer over RDP: the inventory approves RDP, but no window covers it.
+    f = seg.connect(VENDOR_LAPTOP.host(routed=True), G.host("pacs01", ROUTER, SERVERS["pacs"].ip, ttl=63), 3389)
+    f.handshake()
+    cr = b"Cookie: mstshash=sectra-svc\r\n" + struct.pack("<BBHI", 1, 0, 8, 3)
+    f.send("c", struct.pack("!BBH", 3, 0, 11 + len(cr)) + bytes([6 + len(cr), 0xE0, 0, 0, 0, 0, 0]) + cr)
+    cc = struct.pack("<BBHI", 2, 0, 8, 2)
+    f.send("s", struct.pack("!BBH", 3, 0, 11 + len(cc)) + bytes([6 + len(cc), 0xD0, 0, 0, 0x12, 0x34, 0]) + cc)
+    f.close()
+    # Someone logs in to a ventilator over SSH: the inventory approves nothing for it.
+    f = seg.connect(VENDOR_LAPTOP.host(routed=True), VENTS[1].host(), 22)
+    f.handshake()
+    f.send("s", b"SSH-2.0-dropbear_2019.78\r\n")
+    f.send("c", b"SSH-2.0-OpenSSH_9.6\r\n")
+    f.send("c", ssh_kexinit())
+    f.send("s", ssh_kexinit())
+    f.close()
+
+
+WINDOWS = """\
+# Approved vendor remote-access windows (trustwatch audit --remote-access-windows).
+windows:
+  - vendor: Siemens Healthineers
+    group: Radiology
+    start: 2025-03-11T07:00:00Z
+    end: 2025-03-11T09:00:00Z
+    approver: R. Alvarez (Clinical Engineering)
+    ticket: CHG-20250311-04
+  - vendor: GE HealthCare
+    device: CT-01
+    start: 2025-03-12T08:00:00Z
+    end: 2025-03-12T10:00:00Z
+    approver: R. Alvarez (Clinical Engineering)
+    ticket: CHG-20250312-01
+  - vendor: RDP
+    device: SRV-LIS-01
+    start: 2025-03-11T06:00:00Z
+    end: 2025-03-11T12:00:00Z
+    approver: M. Chen (IT)
+    ticket: CHG-20250311-09
+"""
+
+
 CAPTURES: list[tuple[str, Callable[[Segment], None], Callable[[str, list[C.Packet]], None]]] = [
     ("icu.pcap", icu_morning, G.pcap_writer(1)),
     ("radiology.pcapng", radiology_morning,
      G.pcapng_writer([C.Interface(1, 6, "eth1", "SPAN radiology VLAN 30")], G.SHB)),
     ("core-uplink.pcap", uplink_morning, G.pcap_writer(1)),
+    ("vendor-access.pcap", vendor_morning, G.pcap_writer(1)),
 ]
 
 
 def inventory() -> list[Device]:
     """Every inventoried device, with the certificates the inventory registers to them."""
     devices = [*SERVERS.values(), *PUMPS.values(), *MONITORS.values(), *VENTS.values(), *MODALITIES.values(),
-               *LABS.values(), *WORKSTATIONS.values(), *REMOTE_PUMPS.values(), OLD_PUMP]
+               *LABS.values(), *WORKSTATIONS.values(), *REMOTE_PUMPS.values(), OLD_PUMP, ROAMING_PUMP]
     registered = {**{k: v.sha256 for k, v in OWN.items()}, "MR-01": LONG_MR.sha256, "DX-01": WEAK_DX.sha256,
                   "US-01": FIVE_YEARS_US.sha256, "VEN-003": EXPIRED_VENT.sha256}
     out = []
@@ -475,6 +583,14 @@ def expected() -> dict[str, Any]:
         ("cleartext-credential", "snmp:asset:MON-004", "SNMP community in clear"),
         ("cleartext-credential", "http:asset:INF-009", "bearer token over plain HTTP"),
         ("cleartext-credential", "http:asset:INF-010", "bearer token over plain HTTP"),
+        ("unknown-device", "device:mac:D0-37-45-AA-10-03",
+         "the tablet, routed, known by its DHCP lease of the address INF-031 left"),
+        ("remote-access-unapproved", "remote-access:asset:CT-01:ge healthcare",
+         "GE InSite session on 2025-03-11; the approved window is the next day"),
+        ("remote-access-unapproved", "remote-access:asset:WS-01:teamviewer", "TeamViewer on a workstation"),
+        ("remote-access-unapproved", "remote-access:asset:SRV-PACS-01:rdp",
+         "RDP is approved for the PACS, but no window covers this session"),
+        ("remote-access-unapproved", "remote-access:asset:VEN-001:ssh", "SSH into a ventilator"),
     ]
     near_misses = [
         ("shared-credential", f"client-certificate:{OWN['INF-007'].sha256}", "INF-007 moves IP (same MAC)"),
@@ -496,6 +612,11 @@ def expected() -> dict[str, Any]:
         ("identity-mismatch", "asset:US-01|ae-title:US01", "US-01 uses its registered AE title"),
         ("cleartext-credential", "hl7:asset:LAB-03", "LAB-03 sends no MSH-8"),
         ("long-lived-token", "secret:{fingerprint:" + HOUR_TOKEN + "}", "INF-010's token lives one hour"),
+        ("remote-access-unapproved", "remote-access:asset:MR-01:siemens healthineers",
+         "Siemens SRS session inside its approved window"),
+        ("unknown-device", "device:ip:10.60.4.50", "INF-031 by its first lease, the tablet by its own"),
+        ("unknown-device", "device:ip:10.60.4.51", "INF-031 after its move, by its second lease"),
+        ("unknown-device", "device:mac:00-1B-4F-00-60-31", "INF-031 is in the inventory (by MAC via DHCP)"),
     ]
     return {
         "description": "The audit of sample_pcaps/hospital against inventory.csv: every alert (rule, "
@@ -525,6 +646,8 @@ def main() -> None:
         table.writerow(d.row())
     with open(os.path.join(args.out, "inventory.csv"), "w") as fh:
         fh.write(rows.getvalue())
+    with open(os.path.join(args.out, "remote-access-windows.yaml"), "w") as fh:
+        fh.write(WINDOWS)
     with open(os.path.join(args.out, "expected-alerts.json"), "w") as fh:
         json.dump(expected(), fh, indent=1)
         fh.write("\n")

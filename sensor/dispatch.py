@@ -22,6 +22,7 @@ from sensor.flowid import Direction, FlowId
 from sensor.flows import MAX_BUFFERED_BYTES, Flow, FlowTable
 from sensor.protocols.base import Extractor, ParseError
 from sensor.records import Evidence, Observation
+from sensor.remote import RemoteAccessTracker
 from sensor.secrets import EPHEMERAL, SecretHasher
 from sensor.weird import Weirds
 
@@ -58,9 +59,10 @@ class Dispatcher:
 
     def __init__(
         self, extractors: Sequence[type[Extractor]], weirds: Weirds, table: FlowTable,
-        secrets: SecretHasher = EPHEMERAL,
+        secrets: SecretHasher = EPHEMERAL, tracker: RemoteAccessTracker | None = None,
     ) -> None:
         self._extractors = tuple(extractors)
+        self._tracker = tracker
         self._secrets = secrets
         self._weirds = weirds
         self._table = table
@@ -110,10 +112,13 @@ class Dispatcher:
             self._stop(flow, sess, d, ts, out)
 
     def conclude(self, flow: Flow, ts: float, out: list[Observation]) -> None:
-        """The flow leaves the table: let its extractor say what it concluded."""
+        """The flow leaves the table: let its extractor say what it concluded, and emit the
+        remote-access session it was."""
         sess = flow.session
         if sess is not None:
             self._finish(flow, sess, ts, out)
+        if self._tracker is not None and (session := self._tracker.ended(flow, self.capture)) is not None:
+            out.append(session)
 
     # --- identification -----------------------------------------------------------------
 
@@ -188,7 +193,7 @@ class Dispatcher:
                 return
             self._consume(sess, d, min(used, len(buf)))
             if found:
-                out.extend(self._evidenced(found, sess.pending[d]))
+                self._emit(found, sess.pending[d], out)
             if ext.upgraded:
                 self._upgrade(flow, sess, ts, out)
                 return
@@ -214,10 +219,15 @@ class Dispatcher:
         sess.inspected[d] += used
         self._table.buffered -= used
 
-    def _evidenced(self, found: Sequence[Observation], frames: set[int]) -> list[Observation]:
+    def _emit(self, found: Sequence[Observation], frames: set[int], out: list[Observation]) -> None:
+        """Evidence the observations with the frames consumed for them; the tracker holds back
+        remote-access sessions until their flow ends."""
         evidence = Evidence(capture=self.capture, frames=tuple(sorted(frames)))
         frames.clear()
-        return [replace(obs, evidence=evidence) for obs in found]
+        for obs in found:
+            obs = replace(obs, evidence=evidence)
+            if self._tracker is None or self._tracker.observed(obs):
+                out.append(obs)
 
     def _drain_weirds(self, ext: Extractor) -> None:
         for name in ext.weirds:
@@ -265,7 +275,7 @@ class Dispatcher:
                 found = ()
             self._drain_weirds(ext)
             if found:
-                out.extend(self._evidenced(found, sess.pending[0] | sess.pending[1]))
+                self._emit(found, sess.pending[0] | sess.pending[1], out)
 
 
 def _session(flow: Flow) -> Session:

@@ -145,12 +145,14 @@ class Flow:
     """One connection's state; `done` flows cost one lookup per packet."""
 
     __slots__ = (
-        "bytes", "closed", "done", "first", "id", "keys", "last", "pkts", "session", "streams",
-        "tcp",
+        "bytes", "closed", "done", "first", "first_frame", "id", "keys", "last", "pkts", "session",
+        "streams", "tcp",
     )
 
-    def __init__(self, fid: FlowId, keys: tuple[bytes, bytes], ts: float, tcp: bool) -> None:
+    def __init__(self, fid: FlowId, keys: tuple[bytes, bytes], ts: float, tcp: bool, first_frame: int = 0) -> None:
         self.id = fid
+        self.first_frame = first_frame
+        """Frame number of the flow's first packet: evidence when nothing else is."""
         self.keys = keys
         self.done = False
         """No more inspection: only counters are updated."""
@@ -191,7 +193,7 @@ class FlowTable:
     def __len__(self) -> int:
         return self._count
 
-    def create(self, pkt: Packet, ts: float) -> tuple[Flow, int]:
+    def create(self, pkt: Packet, ts: float, frame: int = 0) -> tuple[Flow, int]:
         """A new flow for a packet whose key is unknown; returns it and the packet's direction."""
         if self._count >= self._max_flows:
             self._evict_oldest(ts)
@@ -207,7 +209,7 @@ class FlowTable:
         uid = "C" + hashlib.sha1(repr((ts, key)).encode()).hexdigest()[:17]
         fid = FlowId(uid=uid, transport="tcp" if tcp else "udp", orig=orig, resp=resp,
                      vlan=pkt.vlan)
-        flow = Flow(fid, (key, rkey), ts, tcp)
+        flow = Flow(fid, (key, rkey), ts, tcp, frame)
         table = self.tcp if tcp else self.udp
         d = 0 if sender_is_client else 1  # plain ints: IntEnum indexing is slow on the fast path
         table[key] = (flow, d)

@@ -30,11 +30,19 @@ class Proto(StrEnum):
     LDAP = "ldap"
     MQTT = "mqtt"
     SMB = "smb"
+    DCERPC = "dcerpc"
     KERBEROS = "kerberos"
     SIP = "sip"
     REDIS = "redis"
     DICOM = "dicom"
     HL7 = "hl7"
+    RDP = "rdp"
+    VNC = "vnc"
+    SSH = "ssh"
+    DHCP = "dhcp"
+    DNS = "dns"
+    REMOTE = "remote-tool"
+    """A vendor remote-access tool known by its catalog signature (TeamViewer, Citrix ICA...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,3 +274,90 @@ class Hl7Message(Observation):
     """MSH-9, e.g. "ORU^R01"."""
     version: str
     """MSH-12, e.g. "2.5.1"."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoteAccessSession(Observation):
+    """A remote-access session: which tool reached from where to where, for how long.
+
+    Emitted when its connection leaves the flow table, so that `start`, `end` and the byte
+    counts are the whole connection's; `ts` is the handshake that revealed it.
+    """
+
+    action: ClassVar[str] = "remote-access-session"
+    vendor: str
+    """Catalog vendor (`rules/remote_access.yaml`), e.g. "TeamViewer", "Philips"; empty when
+    only the protocol is known (an RDP session to no catalogued host)."""
+    product: str
+    """Catalog product, else the protocol: "RDP", "VNC", "SSH"."""
+    direction: str
+    """"inbound": the client reaches into the server, the device end (RDP, VNC, SSH);
+    "outbound": the client, the device end, calls out to a vendor's cloud."""
+    matched_by: str
+    """What recognised it, e.g. "rdp x.224 request", "sni remote.example.com ~ *.example.com"."""
+    remote_name: str | None = None
+    """The vendor end's name (SNI or DNS answer) when known."""
+    user: str | None = None
+    """As the protocol says it in clear (RDP cookie `mstshash=`)."""
+    client_software: str | None = None
+    """SSH client banner, VNC client version."""
+    server_software: str | None = None
+    hassh: str | None = None
+    hassh_server: str | None = None
+    security: tuple[str, ...] = ()
+    """RDP requested/selected protocols, VNC security types offered."""
+    start: float = 0.0
+    end: float = 0.0
+    """First and last packet time of the connection."""
+    bytes_orig: int = 0
+    bytes_resp: int = 0
+    """Frame bytes each way (client to server, server to client)."""
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first to the last packet."""
+        return max(0.0, self.end - self.start)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DhcpLease(Observation):
+    """One DHCP message (RFC 2131/2132): the MAC-IP binding facts it carries."""
+
+    action: ClassVar[str] = "dhcp-lease"
+    message_type: str
+    """"discover", "offer", "request", "ack", "nak", "release", "inform", "decline"."""
+    client_mac: str
+    """chaddr, ECS notation."""
+    ip: str | None
+    """The address concerned: yiaddr (offer/ack), else requested address (50), else ciaddr."""
+    lease_seconds: int | None = None
+    """Option 51 (acks and offers)."""
+    hostname: str | None = None
+    """Option 12."""
+    vendor_class: str | None = None
+    """Option 60, e.g. "MSFT 5.0", a medical vendor's firmware string."""
+    parameter_list: tuple[int, ...] = ()
+    """Option 55: a device-class fingerprint."""
+    client_id: str | None = None
+    """Option 61, hex."""
+    server_id: str | None = None
+    """Option 54."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DnsAnswer(Observation):
+    """A DNS response's address answers: which names an address stands for (RFC 1035)."""
+
+    action: ClassVar[str] = "dns-answer"
+    query: str
+    """The question name, lower case, no trailing dot."""
+    query_type: str
+    """"A", "AAAA", ..."""
+    rcode: str
+    """"NOERROR", "NXDOMAIN", ..."""
+    addresses: tuple[str, ...] = ()
+    """A and AAAA answers."""
+    cnames: tuple[str, ...] = ()
+    """The CNAME chain from the question to the addresses."""
+    ttl: int | None = None
+    """Smallest TTL of the answers."""

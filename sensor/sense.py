@@ -17,14 +17,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from sensor.capture import Capture, CaptureError
+from sensor.capture import Capture, CaptureError, Records
+from sensor.catalog import Catalog, load_catalog
 from sensor.decode import IP_TCP, Decoder
 from sensor.dispatch import Dispatcher
 from sensor.fastpath import count_done_flows
 from sensor.flows import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Flow, FlowTable
 from sensor.protocols import EXTRACTORS
 from sensor.protocols.base import Extractor
+from sensor.protocols.vendor_tool import VendorToolExtractor
 from sensor.records import Observation
+from sensor.remote import RemoteAccessTracker
 from sensor.secrets import EPHEMERAL, SecretHasher
 from sensor.weird import Weirds
 
@@ -61,6 +64,8 @@ class SenseReport:
     weirds: Weirds = field(default_factory=Weirds)
     flows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    inspected_bytes: int = 0
+    """Wire bytes of the frames the full path decoded; the others were only counted in bulk."""
 
     @property
     def frames(self) -> int:
@@ -86,15 +91,18 @@ class Sensor:
     """Reads captures one after another; each capture's flows end with it."""
 
     def __init__(
-        self, extractors: Iterable[type[Extractor]] = EXTRACTORS, secrets: SecretHasher = EPHEMERAL
+        self, extractors: Iterable[type[Extractor]] = EXTRACTORS, secrets: SecretHasher = EPHEMERAL,
+        catalog: Catalog | None = None,
     ) -> None:
-        extractors = tuple(extractors)
+        """`catalog`: the vendor remote-access catalog (default: `rules/remote_access.yaml`)."""
+        catalog = catalog if catalog is not None else load_catalog()
+        extractors = (*extractors, VendorToolExtractor.bound(catalog))
         self.report = SenseReport()
         self.weirds = self.report.weirds
         ports = frozenset(p for e in extractors for p in e.ports)
         self.table = FlowTable(ports, self._on_remove)
         self.decoder = Decoder(self.weirds)
-        self.dispatcher = Dispatcher(extractors, self.weirds, self.table, secrets)
+        self.dispatcher = Dispatcher(extractors, self.weirds, self.table, secrets, RemoteAccessTracker(catalog))
         self._out: list[Observation] = []
 
     def read(
@@ -111,7 +119,7 @@ class Sensor:
             return
         size = _size(path)
         self.dispatcher.capture = self.weirds.capture = path
-        records = self._records(cap)
+        records = self._records(cap.runs())
         out = self._out
         slow = self._slow
         ts = 0.0
@@ -137,11 +145,34 @@ class Sensor:
             if progress is not None:
                 progress(path, cap.frames_read, size, size)
 
-    def _records(self, cap: Capture) -> Iterator[NumberedFrame]:
+    def feed(self, source: str, runs: Iterable[Records], first_frame: int, now: float) -> list[Observation]:
+        """Observations of packets that come as `capture.Records` from elsewhere than a file (a live
+        interface: `sensor.live`), through the same bulk and full paths as `read`. Frames are
+        numbered from `first_frame` in the evidence of `source`. Flows stay in the table between
+        calls; idle ones expire by `now` (packet time), so a quiet link still concludes them;
+        `finish` concludes the rest."""
+        self.dispatcher.capture = self.weirds.capture = source
+        for rec in self._records(runs, first_frame):
+            self._slow(*rec)
+        self.table.maybe_sweep(now)
+        return self._take()
+
+    def finish(self, now: float) -> list[Observation]:
+        """End of a live capture: conclude every flow still in the table."""
+        self.table.remove_all(now)
+        return self._take()
+
+    def _take(self) -> list[Observation]:
+        out = list(self._out)
+        self._out.clear()
+        self.report.observations += len(out)
+        return out
+
+    def _records(self, runs: Iterable[Records], number: int = 1) -> Iterator[NumberedFrame]:
         """The frames the full path must see, numbered; `fastpath` counts the others."""
-        number = 1
         table = self.table
-        for run in cap.runs():
+        report = self.report
+        for run in runs:
             data, offsets = run.data, run.offsets
             unpack = struct.Struct(run.endian + "IIII").unpack_from
             stamp, linktype = run.stamp, run.linktype
@@ -152,6 +183,7 @@ class Sensor:
                 pos = offsets[i]
                 a, b, caplen, wirelen = unpack(data, pos)
                 frame = bytes(data[pos + 16 : pos + 16 + caplen])
+                report.inspected_bytes += wirelen
                 yield (stamp(a, b), linktype, frame, 0, caplen, wirelen, number + i)
             number += len(offsets)
 
@@ -174,7 +206,7 @@ class Sensor:
             # A new connection on the same addresses and ports: the old one is over.
             table.remove(entry[0], ts)
             entry = None
-        flow, d = entry if entry is not None else table.create(pkt, ts)
+        flow, d = entry if entry is not None else table.create(pkt, ts, frame)
         if not flow.pkts[d]:
             table.learn_mac(flow, d, pkt.src_mac)
         flow.pkts[d] += 1

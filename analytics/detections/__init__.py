@@ -14,6 +14,7 @@ from analytics.detections import (
     identity_mismatch,
     long_lived_certificate,
     long_lived_token,
+    remote_access_unapproved,
     retired_device,
     shared_credential,
     unknown_device,
@@ -33,6 +34,7 @@ DETECTIONS: tuple[Detection, ...] = (
     long_lived_token,
     cleartext_credential,
     default_credential,
+    remote_access_unapproved,
 )
 
 __all__ = ["DETECTIONS", "Context", "Detection", "DeviceRef", "Finding"]

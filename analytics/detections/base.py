@@ -16,6 +16,7 @@ from typing import Protocol
 from analytics.correlate import Sighting
 from analytics.identities import CERT_KINDS, Identity, IdentityKind
 from analytics.inventory import Asset, Inventory
+from analytics.remote_access import ApprovalWindow
 from analytics.rules import Rule, Severity
 from sensor.records import Evidence
 from sensor.secrets import EPHEMERAL, SecretHasher
@@ -80,6 +81,8 @@ class Context:
     """When the state first saw an identity (over all runs); None without history."""
     secrets: SecretHasher = EPHEMERAL
     """The site's hasher, the sensor's: known secrets (public defaults) compare by fingerprint."""
+    windows: Sequence[ApprovalWindow] | None = None
+    """The site's approved remote-access windows; None: no windows file, the inventory decides."""
 
 
 class Detection(Protocol):

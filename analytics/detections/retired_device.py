@@ -1,5 +1,6 @@
 """`retired-device-authenticates`: a retired or decommissioned device still presents a
-credential or certificate (its own or anyone's)."""
+credential or certificate (its own or anyone's). Remote-access sessions to it are
+`remote-access-unapproved`'s."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 
 from analytics.detections._common import GoneParams, check_statuses, status_phrase
 from analytics.detections.base import Context, Finding, finding, group, moment
+from analytics.identities import IdentityKind
 from analytics.rules import Rule
 
 RULE_ID = "retired-device-authenticates"
@@ -18,7 +20,8 @@ Params = GoneParams
 def detect(ctx: Context, rule: Rule) -> Iterator[Finding]:
     """One finding per gone device that authenticated in this run."""
     gone = check_statuses(rule.params_as(Params).statuses)
-    groups = group(ctx.sightings, lambda s: s.device_key if s.asset and s.asset.status in gone else None)
+    groups = group(ctx.sightings, lambda s: s.device_key if s.asset and s.asset.status in gone
+                   and s.presentation.identity.kind is not IdentityKind.REMOTE_ACCESS else None)
     for key, sightings in groups.items():
         asset = sightings[0].asset
         assert asset is not None

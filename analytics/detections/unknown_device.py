@@ -1,8 +1,8 @@
 """`unknown-device`: an endpoint the inventory does not know authenticates.
 
-It presents a credential or a client certificate (or, with the remote-access issue, is the
-client of a remote-access session). Presenting a server certificate is not enough: every
-server on the internet does that.
+It presents a credential or a client certificate. Presenting a server certificate is not
+enough: every server on the internet does that. Remote-access sessions to unknown devices
+are `remote-access-unapproved`'s (no inventory line approves them).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from analytics.identities import IdentityKind
 from analytics.rules import Rule
 
 RULE_ID = "unknown-device"
+NOT_AUTHENTICATING = frozenset({IdentityKind.SERVER_CERT, IdentityKind.REMOTE_ACCESS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +26,7 @@ class Params:
 def detect(ctx: Context, rule: Rule) -> Iterator[Finding]:
     """One finding per unknown device (by MAC, or by IP behind a router)."""
     groups = group(ctx.sightings, lambda s: s.device_key if s.asset is None
-                   and s.presentation.identity.kind is not IdentityKind.SERVER_CERT else None)
+                   and s.presentation.identity.kind not in NOT_AUTHENTICATING else None)
     for key, sightings in groups.items():
         identities = list(dict.fromkeys(s.presentation.identity for s in sightings))
         shown = [i.describe() for i in identities[:3]]

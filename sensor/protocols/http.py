@@ -5,7 +5,9 @@ budget: its request line and headers;
 its body (Content-Length or chunked) is skipped unread. Found: Basic (user; the password,
 which may itself contain ':', fingerprinted), Bearer (token fingerprinted; a JWT's claims
 kept), Digest (user and realm; the response is a challenge response, nothing to
-fingerprint), API keys in the usual headers and query parameters. Proxy-Authorization alike.
+fingerprint), NTLM (user, domain, workstation of the NTLMSSP AUTHENTICATE in an `NTLM` or
+`Negotiate` token, `sensor.ntlm`), API keys in the usual headers and query parameters.
+Proxy-Authorization alike.
 The request target is never kept (it may carry patient identifiers). Responses are skipped.
 """
 
@@ -20,6 +22,7 @@ from typing import ClassVar
 
 from sensor.flowid import Direction, FlowId
 from sensor.jwt import token_claims
+from sensor.ntlm import find_authenticate
 from sensor.protocols.base import Extractor, ParseError
 from sensor.records import CredentialSeen, Observation, Proto, SecretKind
 from sensor.secrets import EPHEMERAL, SecretHasher
@@ -138,7 +141,22 @@ class HttpExtractor(Extractor):
                       for m in _DIGEST_PARAM.finditer(rest.decode("utf-8", "replace"))}
             return self._credential(flow, ts, params.get("username"), SecretKind.HASH, None, proxy + "digest",
                                     domain=params.get("realm"))
+        if scheme_name in ("ntlm", "negotiate"):
+            return self._ntlm(flow, ts, rest)
         return []
+
+    def _ntlm(self, flow: FlowId, ts: float, token: bytes) -> list[Observation]:
+        """An NTLM AUTHENTICATE, raw (`NTLM`) or in SPNEGO (`Negotiate`, RFC 4559); each user once."""
+        try:
+            found, weird = find_authenticate(base64.b64decode(token, validate=True))
+        except (binascii.Error, ValueError):
+            found, weird = None, "http_bad_ntlm"
+        if weird:
+            self.weirds.append(weird)
+        if found is None or ("NTLM", found.user, found.domain) in self._seen:
+            return []
+        self._seen.add(("NTLM", found.user, found.domain))
+        return [found.credential(ts, flow, Proto.HTTP, Direction.ORIG)]
 
     def _query(self, flow: FlowId, ts: float, request_line: bytes) -> list[Observation]:
         target = request_line.split(b" ")[1] if request_line.count(b" ") >= 2 else b""

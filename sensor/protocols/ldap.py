@@ -3,6 +3,8 @@
 A device binding to the directory (a service account for its worklist or user lookups) sends
 its DN and password in a BindRequest; the password is fingerprinted at once. An empty password
 is an unauthenticated bind, empty both an anonymous one (RFC 4513 5.1): reported with the note.
+SASL binds (GSS-SPNEGO, NTLM) and Microsoft's "sicily" binds (MS-ADTS 5.1.1.1.3) whose
+credentials hold an NTLMSSP AUTHENTICATE report its user, domain and workstation (`sensor.ntlm`).
 StartTLS (extended request 1.3.6.1.4.1.1466.20037) answered with success hands the connection
 over to TLS. Inspection ends after `MAX_MESSAGES` requests.
 """
@@ -14,6 +16,7 @@ from typing import ClassVar
 
 from sensor.ber import Ber
 from sensor.flowid import Direction, FlowId
+from sensor.ntlm import find_authenticate
 from sensor.protocols.base import Extractor, ParseError
 from sensor.records import CredentialSeen, Observation, Proto, SecretKind
 from sensor.secrets import EPHEMERAL, SecretHasher
@@ -22,6 +25,8 @@ OP_BIND_REQUEST, OP_EXTENDED_REQUEST, OP_EXTENDED_RESPONSE = 0x60, 0x77, 0x78
 OPERATIONS = frozenset({0x42, 0x4A, 0x50, *range(0x60, 0x6A), 0x6B, 0x6C, 0x6D, 0x77, 0x78, 0x79})
 """Application tags of LDAP operations (requests and responses)."""
 AUTH_SIMPLE, AUTH_SASL = 0x80, 0xA3
+AUTH_SICILY = frozenset({0x89, 0x8A, 0x8B})
+"""sicilyPackageDiscovery, sicilyNegotiate, sicilyResponse."""
 START_TLS = b"1.3.6.1.4.1.1466.20037"
 MAX_MESSAGE = 256 * 1024
 MAX_MESSAGES = 32
@@ -96,13 +101,23 @@ class LdapExtractor(Extractor):
         auth, value = bind.tlv()
         fp, notes, mechanism = None, tuple[str, ...](), "simple-bind"
         if auth == AUTH_SASL:
-            mechanism = "sasl:" + Ber(value, "ldap").expect(0x04).decode("ascii", "replace")
+            sasl = Ber(value, "ldap")
+            mechanism = "sasl:" + sasl.expect(0x04).decode("ascii", "replace")
+            value = sasl.expect(0x04) if sasl.left else b""
+        elif auth in AUTH_SICILY:
+            mechanism = "sicily"
         elif auth != AUTH_SIMPLE:
             raise ParseError("ldap_bad_authentication")
         elif value:
             fp = self.secrets.fingerprint(SecretKind.PASSWORD, value)
         else:
             notes = ("anonymous bind" if not dn else "unauthenticated bind (DN without password)",)
+        if auth != AUTH_SIMPLE:
+            ntlm, weird = find_authenticate(value)
+            if weird:
+                self.weirds.append(weird)
+            if ntlm:
+                return ntlm.credential(ts, flow, Proto.LDAP, direction)
         return CredentialSeen(
             ts=ts, flow=flow, protocol=Proto.LDAP, presenter=direction, username=dn or None,
             secret_kind=SecretKind.PASSWORD if fp else SecretKind.NONE, secret_fp=fp.value if fp else None,

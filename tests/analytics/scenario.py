@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sensor.flowid import Endpoint
-from sensor.records import Observation, SecretKind, TokenClaims, X509Cert
-from tests.analytics.builders import T0, cert, client_cert, credential, ep, fingerprint, server_cert
+from sensor.records import Observation, Proto, RemoteAccessSession, SecretKind, TokenClaims, X509Cert
+from tests.analytics.builders import T0, cert, client_cert, credential, ep, fingerprint, flow, server_cert
 
 ROUTER = "00-00-5E-00-01-14"
 """The core router: every routed endpoint carries its MAC."""
@@ -84,6 +84,7 @@ EXPECTED = {
     ("cleartext-credential", "http:asset:MON-010"),
     ("default-credential", f"secret:{fingerprint('public', SecretKind.COMMUNITY)}"),
     ("cleartext-credential", "snmp:asset:MON-012"),
+    ("remote-access-unapproved", "remote-access:asset:MON-010:anydesk"),
 }
 RULE_IDS = sorted({r for r, _ in EXPECTED})
 
@@ -164,6 +165,11 @@ def observations() -> list[Observation]:
     # MON-012 traps with the factory SNMP community: default-credential.
     add(credential(tick(), ep("10.20.0.12", mac(0x12), 40162), ep("10.20.0.250", None, 162), None, "public",
                    SecretKind.COMMUNITY, "snmp", mechanism="v2c snmpv2-trap"))
+    # MON-010 calls out to AnyDesk: its inventory line approves no remote access.
+    start = tick()
+    add(RemoteAccessSession(ts=start, flow=flow(ep("10.20.0.10", mac(0x10), 41020), cloud), protocol=Proto.TLS,
+                            vendor="AnyDesk", product="AnyDesk", direction="outbound",
+                            matched_by="certificate CN=AnyDesk Client", start=start, end=start + 900))
     return out
 
 

@@ -16,11 +16,14 @@ def test_summary(tmp_path: Path) -> None:
     inv = load_inventory(scenario.write_inventory(tmp_path))
     res = run_audit(scenario.observations(), inv, rules, secrets=HASHER)
     text = render_summary(res, rules, top=3)
-    assert text.startswith("trustwatch: 48 observations, 54 identity presentations, 20 devices "
-                           "(16 in the inventory, 4 unknown), 2024-03-04 08:00 UTC to 2024-03-04 08:29 UTC\n")
+    assert text.startswith("trustwatch: 49 observations, 55 identity presentations, 20 devices "
+                           "(16 in the inventory, 4 unknown), 2024-03-04 08:00 UTC to 2024-03-04 08:30 UTC\n")
     assert "  high      shared-credential                 3\n" in text
     assert "  low       long-lived-certificate            1\n" in text
-    assert "Top findings (3 of 20):" in text
+    assert "Top findings (3 of 21):" in text
+    assert text.endswith("Remote-access sessions (1, 1 unapproved):\n  ! 2024-03-04 08:30 UTC     900 s  MON-010 "
+                         "(Philips IntelliVue MX450, Ward 3) -> 52.10.1.7  AnyDesk  [0 B out, 0 B back]  "
+                         "inventory approves none for this device, not AnyDesk\n")
     assert "      - INF-005 (BD Alaris 8015, Ward 3) [00-1B-4F-00-00-05, 10.20.0.55] matched by mac\n" in text
     assert res.failing(Severity.HIGH) and res.failing(Severity.LOW) and not res.failing(Severity.CRITICAL)
     assert not res.failing(None)

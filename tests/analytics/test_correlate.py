@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
-from analytics import correlate as correlate_module
-from analytics.correlate import CorrelationSettings, Lease, Method, correlate, router_macs
+from analytics.correlate import CorrelationSettings, Method, correlate, router_macs
 from analytics.inventory import Inventory, load_inventory
-from sensor.records import Observation, Proto
+from sensor.records import DhcpLease, Observation, Proto
 from tests.analytics import scenario
 from tests.analytics.builders import T0, cert, client_cert, ep, flow
 
@@ -58,31 +54,38 @@ def test_presented_certificate_not_trusted_against_own_mac(tmp_path: Path) -> No
         (f"mac:{stranger}", Method.NONE, "")]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Ack(Observation):
-    """Stand-in for the addressing issue's DHCP lease record."""
-
-    action: ClassVar[str] = "dhcp-lease"
-    ip: str
-    mac: str
+def ack(ts: float, ip: str, mac: str, seconds: int | None = 3600, kind: str = "ack") -> DhcpLease:
+    return DhcpLease(ts=ts, flow=flow(ep("10.10.0.2", port=67), ep("10.30.0.1", port=67)), protocol=Proto.DHCP,
+                     message_type=kind, client_mac=mac, ip=ip, lease_seconds=seconds)
 
 
-def test_dhcp_lease_hook(tmp_path: Path) -> None:
-    def leases(obs: Observation) -> Iterator[Lease]:
-        assert isinstance(obs, _Ack)
-        yield Lease(obs.ip, obs.mac, obs.ts)
+PUMP_MAC = "00-1B-4F-00-00-01"
+OTHER = "02-00-00-00-00-42"
 
-    correlate_module.LEASES[_Ack] = leases
-    try:
-        ack = _Ack(ts=T0, flow=flow(ep("10.30.0.1"), ep("10.30.0.77")), protocol=Proto.TLS,
-                   ip="10.30.0.77", mac="00:1b:4f:00:00:01")
-        routed = client_cert(T0 + 60, ep("10.30.0.77"), PACS, cert("x"))
-        before = client_cert(T0 - 60, ep("10.30.0.77"), PACS, cert("x"))
-        got = resolve(tmp_path, ack, before, routed)
-        assert got == [("ip:10.30.0.77", Method.NONE, ""),
-                       ("asset:INF-001", Method.DHCP, "10.30.0.77 leased to 00-1B-4F-00-00-01")]
-    finally:
-        del correlate_module.LEASES[_Ack]
+
+def test_dhcp_lease_resolves_a_routed_endpoint_only_while_it_runs(tmp_path: Path) -> None:
+    seen = [client_cert(T0 + dt, ep("10.30.0.77"), PACS, cert("x")) for dt in (-60, 60, 3700)]
+    assert resolve(tmp_path, ack(T0, "10.30.0.77", PUMP_MAC), *seen) == [
+        ("ip:10.30.0.77", Method.NONE, ""),  # before the lease
+        ("asset:INF-001", Method.DHCP, f"10.30.0.77 leased to {PUMP_MAC}"),
+        ("ip:10.30.0.77", Method.NONE, "")]  # the lease ran out after an hour
+
+
+def test_a_move_stays_one_device_and_a_reused_address_does_not_merge(tmp_path: Path) -> None:
+    got = resolve(
+        tmp_path,
+        ack(T0, "10.30.0.77", OTHER), client_cert(T0 + 10, ep("10.30.0.77"), PACS, cert("x")),
+        ack(T0 + 100, "10.30.0.78", OTHER), client_cert(T0 + 110, ep("10.30.0.78"), PACS, cert("x")),
+        ack(T0 + 200, "10.30.0.77", PUMP_MAC), client_cert(T0 + 210, ep("10.30.0.77"), PACS, cert("y")),
+    )
+    assert [key for key, _m, _v in got] == [f"mac:{OTHER}", f"mac:{OTHER}", "asset:INF-001"]
+
+
+def test_release_ends_the_lease_and_own_mac_wins(tmp_path: Path) -> None:
+    got = resolve(tmp_path, ack(T0, "10.30.0.77", PUMP_MAC), ack(T0 + 50, "10.30.0.77", PUMP_MAC, None, "release"),
+                  client_cert(T0 + 60, ep("10.30.0.77"), PACS, cert("x")),
+                  client_cert(T0 + 10, ep("10.30.0.77", OTHER), PACS, cert("x")))
+    assert got == [("ip:10.30.0.77", Method.NONE, ""), (f"mac:{OTHER}", Method.NONE, "")]
 
 
 def test_router_mac_detected() -> None:

@@ -187,13 +187,13 @@ def test_new_detection_plugs_in(tmp_path: Path) -> None:
         if unknown:
             yield finding(rule, "segment:ward3", unknown, f"{len(unknown)} unknown presentations")
 
-    plugin = SimpleNamespace(RULE_ID="remote-access-unapproved", Params=_NoParams, detect=detect)
+    plugin = SimpleNamespace(RULE_ID="segment-unknown-share", Params=_NoParams, detect=detect)
     detections = (*DETECTIONS, plugin)
     rules_dir = copied_rules(tmp_path)
     (rules_dir / "remote.yaml").write_text(
-        "rules:\n  - id: remote-access-unapproved\n    name: Remote access\n    severity: critical\n")
+        "rules:\n  - id: segment-unknown-share\n    name: Unknown share of a segment\n    severity: critical\n")
     rules = load_rules(rules_dir, detections)
     inv = load_inventory(scenario.write_inventory(tmp_path))
     res = run_audit(scenario.observations(), inv, rules, detections=detections, secrets=HASHER)
-    assert res.findings[0].rule_id == "remote-access-unapproved"  # most severe first
-    assert res.summary["remote-access-unapproved"] == 1
+    assert res.findings[0].rule_id == "segment-unknown-share"  # most severe first
+    assert res.summary["segment-unknown-share"] == 1

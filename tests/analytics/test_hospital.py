@@ -32,7 +32,8 @@ def audit(tmp_path: Path, *extra: str, paths: tuple[str, ...] = (str(HOSPITAL),)
           inventory: Path = INVENTORY) -> tuple[int, list[dict[str, Any]]]:
     alerts = tmp_path / "alerts.jsonl"
     code = main(["audit", *paths, "--inventory", str(inventory), "--state", str(tmp_path / "state.db"),
-                 "--alerts", str(alerts), "--key-file", str(tmp_path / "site.key"), *extra])
+                 "--alerts", str(alerts), "--key-file", str(tmp_path / "site.key"),
+                 "--remote-access-windows", str(HOSPITAL / "remote-access-windows.yaml"), *extra])
     docs = [json.loads(line) for line in alerts.read_text().splitlines()] if alerts.exists() else []
     return code, docs
 

@@ -12,11 +12,14 @@ from sensor.encode import FIELD_PATHS, DecodeError, from_ecs, read_observations,
 from sensor.flowid import Direction, Endpoint, FlowId
 from sensor.records import (
     CredentialSeen,
+    DhcpLease,
     DicomAssociation,
+    DnsAnswer,
     Evidence,
     Hl7Message,
     Observation,
     Proto,
+    RemoteAccessSession,
     SecretKind,
     TlsCertificateRequest,
     TlsClientCertificate,
@@ -65,6 +68,17 @@ EXAMPLES: list[Observation] = [
     Hl7Message(**COMMON, protocol=Proto.HL7, sending_application="LAB", sending_facility="HOSP",
                receiving_application="LIS", receiving_facility="HOSP", message_type="ORU^R01",
                version="2.5.1"),
+    RemoteAccessSession(**COMMON, protocol=Proto.SSH, vendor="Philips", product="Philips Remote Services (SSH)",
+                        direction="inbound", matched_by="ssh version exchange; ip 192.0.2.7 in 192.0.2.0/24",
+                        remote_name="prs.example", user=None, client_software="SSH-2.0-OpenSSH_9.6",
+                        server_software="SSH-2.0-dropbear", hassh="a" * 32, hassh_server="b" * 32,
+                        security=("offered None",), start=1.7e9, end=1.7e9 + 60.5, bytes_orig=4000,
+                        bytes_resp=90000),
+    DhcpLease(**COMMON, protocol=Proto.DHCP, message_type="ack", client_mac="00-09-FB-01-02-03", ip="10.20.0.5",
+              lease_seconds=86400, hostname="pump-17", vendor_class="BD", parameter_list=(1, 3, 6),
+              client_id="01", server_id="10.20.0.1"),
+    DnsAnswer(**COMMON, protocol=Proto.DNS, query="prs.example", query_type="A", rcode="NOERROR",
+              addresses=("192.0.2.7",), cnames=("a.prs.example",), ttl=60),
 ]
 
 

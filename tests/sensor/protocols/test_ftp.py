@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sensor.flowid import Direction, Endpoint, FlowId
 from sensor.protocols.base import ParseError
 from sensor.protocols.ftp import FtpExtractor
-from sensor.records import CredentialSeen, SecretKind, TlsServerCertificate
+from sensor.records import CredentialSeen, Proto, SecretKind, TlsServerCertificate
 from sensor.secrets import SecretHasher
 from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
@@ -119,7 +119,7 @@ def test_fuzzed_exchanges_raise_nothing_but_parse_errors(exchange: list[tuple[Di
 
 
 def sensed(path: Path) -> list[CredentialSeen]:
-    return [o for o in Sensor(secrets=KEY).read(str(path)) if isinstance(o, CredentialSeen)]
+    return [o for o in Sensor(secrets=KEY).read(str(path)) if isinstance(o, CredentialSeen) and o.protocol == Proto.FTP]
 
 
 def truth(real: Path) -> dict[str, Counter[tuple[str, str]]]:

@@ -20,6 +20,7 @@ from sensor.records import CredentialSeen, Observation, SecretKind
 from sensor.secrets import SecretHasher
 from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
+from tests.sensor.test_ntlm import NEGOTIATE, authenticate, spnego
 
 KEY = SecretHasher(b"http-test-site-key")
 FLOW = FlowId(uid="Chttp", transport="tcp", orig=Endpoint("10.20.1.21", 50400, None),
@@ -76,6 +77,17 @@ def test_chunked_bodies_and_repeats() -> None:
     chunked = (b"PUT /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\nAuthorization: " + basic(b"a", b"b")
                + b"\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
     assert len(run(chunked + chunked + request(basic(b"a", b"c")))) == 2  # one per distinct credential
+
+
+def test_ntlm_and_negotiate_logons() -> None:
+    negotiate, auth = (b"NTLM " + base64.b64encode(message) for message in (NEGOTIATE, authenticate()))
+    creds = run(request(negotiate) + request(auth) + request(auth)
+                + request(b"Negotiate " + base64.b64encode(spnego(authenticate(user="biomed")))))
+    assert [(c.protocol, c.mechanism, c.username, c.domain, c.host) for c in creds if isinstance(c, CredentialSeen)
+            ] == [("http", "NTLM", "nurse7", "WARD3", "PUMP-0042"), ("http", "NTLM", "biomed", "WARD3", "PUMP-0042")]
+    ext = HttpExtractor(KEY)
+    assert ext.parse(FLOW, Direction.ORIG, 1.0, request(b"NTLM ***"))[0] == []
+    assert ext.weirds == ["http_bad_ntlm"]
 
 
 def test_probe_and_garbage() -> None:

@@ -19,6 +19,7 @@ from sensor.records import CredentialSeen, SecretKind, TlsClientHello
 from sensor.secrets import SecretHasher
 from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
+from tests.sensor.test_ntlm import NEGOTIATE, authenticate, spnego
 
 KEY = SecretHasher(b"ldap-test-site-key")
 FLOW = FlowId(uid="Cldap", transport="tcp", orig=Endpoint("10.30.8.41", 50500, None),
@@ -26,7 +27,8 @@ FLOW = FlowId(uid="Cldap", transport="tcp", orig=Endpoint("10.30.8.41", 50500, N
 
 
 def ber(tag: int, value: bytes) -> bytes:
-    return bytes([tag, len(value)]) + value
+    length = bytes([len(value)]) if len(value) < 0x80 else b"\x82" + len(value).to_bytes(2, "big")
+    return bytes([tag]) + length + value
 
 
 def bind(dn: bytes, password: bytes, message_id: int = 1) -> bytes:
@@ -46,6 +48,25 @@ def test_simple_anonymous_and_unauthenticated_binds() -> None:
     assert cred.secret_fp == KEY.fingerprint(SecretKind.PASSWORD, "W0rklist!").value
     assert parse(bind(b"", b""))[0].notes == ("anonymous bind",)
     assert parse(bind(b"cn=x", b""))[0].notes == ("unauthenticated bind (DN without password)",)
+
+
+def bind_with(dn: bytes, authentication: bytes) -> bytes:
+    return ber(0x30, ber(0x02, b"\x02") + ber(0x60, ber(0x02, b"\x03") + ber(0x04, dn) + authentication))
+
+
+def test_ntlm_in_sasl_and_sicily_binds() -> None:
+    ext = LdapExtractor(KEY)
+    sasl = [bind_with(b"", ber(0xA3, ber(0x04, b"GSS-SPNEGO") + ber(0x04, spnego(token))))
+            for token in (NEGOTIATE, authenticate(user="DESKTOP-EVIL$", domain=""))]
+    sicily = [bind_with(b"User1", ber(0x8A, NEGOTIATE)), bind_with(b"User1", ber(0x8B, authenticate("User1")))]
+    got = [(c.mechanism, c.username, c.domain, c.host, c.secret_kind) for data in sasl + sicily
+           for c in parse(data, ext)]
+    assert got == [("sasl:GSS-SPNEGO", None, None, None, SecretKind.NONE),
+                   ("NTLM", "DESKTOP-EVIL$", None, "PUMP-0042", SecretKind.HASH),
+                   ("sicily", "User1", None, None, SecretKind.NONE),
+                   ("NTLM", "User1", "WARD3", "PUMP-0042", SecretKind.HASH)]
+    assert parse(bind_with(b"", ber(0xA3, ber(0x04, b"NTLM") + ber(0x04, b"NTLMSSP\x00\x03\x00\x00\x00"))), ext)
+    assert ext.weirds == ["ntlm_truncated"]
 
 
 def test_start_tls_is_handed_over() -> None:

@@ -1,9 +1,11 @@
-"""POP3: USER/PASS (password fingerprinted), APOP (user, a hash), STLS handed over; truth
-files, tshark `pop.request.*`, truncation and fuzzing."""
+"""POP3: USER/PASS (password fingerprinted), APOP (user, a hash), SASL AUTH, STLS handed over;
+truth files, tshark `pop.request.*`, truncation and fuzzing."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import subprocess
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 
 from sensor.flowid import Direction, Endpoint, FlowId
 from sensor.protocols.base import ParseError
-from sensor.protocols.pop3 import Pop3Extractor
+from sensor.protocols.pop3 import MAX_LINE, Pop3Extractor
 from sensor.records import CredentialSeen, SecretKind, TlsServerCertificate
 from sensor.secrets import SecretHasher
 from sensor.sense import Sensor
@@ -23,6 +25,7 @@ KEY = SecretHasher(b"pop3-test-site-key")
 FLOW = FlowId(uid="Cpop", transport="tcp", orig=Endpoint("10.20.9.1", 50900, None),
               resp=Endpoint("10.10.2.110", 110, None))
 C, S = Direction.ORIG, Direction.RESP
+B64 = base64.b64encode
 
 
 def run(lines: list[tuple[Direction, bytes]]) -> tuple[Pop3Extractor, list[CredentialSeen]]:
@@ -46,21 +49,56 @@ def test_user_pass_apop_and_stls() -> None:
     assert ext.upgraded
 
 
+@pytest.mark.parametrize(("exchange", "mechanism"), [
+    ([(C, b"AUTH PLAIN " + B64(b"\x00ward3\x00Rep0rts 2025"))], "PLAIN"),
+    ([(C, b"AUTH PLAIN"), (S, b"+ "), (C, B64(b"admin\x00ward3\x00Rep0rts 2025"))], "PLAIN"),
+    ([(C, b"AUTH LOGIN"), (S, b"+ VXNlcm5hbWU6"), (C, B64(b"ward3")), (S, b"+ UGFzc3dvcmQ6"),
+      (C, B64(b"Rep0rts 2025"))], "LOGIN"),
+    ([(C, b"AUTH LOGIN " + B64(b"ward3")), (S, b"+ UGFzc3dvcmQ6"), (C, B64(b"Rep0rts 2025"))], "LOGIN"),
+])
+def test_sasl_plain_and_login(exchange: list[tuple[Direction, bytes]], mechanism: str) -> None:
+    ext, creds = run([(S, b"+OK POP3 ready"), (C, b"AUTH"), (S, b"+OK"), (S, b"PLAIN"), (S, b"."), *exchange])
+    assert not ext.finished
+    assert [(c.username, c.secret_kind, c.secret_fp, c.mechanism) for c in creds] == [
+        ("ward3", SecretKind.PASSWORD, KEY.fingerprint(SecretKind.PASSWORD, "Rep0rts 2025").value, mechanism)]
+    ext.parse(FLOW, S, 1.0, b"+OK maildrop locked\r\n")
+    assert ext.finished
+
+
+def test_sasl_cram_other_mechanisms_cancel_and_failure() -> None:
+    _ext, creds = run([(C, b"AUTH CRAM-MD5"), (S, b"+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2U+"),
+                       (C, B64(b"ward3 b913a602c7eda7a495b4e6e7334d3890"))])
+    assert [(c.username, c.secret_kind, c.secret_fp) for c in creds] == [("ward3", SecretKind.HASH, None)]
+    _ext, creds = run([(C, b"AUTH XOAUTH2"), (S, b"+ "), (C, B64(b"user=ward3\x01auth=Bearer t0ken\x01\x01"))])
+    assert [(c.username, c.secret_kind, c.secret_fp, c.mechanism) for c in creds] == [
+        (None, SecretKind.NONE, None, "XOAUTH2")]
+    ext, creds = run([(C, b"AUTH LOGIN"), (S, b"+ VXNlcm5hbWU6"), (C, b"*"), (S, b"-ERR cancelled"),
+                      (C, b"AUTH PLAIN"), (S, b"-ERR unsupported"), (C, b"USER ward3"), (S, b"+OK"),
+                      (C, b"PASS Rep0rts 2025")])
+    assert [(c.username, c.mechanism) for c in creds] == [("ward3", "USER/PASS")]
+    assert not ext.finished
+
+
 def test_probe_truncation_and_garbage() -> None:
     assert Pop3Extractor.probe(b"+OK Dovecot (Debian) ready.\r\n")
     assert not Pop3Extractor.probe(b"220 (vsFTPd 3.0.5)\r\n")
     with pytest.raises(ParseError, match="pop3_line_too_long"):
-        Pop3Extractor(KEY).parse(FLOW, C, 1.0, b"PASS " + b"x" * 2000)
-    line = b"PASS secret\r\n"
-    for cut in range(len(line)):
-        assert Pop3Extractor(KEY).parse(FLOW, C, 1.0, line[:cut]) == ([], 0)
+        Pop3Extractor(KEY).parse(FLOW, C, 1.0, b"PASS " + b"x" * MAX_LINE)
+    with pytest.raises(ParseError, match="pop3_bad_base64"):
+        run([(C, b"AUTH PLAIN"), (C, b"%%%")])
+    with pytest.raises(ParseError, match="pop3_bad_plain"):
+        run([(C, b"AUTH PLAIN " + B64(b"ward3:secret"))])
+    for line in (b"PASS secret\r\n", b"AUTH PLAIN " + B64(b"\x00u\x00p") + b"\r\n"):
+        for cut in range(len(line)):
+            assert Pop3Extractor(KEY).parse(FLOW, C, 1.0, line[:cut]) == ([], 0)
 
 
-@given(st.lists(st.tuples(st.sampled_from([C, S]), st.binary(max_size=60)), max_size=8))
-def test_fuzz_raises_nothing_but_parse_errors(lines: list[tuple[Direction, bytes]]) -> None:
+@given(st.lists(st.tuples(st.sampled_from([C, S]), st.binary(max_size=60)), max_size=8),
+       st.sampled_from([b"NOOP", b"AUTH PLAIN", b"AUTH LOGIN", b"AUTH CRAM-MD5"]))
+def test_fuzz_raises_nothing_but_parse_errors(lines: list[tuple[Direction, bytes]], first: bytes) -> None:
     ext = Pop3Extractor(KEY)
     with contextlib.suppress(ParseError):
-        for direction, line in lines:
+        for direction, line in [(C, first), *lines]:
             ext.parse(FLOW, direction, 1.0, line.replace(b"\n", b"") + b"\r\n")
 
 
@@ -77,8 +115,50 @@ def test_same_user_pass_logins_as_tshark(real_pcaps: Path, name: str) -> None:
         elif command.upper() == "PASS":
             theirs.add((user, KEY.fingerprint(SecretKind.PASSWORD, arg).value))
     ours = {(o.username, o.secret_fp) for o in Sensor(secrets=KEY).read(str(real_pcaps / name))
-            if isinstance(o, CredentialSeen)}
+            if isinstance(o, CredentialSeen) and o.mechanism == "USER/PASS"}
     assert theirs and ours == theirs
+
+
+@needs_real_pcaps
+@pytest.mark.parametrize("name", ["ndpi/tests/cfgs/default/pcap/pop3.pcap", "zeek/pop3/pop3.pcap"])
+def test_same_sasl_plain_logins_as_tshark(real_pcaps: Path, name: str) -> None:
+    """tshark shows the response after `AUTH PLAIN` as the next command: decoded here."""
+    out = subprocess.run(["tshark", "-n", "-r", str(real_pcaps / name), "-Y", "pop.request.command", "-T", "fields",
+                          "-e", "tcp.stream", "-e", "pop.request.command", "-e", "pop.request.parameter"],
+                         capture_output=True, text=True, check=True).stdout
+    theirs, last = set(), dict[str, tuple[str, str]]()
+    for stream, command, arg in (line.split("\t") for line in out.splitlines()):
+        if last.get(stream) == ("AUTH", "PLAIN"):
+            _authzid, user, password = base64.b64decode(command).split(b"\x00")
+            theirs.add((user.decode(), KEY.fingerprint(SecretKind.PASSWORD, password).value))
+        last[stream] = (command.upper(), arg.upper())
+    ours = {(o.username, o.secret_fp) for o in Sensor(secrets=KEY).read(str(real_pcaps / name))
+            if isinstance(o, CredentialSeen) and o.mechanism == "PLAIN"}
+    assert theirs and ours == theirs
+
+
+@needs_real_pcaps
+def test_every_sasl_login_of_the_truth_file(real_pcaps: Path) -> None:
+    expected = json.loads((real_pcaps / "expected.json").read_text())
+    checked = 0
+    for capture, facts in expected.items():
+        logins = {(c["user"], c["password"]) for c in (facts.get("credentials", []) if isinstance(facts, dict) else [])
+                  if c.get("proto") == "pop3" and c.get("mech") == "PLAIN"}
+        if not logins:
+            continue
+        got = {(o.username, o.secret_fp, o.mechanism) for o in Sensor(secrets=KEY).read(str(real_pcaps / capture))
+               if isinstance(o, CredentialSeen)}
+        for user, password in logins:
+            assert (user, KEY.fingerprint(SecretKind.PASSWORD, password).value, "PLAIN") in got, (capture, user)
+            checked += 1
+    assert checked >= 4
+
+
+@needs_real_pcaps
+def test_xoauth2_is_named_without_its_token(real_pcaps: Path) -> None:
+    creds = [o for o in Sensor(secrets=KEY).read(str(real_pcaps / "suricata-verify/pop3-auth-01/input.pcap"))
+             if isinstance(o, CredentialSeen)]
+    assert [(c.mechanism, c.secret_kind, c.secret_fp) for c in creds] == [("XOAUTH2", SecretKind.NONE, None)]
 
 
 @needs_real_pcaps

@@ -1,4 +1,5 @@
-"""The one place PyYAML is imported: safe loading only, errors with a line number."""
+"""The one place PyYAML is imported (sensor catalog and analytics files alike): safe loading
+only, errors with a line number."""
 
 from __future__ import annotations
 

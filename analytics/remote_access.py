@@ -1,0 +1,208 @@
+"""The remote-access ledger: every session, its device, and whether it was approved.
+
+A session is approved when its device is in the inventory and active, the device's
+`remote_access` column names the session's vendor or product (or protocol: "RDP"), and, when
+the site keeps a windows file, an approved window covers it: same vendor, that device (by
+asset id) or its group (inventory department), session start and end inside the window.
+Approved sessions raise nothing but stay in the ledger with the window's approver and ticket.
+
+Windows file (YAML):
+
+    windows:
+      - vendor: Philips
+        device: MON-0101          # or  group: Radiology
+        start: 2026-11-02T08:00:00Z
+        end: 2026-11-02T12:00:00Z
+        approver: J. Okafor (Clinical Engineering)
+        ticket: CHG-10442
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from analytics.correlate import Sighting
+from analytics.identities import IdentityKind
+from sensor.records import RemoteAccessSession
+from sensor.yamlfile import YamlError, load_yaml
+
+_WINDOW_KEYS = {"vendor", "device", "group", "start", "end", "approver", "ticket"}
+
+
+class WindowsError(ValueError):
+    """The windows file is unusable: every problem, each naming the file, entry and field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalWindow:
+    """One approved maintenance window for a vendor."""
+
+    vendor: str
+    device: str | None
+    """Asset id; None when the window is for a group."""
+    group: str | None
+    """Inventory department."""
+    start: float
+    end: float
+    approver: str
+    ticket: str
+    source: str
+    """file:entry, for the ledger."""
+
+    def covers(self, session: RemoteAccessSession, asset_id: str, department: str) -> bool:
+        """Whether this window approves `session` on that device."""
+        names = {session.vendor.casefold(), session.product.casefold()}
+        if self.vendor.casefold() not in names:
+            return False
+        if self.device is not None and self.device != asset_id:
+            return False
+        if self.group is not None and self.group.casefold() != department.casefold():
+            return False
+        return self.start <= session.start and session.end <= self.end
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One session as the analyst reads it."""
+
+    session: RemoteAccessSession
+    sighting: Sighting
+    """The device end, resolved."""
+    approved: bool
+    reason: str
+    """Why it is (not) approved, e.g. "window CHG-10442 approved by J. Okafor"."""
+
+
+def load_windows(path: str | Path) -> list[ApprovalWindow]:
+    """The windows of a YAML file; `WindowsError` lists every bad entry."""
+    path = Path(path)
+    try:
+        doc = load_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, YamlError) as e:
+        raise WindowsError([f"{path}: {e}"]) from None
+    items = doc.get("windows") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        raise WindowsError([f"{path}: expected a mapping with a `windows:` list"])
+    problems: list[str] = []
+    windows = []
+    for i, item in enumerate(items, 1):
+        window = _window(f"{path}:entry {i}", item, problems)
+        if window is not None:
+            windows.append(window)
+    if problems:
+        raise WindowsError(problems)
+    return windows
+
+
+def _window(where: str, item: Any, problems: list[str]) -> ApprovalWindow | None:
+    if not isinstance(item, dict):
+        problems.append(f"{where}: each window is a mapping")
+        return None
+    before = len(problems)
+    for key in sorted(set(item) - _WINDOW_KEYS):
+        problems.append(f"{where}: {key}: unknown field (expected {', '.join(sorted(_WINDOW_KEYS))})")
+    for key in ("vendor", "approver", "ticket"):
+        if not str(item.get(key) or "").strip():
+            problems.append(f"{where}: {key}: required")
+    if (item.get("device") is None) == (item.get("group") is None):
+        problems.append(f"{where}: device/group: give exactly one")
+    times = [_time(item.get(key), f"{where}: {key}", problems) for key in ("start", "end")]
+    if times[0] is not None and times[1] is not None and times[1] <= times[0]:
+        problems.append(f"{where}: end: not after start")
+    if len(problems) > before or times[0] is None or times[1] is None:
+        return None
+    return ApprovalWindow(
+        vendor=str(item["vendor"]), device=None if item.get("device") is None else str(item["device"]),
+        group=None if item.get("group") is None else str(item["group"]), start=times[0], end=times[1],
+        approver=str(item["approver"]), ticket=str(item["ticket"]), source=where,
+    )
+
+
+def _time(value: Any, where: str, problems: list[str]) -> float | None:
+    """An ISO time (YAML may have parsed it already); naive times are UTC."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            problems.append(f"{where}: not an ISO date-time: {value!r}")
+            return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def ledger(sightings: Iterable[Sighting], windows: Sequence[ApprovalWindow] | None) -> list[LedgerEntry]:
+    """Every remote-access session of a run, in time order, with its verdict.
+
+    `windows` None: the site keeps no windows file, the inventory alone decides."""
+    entries = []
+    for s in sightings:
+        obs = s.presentation.obs
+        if s.presentation.identity.kind is IdentityKind.REMOTE_ACCESS and isinstance(obs, RemoteAccessSession):
+            approved, reason = _verdict(obs, s, windows)
+            entries.append(LedgerEntry(obs, s, approved, reason))
+    entries.sort(key=lambda e: (e.session.start, e.session.flow.uid))
+    return entries
+
+
+def _verdict(
+    session: RemoteAccessSession, s: Sighting, windows: Sequence[ApprovalWindow] | None
+) -> tuple[bool, str]:
+    asset = s.asset
+    what = session.vendor or session.product
+    if asset is None:
+        return False, "device not in the inventory"
+    if asset.status.gone:
+        return False, f"device is {asset.status.value}"
+    allowed = {v.casefold() for v in asset.remote_access}
+    protocol = session.product.rsplit("(", 1)[-1].rstrip(")")
+    if not allowed & {session.vendor.casefold(), session.product.casefold(), protocol.casefold()} - {""}:
+        listed = ", ".join(asset.remote_access) or "none"
+        return False, f"inventory approves {listed} for this device, not {what}"
+    if windows is None:
+        return True, "approved by the inventory"
+    for w in windows:
+        if w.covers(session, asset.asset_id, asset.department):
+            return True, f"window {w.ticket} approved by {w.approver}"
+    return False, f"outside every approved window for {what}"
+
+
+def tool_name(session: RemoteAccessSession) -> str:
+    """"TeamViewer", "GE HealthCare InSite / OnWatch remote service", "RDP": vendor and product, once."""
+    if not session.vendor or session.product.startswith(session.vendor):
+        return session.product
+    return f"{session.vendor} {session.product}"
+
+
+def ledger_record(entry: LedgerEntry) -> dict[str, Any]:
+    """One ledger line as JSON (`--ledger`): the session, its device end and the verdict."""
+    s, where = entry.session, entry.sighting
+    device_end, far = (s.flow.resp, s.flow.orig) if s.direction == "inbound" else (s.flow.orig, s.flow.resp)
+    return {
+        "vendor": s.vendor, "product": s.product, "protocol": str(s.protocol), "direction": s.direction,
+        "matched_by": s.matched_by, "user": s.user,
+        "device": {"key": where.device_key, "asset_id": where.asset.asset_id if where.asset else None,
+                   "ip": device_end.ip, "mac": where.mac, "match": str(where.method)},
+        "remote": {"ip": far.ip, "port": far.port, "name": s.remote_name},
+        "server_port": s.flow.resp.port, "transport": s.flow.transport,
+        "start": _iso(s.start), "end": _iso(s.end), "duration_s": round(s.duration, 3),
+        "bytes_to_server": s.bytes_orig, "bytes_to_client": s.bytes_resp,
+        "client_software": s.client_software, "server_software": s.server_software,
+        "hassh": s.hassh, "hassh_server": s.hassh_server, "security": list(s.security),
+        "approved": entry.approved, "reason": entry.reason,
+        "evidence": {"capture": s.evidence.capture, "frames": list(s.evidence.frames)},
+    }
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,103 @@
+"""Remote-access sessions: recognised during a connection, emitted when it ends.
+
+A session's ledger line needs the whole connection (start, end, bytes each way), so the
+`RemoteAccessSession` an extractor emits (RDP, VNC, SSH, a vendor tool's signature) is held
+here until the flow leaves the table, then completed from the flow's counters. Connections
+no extractor claims become sessions when the catalog knows their server: by TLS SNI or a
+certificate name seen on the connection, by a DNS answer seen earlier for the address, by
+address range, or by server port. The catalog also gives protocol sessions their vendor
+when it knows the vendor end.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import replace
+
+from sensor.catalog import Catalog, Match
+from sensor.flowid import Endpoint
+from sensor.flows import Flow
+from sensor.records import (
+    DnsAnswer,
+    Evidence,
+    Observation,
+    Proto,
+    RemoteAccessSession,
+    TlsCertificate,
+    TlsClientHello,
+)
+
+MAX_DNS_NAMES = 65536
+"""Addresses whose DNS names are remembered (least recently answered forgotten first)."""
+
+
+class RemoteAccessTracker:
+    """Holds each connection's remote-access facts until the connection ends."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._held: dict[str, RemoteAccessSession] = {}
+        self._matched: dict[str, tuple[Match, Observation]] = {}
+        self._names: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        """Address -> the names a DNS answer gave it (question and CNAME chain)."""
+
+    def observed(self, obs: Observation) -> bool:
+        """Learn from `obs`; whether it goes out now (sessions wait for their connection's end)."""
+        uid = obs.flow.uid
+        if isinstance(obs, RemoteAccessSession):
+            self._held.setdefault(uid, obs)
+            return False
+        if isinstance(obs, TlsClientHello) and obs.server_name:
+            if (m := self.catalog.by_name(obs.server_name, "sni")) is not None:
+                self._matched.setdefault(uid, (m, obs))
+        elif isinstance(obs, TlsCertificate) and obs.chain and obs.leaf.subject_cn:
+            if (m := self.catalog.by_certificate(obs.leaf.subject_cn)) is not None:
+                self._matched.setdefault(uid, (m, obs))
+        elif isinstance(obs, DnsAnswer):
+            for ip in obs.addresses:
+                self._names[ip] = (obs.query, *obs.cnames)
+                self._names.move_to_end(ip)
+            while len(self._names) > MAX_DNS_NAMES:
+                self._names.popitem(last=False)
+        return True
+
+    def ended(self, flow: Flow, capture: str) -> RemoteAccessSession | None:
+        """The session of a connection leaving the table, if it was one."""
+        uid = flow.id.uid
+        held = self._held.pop(uid, None)
+        matched = self._matched.pop(uid, None)
+        if held is not None:
+            # A protocol session: the vendor end is the client when inbound, else the server.
+            far = flow.id.orig if held.direction == "inbound" else flow.id.resp
+            match = matched[0] if matched else self._by_endpoint(far, flow.id.transport, ports=False)
+            if match is not None:
+                held = replace(held, vendor=match.entry.vendor, product=f"{match.entry.product} ({held.product})",
+                               matched_by=f"{held.matched_by}; {match.how}",
+                               remote_name=held.remote_name or match.name)
+            return self._complete(held, flow)
+        if matched is not None:
+            match, obs = matched
+            ts, protocol, evidence = obs.ts, obs.protocol, obs.evidence
+        else:
+            found = self._by_endpoint(flow.id.resp, flow.id.transport, ports=True)
+            if found is None:
+                return None
+            match, ts, protocol, evidence = found, flow.first, Proto.REMOTE, Evidence(capture, (flow.first_frame,))
+        e = match.entry
+        session = RemoteAccessSession(ts=ts, flow=flow.id, protocol=protocol, evidence=evidence,
+                                      vendor=e.vendor, product=e.product, direction=e.direction,
+                                      matched_by=match.how, remote_name=match.name)
+        return self._complete(session, flow)
+
+    def _by_endpoint(self, ep: Endpoint, transport: str, *, ports: bool) -> Match | None:
+        for name in self._names.get(ep.ip, ()):
+            if (m := self.catalog.by_name(name, "dns")) is not None:
+                return m
+        if (m := self.catalog.by_address(ep.ip)) is not None:
+            return m
+        return self.catalog.by_port(transport, ep.port) if ports else None
+
+    @staticmethod
+    def _complete(session: RemoteAccessSession, flow: Flow) -> RemoteAccessSession:
+        return replace(session, start=flow.first, end=flow.last, bytes_orig=flow.bytes[0], bytes_resp=flow.bytes[1])
+

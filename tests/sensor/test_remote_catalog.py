@@ -1,0 +1,98 @@
+"""The vendor catalog and the remote-access tracker: names (SNI and DNS), ranges, ports,
+signatures and certificates; sessions completed from the flow when it ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sensor.catalog import CatalogError, load_catalog
+from sensor.flowid import Endpoint, FlowId
+from sensor.flows import Flow
+from sensor.records import DnsAnswer, Proto, RemoteAccessSession, TlsClientHello
+from sensor.remote import RemoteAccessTracker
+from sensor.sense import Sensor
+from tests.conftest import needs_real_pcaps
+
+CATALOG = """remote_access:
+  - {vendor: Acme Medical, product: Acme Link, names: ["*.acme-med.example"], ip_ranges: ["192.0.2.0/24"],
+     source: test}
+  - {vendor: Tool, product: Tool, ports: ["tcp/7070"], signatures: [{transport: tcp, offset: 0, hex: "abcd"}],
+     source: test}
+rules: []
+"""
+
+
+def tracker(tmp_path: Path) -> RemoteAccessTracker:
+    (tmp_path / "c.yaml").write_text(CATALOG)
+    return RemoteAccessTracker(load_catalog(tmp_path / "c.yaml"))
+
+
+def make_flow(server: str, port: int) -> Flow:
+    fid = FlowId(uid=f"C{server}{port}", transport="tcp", orig=Endpoint("10.30.8.41", 40000),
+                 resp=Endpoint(server, port))
+    flow = Flow(fid, (b"", b""), 100.0, True, 7)
+    flow.last, flow.bytes = 160.0, [1000, 5000]
+    return flow
+
+
+def test_the_repository_catalog_loads_and_names_its_sources() -> None:
+    catalog = load_catalog()
+    vendors = {e.vendor for e in catalog.entries}
+    assert {"TeamViewer", "AnyDesk", "Philips", "GE HealthCare", "Siemens Healthineers", "Citrix"} <= vendors
+    match = catalog.by_name("router15.teamviewer.com", "sni")
+    assert match is not None and match.how == "sni router15.teamviewer.com ~ *.teamviewer.com"
+    assert catalog.by_name("teamviewer.com.evil.example", "sni") is None
+
+
+def test_catalog_errors_name_the_entry(tmp_path: Path) -> None:
+    for text, message in (("remote_access:\n  - {vendor: X, product: Y}\n", "X Y: `source` is required"),
+                          ("remote_access:\n  - {vendor: X, product: Y, source: s, ports: [7070]}\n", "tcp/N"),
+                          ("remote_access:\n  - {vendor: X, product: Y, source: s, colour: red}\n", "colour"),
+                          ("remote_access: 3\n", "list"), ("remote_access: [\n", "invalid YAML")):
+        (tmp_path / "c.yaml").write_text(text)
+        with pytest.raises(CatalogError, match=message):
+            load_catalog(tmp_path / "c.yaml")
+
+
+def test_dns_answer_then_connection_is_a_session(tmp_path: Path) -> None:
+    t = tracker(tmp_path)
+    flow = make_flow("198.51.100.9", 443)
+    dns = DnsAnswer(ts=90.0, flow=flow.id, protocol=Proto.DNS, query="prs.acme-med.example", query_type="A",
+                    rcode="NOERROR", addresses=("198.51.100.9",))
+    assert t.observed(dns)
+    session = t.ended(flow, "cap.pcap")
+    assert session is not None
+    assert (session.vendor, session.direction, session.remote_name, session.matched_by) == (
+        "Acme Medical", "outbound", "prs.acme-med.example", "dns prs.acme-med.example ~ *.acme-med.example")
+    assert (session.start, session.end, session.bytes_orig, session.bytes_resp) == (100.0, 160.0, 1000, 5000)
+    assert session.evidence.frames == (7,)
+
+
+def test_sni_range_and_port_and_held_protocol_sessions(tmp_path: Path) -> None:
+    t = tracker(tmp_path)
+    flow = make_flow("203.0.113.5", 443)
+    hello = TlsClientHello(ts=101.0, flow=flow.id, protocol=Proto.TLS, server_name="x.ACME-med.example", alpn=(),
+                           versions=(), ja3="", ja3_hash="", ja4="")
+    assert t.observed(hello)
+    assert t.ended(flow, "c").matched_by.startswith("sni x.acme-med.example")  # type: ignore[union-attr]
+    assert t.ended(make_flow("192.0.2.44", 22), "c").matched_by == "ip 192.0.2.44 in 192.0.2.0/24"  # type: ignore[union-attr]
+    assert t.ended(make_flow("203.0.113.5", 7070), "c").product == "Tool"  # type: ignore[union-attr]
+    assert t.ended(make_flow("203.0.113.5", 8080), "c") is None
+    inbound = make_flow("10.30.8.41", 22)
+    inbound.id = FlowId(uid="Cin", transport="tcp", orig=Endpoint("192.0.2.7", 50000), resp=Endpoint("10.30.8.41", 22))
+    ssh = RemoteAccessSession(ts=100.5, flow=inbound.id, protocol=Proto.SSH, vendor="", product="SSH",
+                              direction="inbound", matched_by="ssh version exchange")
+    assert not t.observed(ssh)  # held until the connection ends
+    session = t.ended(inbound, "c")
+    assert session is not None and session.vendor == "Acme Medical" and session.product == "Acme Link (SSH)"
+
+
+@needs_real_pcaps
+def test_teamviewer_and_anydesk_real_captures(real_pcaps: Path) -> None:
+    def tools(name: str) -> set[str]:
+        return {o.vendor for o in Sensor().read(str(real_pcaps / name)) if isinstance(o, RemoteAccessSession)}
+
+    assert tools("ndpi/tests/cfgs/default/pcap/teamviewer.pcap") == {"TeamViewer"}
+    assert tools("ndpi/tests/cfgs/default/pcap/anydesk.pcapng") == {"AnyDesk"}
