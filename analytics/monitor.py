@@ -34,11 +34,13 @@ from analytics.commands import (
     _Fail,
     _open_state,
     _setup,
+    _windows,
     add_key_option,
     open_secrets,
 )
 from analytics.detections.base import Finding
 from analytics.metrics import Metrics, sensor_snapshot
+from analytics.remote_access import ApprovalWindow
 from analytics.rules import RULES_DIR
 from analytics.state import State, default_state_path
 from sensor.encode import write_jsonl
@@ -88,6 +90,8 @@ def add_live_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     p.add_argument("--rules", type=Path, default=RULES_DIR, metavar="DIR",
                    help="rules directory (default: the repository's rules/)")
     p.add_argument("--exceptions", metavar="FILE", help="approved exceptions (YAML)")
+    p.add_argument("--remote-access-windows", metavar="FILE",
+                   help="approved remote-access windows (YAML); without it the inventory alone approves")
     state = p.add_mutually_exclusive_group()
     state.add_argument("--state", type=Path, default=None, metavar="DB",
                        help=f"state database (default: {default_state_path()})")
@@ -135,6 +139,8 @@ class Monitor:
         self.args = args
         self.err = err
         self.window: list[Observation] = []
+        self.windows: list[ApprovalWindow] | None = None
+        """Approved remote-access windows (`--remote-access-windows`)."""
         self.alerted: OrderedDict[str, None] = OrderedDict()
         self.metrics = Metrics()
         self.state: State | None = None
@@ -149,6 +155,7 @@ class Monitor:
         self.secrets = secrets
         try:
             self.rules, self.inventory, self.exceptions = _setup(args, err)
+            self.windows = _windows(args.remote_access_windows, err)
             self.state = None if args.no_state else _open_state(args.state, err)
         except _Fail:
             return EXIT_ERROR
@@ -198,18 +205,21 @@ class Monitor:
 
     def _reload(self) -> None:
         try:
-            self.rules, self.inventory, self.exceptions = _setup(self.args, self.err)
+            loaded = _setup(self.args, self.err)
+            windows = _windows(self.args.remote_access_windows, self.err)
         except _Fail:
-            self.err.write("trustwatch: reload failed; keeping the previous inventory, rules and exceptions\n")
+            self.err.write("trustwatch: reload failed; keeping the previous inventory, rules, exceptions and "
+                           "windows\n")
             return
-        self.err.write("trustwatch: reloaded inventory, rules and exceptions\n")
+        (self.rules, self.inventory, self.exceptions), self.windows = loaded, windows
+        self.err.write("trustwatch: reloaded inventory, rules, exceptions and windows\n")
 
     def _analyse(self, record: bool) -> None:
         """The analytics over the window; new findings out; with `record`, into the state too."""
         start = time.perf_counter()
         state = self.state if record else None
         result = run_audit(self.window, self.inventory, self.rules, state, self.exceptions,
-                           source=f"interface:{self.args.interface}", secrets=self.secrets)
+                           source=f"interface:{self.args.interface}", secrets=self.secrets, windows=self.windows)
         new = [f for f in result.findings if f.dedup_key not in self.alerted]
         self._emit(new)
         self.metrics.analysed(result, self.rules, time.time(), time.perf_counter() - start)

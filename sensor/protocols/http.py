@@ -35,7 +35,8 @@ that the connection's later packets cost only a counter."""
 API_KEY_HEADERS = frozenset({"x-api-key", "api-key", "apikey", "x-apikey", "x-auth-token", "x-access-token",
                              "x-api-token", "authorization-token", "x-functions-key", "ocp-apim-subscription-key"})
 API_KEY_PARAMETERS = frozenset({"api_key", "apikey", "api-key", "access_token", "auth_token", "token"})
-_DIGEST_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
+DIGEST_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
+"""One name=value parameter of a Digest header (RFC 7616); SIP's digest (RFC 3261) reads it too."""
 
 
 class HttpExtractor(Extractor):
@@ -72,7 +73,7 @@ class HttpExtractor(Extractor):
             return [], used
         if self._body < 0:
             return [], self._chunk(buf)
-        end, sep = _header_end(buf)
+        end, sep = header_end(buf)
         if end < 0:
             if len(buf) > MAX_HEADERS:
                 raise ParseError("http_headers_too_long")
@@ -138,7 +139,7 @@ class HttpExtractor(Extractor):
             return self._credential(flow, ts, None, SecretKind.TOKEN, rest, proxy + "bearer")
         if scheme_name == "digest":
             params = {m[1].lower(): m[2] if m[2] is not None else m[3]
-                      for m in _DIGEST_PARAM.finditer(rest.decode("utf-8", "replace"))}
+                      for m in DIGEST_PARAM.finditer(rest.decode("utf-8", "replace"))}
             return self._credential(flow, ts, params.get("username"), SecretKind.HASH, None, proxy + "digest",
                                     domain=params.get("realm"))
         if scheme_name in ("ntlm", "negotiate"):
@@ -185,7 +186,7 @@ class HttpExtractor(Extractor):
             mechanism=mechanism, token=claims)]
 
 
-def _header_end(buf: bytes) -> tuple[int, int]:
+def header_end(buf: bytes) -> tuple[int, int]:
     """Where the header block ends and the length of the empty line ending it; lines may end
     with a bare LF (RFC 9112 section 2.2 lets a recipient accept it)."""
     crlf, lf = buf.find(b"\r\n\r\n"), buf.find(b"\n\n")

@@ -21,7 +21,7 @@ from typing import ClassVar
 
 from sensor.flowid import Direction, FlowId
 from sensor.protocols.base import Extractor, ParseError
-from sensor.protocols.http import _DIGEST_PARAM, _header_end
+from sensor.protocols.http import DIGEST_PARAM, header_end
 from sensor.records import CredentialSeen, Observation, Proto, SecretKind
 from sensor.secrets import EPHEMERAL, SecretHasher
 
@@ -81,7 +81,7 @@ class SipExtractor(Extractor):
         keepalive = len(buf) - len(buf.lstrip(KEEPALIVE))
         if keepalive:
             return [], keepalive
-        end, sep = _header_end(buf)
+        end, sep = header_end(buf)
         if end < 0:
             if udp:  # a datagram is the whole message: cut short (snap length) if its empty line is missing
                 raise ParseError("sip_truncated")
@@ -123,7 +123,7 @@ class SipExtractor(Extractor):
         if scheme.lower() != b"digest":
             return []
         params = {m[1].lower(): _unquote(m[2]) if m[2] is not None else m[3]
-                  for m in _DIGEST_PARAM.finditer(rest.decode("utf-8", "replace"))}
+                  for m in DIGEST_PARAM.finditer(rest.decode("utf-8", "replace"))}
         user, realm, proved = params.get("username"), params.get("realm"), bool(params.get("response"))
         key = (direction, user, realm, proved)
         if key in self._seen:
