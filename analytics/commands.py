@@ -95,7 +95,8 @@ def open_secrets(option: str | None) -> SecretHasher | None:
         return None
 
 
-def _analysis_options(p: argparse.ArgumentParser) -> None:
+def add_input_options(p: argparse.ArgumentParser) -> None:
+    """What every analysis reads: inventory, rules, exceptions, remote-access windows, state."""
     p.add_argument("--inventory", required=True, metavar="FILE", help="asset inventory (.csv, .yaml, .json)")
     p.add_argument("--inventory-map", metavar="MAP", help="column map for other CMMS exports (YAML)")
     p.add_argument("--rules", type=Path, default=RULES_DIR, metavar="DIR",
@@ -103,11 +104,15 @@ def _analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exceptions", metavar="FILE", help="approved exceptions (YAML)")
     p.add_argument("--remote-access-windows", metavar="FILE",
                    help="approved remote-access windows (YAML); without it the inventory alone approves")
-    p.add_argument("--ledger", metavar="FILE.jsonl", help="write every remote-access session here as JSON lines")
     state = p.add_mutually_exclusive_group()
     state.add_argument("--state", type=Path, default=None, metavar="DB",
                        help=f"state database (default: {default_state_path()})")
     state.add_argument("--no-state", action="store_true", help="keep no history (a throw-away run)")
+
+
+def _analysis_options(p: argparse.ArgumentParser) -> None:
+    add_input_options(p)
+    p.add_argument("--ledger", metavar="FILE.jsonl", help="write every remote-access session here as JSON lines")
     p.add_argument("--alerts", metavar="FILE.jsonl", help="write alerts as JSON lines here ('-': stdout)")
     p.add_argument("--fail-on", choices=FAIL_ON, default="low",
                    help="exit 1 when an alert has at least this severity (default: low)")

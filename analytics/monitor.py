@@ -22,7 +22,6 @@ import signal
 import sys
 import time
 from collections import OrderedDict
-from pathlib import Path
 from types import FrameType
 from typing import IO
 
@@ -35,14 +34,14 @@ from analytics.commands import (
     _open_state,
     _setup,
     _windows,
+    add_input_options,
     add_key_option,
     open_secrets,
 )
 from analytics.detections.base import Finding
 from analytics.metrics import Metrics, sensor_snapshot
 from analytics.remote_access import ApprovalWindow
-from analytics.rules import RULES_DIR
-from analytics.state import State, default_state_path
+from analytics.state import State
 from sensor.encode import write_jsonl
 from sensor.live import LiveCapture, LiveError
 from sensor.records import Observation
@@ -85,17 +84,7 @@ def add_live_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     p = subparsers.add_parser("monitor", help="sense an interface and run the analytics continuously")
     p.add_argument("--interface", "-i", required=True, metavar="IF", help="interface to capture from")
     p.add_argument("--bpf", metavar="FILTER", help="capture filter (tcpdump syntax), applied in the kernel")
-    p.add_argument("--inventory", required=True, metavar="FILE", help="asset inventory (.csv, .yaml, .json)")
-    p.add_argument("--inventory-map", metavar="MAP", help="column map for other CMMS exports (YAML)")
-    p.add_argument("--rules", type=Path, default=RULES_DIR, metavar="DIR",
-                   help="rules directory (default: the repository's rules/)")
-    p.add_argument("--exceptions", metavar="FILE", help="approved exceptions (YAML)")
-    p.add_argument("--remote-access-windows", metavar="FILE",
-                   help="approved remote-access windows (YAML); without it the inventory alone approves")
-    state = p.add_mutually_exclusive_group()
-    state.add_argument("--state", type=Path, default=None, metavar="DB",
-                       help=f"state database (default: {default_state_path()})")
-    state.add_argument("--no-state", action="store_true", help="keep no history")
+    add_input_options(p)
     p.add_argument("--alerts", metavar="FILE.jsonl", help="append alerts here as they happen ('-': stdout)")
     add_metrics_endpoint_options(p)
     p.add_argument("--analyze-every", type=float, default=ANALYZE_EVERY, metavar="S",

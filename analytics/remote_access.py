@@ -27,9 +27,11 @@ from typing import Any
 
 from analytics.correlate import Sighting
 from analytics.identities import IdentityKind
-from sensor.records import RemoteAccessSession
+from sensor.records import Proto, RemoteAccessSession
 from sensor.yamlfile import YamlError, load_yaml
 
+REMOTE_PROTOCOLS = frozenset({Proto.RDP, Proto.VNC, Proto.SSH})
+"""Protocols an inventory may approve by name ("RDP"), whoever the vendor."""
 _WINDOW_KEYS = {"vendor", "device", "group", "start", "end", "approver", "ticket"}
 
 
@@ -59,8 +61,7 @@ class ApprovalWindow:
 
     def covers(self, session: RemoteAccessSession, asset_id: str, department: str) -> bool:
         """Whether this window approves `session` on that device."""
-        names = {session.vendor.casefold(), session.product.casefold()}
-        if self.vendor.casefold() not in names:
+        if self.vendor.casefold() not in session_names(session):
             return False
         if self.device is not None and self.device != asset_id:
             return False
@@ -141,6 +142,15 @@ def _time(value: Any, where: str, problems: list[str]) -> float | None:
     return moment.timestamp()
 
 
+def session_names(session: RemoteAccessSession) -> set[str]:
+    """What an inventory cell or a window may call a session by, casefolded: its vendor, its
+    product, and its protocol when that is RDP, VNC or SSH."""
+    names = {session.vendor.casefold(), session.product.casefold()} - {""}
+    if session.protocol in REMOTE_PROTOCOLS:
+        names.add(session.protocol.value)
+    return names
+
+
 def ledger(sightings: Iterable[Sighting], windows: Sequence[ApprovalWindow] | None) -> list[LedgerEntry]:
     """Every remote-access session of a run, in time order, with its verdict.
 
@@ -164,9 +174,7 @@ def _verdict(
         return False, "device not in the inventory"
     if asset.status.gone:
         return False, f"device is {asset.status.value}"
-    allowed = {v.casefold() for v in asset.remote_access}
-    protocol = session.product.rsplit("(", 1)[-1].rstrip(")")
-    if not allowed & {session.vendor.casefold(), session.product.casefold(), protocol.casefold()} - {""}:
+    if not {v.casefold() for v in asset.remote_access} & session_names(session):
         listed = ", ".join(asset.remote_access) or "none"
         return False, f"inventory approves {listed} for this device, not {what}"
     if windows is None:

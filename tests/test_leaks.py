@@ -96,7 +96,8 @@ def test_no_output_contains_a_secret_or_patient_data(tmp_path: Path, monkeypatch
     inputs = [str(SAMPLES)] + ([str(REAL_PCAPS)] if REAL_PCAPS is not None else [])
     state = tmp_path / "state.db"
     main(["audit", *inputs, "--inventory", str(inventory), "--state", str(state),
-          "--alerts", str(tmp_path / "alerts.jsonl"), "--top", "1000"])
+          "--alerts", str(tmp_path / "alerts.jsonl"), "--ledger", str(tmp_path / "ledger.jsonl"),
+          "--metrics-textfile", str(tmp_path / "trustwatch.prom"), "--top", "1000"])
     main(["sense", "--read", *inputs, "-o", str(tmp_path / "observations.jsonl")])
     main(["alerts", "--state", str(state)])
     main(["alerts", "--state", str(state), "--json"])
@@ -104,6 +105,7 @@ def test_no_output_contains_a_secret_or_patient_data(tmp_path: Path, monkeypatch
     (tmp_path / "stdout.txt").write_text(out)
     (tmp_path / "stderr.txt").write_text(err)
     assert (tmp_path / "observations.jsonl").stat().st_size > 10_000
+    assert (tmp_path / "ledger.jsonl").stat().st_size and (tmp_path / "trustwatch.prom").stat().st_size
     searches = {secret: patterns(secret) for secret in sorted(secrets)}
     leaks = []
     for path in sorted(p for p in tmp_path.rglob("*") if p.is_file() and p != inventory):

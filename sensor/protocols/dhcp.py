@@ -64,7 +64,7 @@ class DhcpExtractor(Extractor):
             self.weirds.append("dhcp_no_message_type")
             return [], len(buf)
         message_type = MESSAGE_TYPES.get(kind[0], f"type {kind[0]}")
-        ip = next((_ip(a) for a in (yiaddr, opts.get(OPT_REQUESTED_IP, b""), ciaddr) if _ip(a)), None)
+        ip = _ip(yiaddr) or _ip(opts.get(OPT_REQUESTED_IP, b"")) or _ip(ciaddr)
         lease = opts.get(OPT_LEASE)
         server = opts.get(OPT_SERVER_ID)
         client_id = opts.get(OPT_CLIENT_ID)

@@ -91,12 +91,9 @@ class RdpExtractor(Extractor):
         return [request] if request is not None else []
 
     def _read_request(self, flow: FlowId, ts: float, data: bytes) -> RemoteAccessSession:
-        user = None
-        if data.startswith(COOKIE):
-            end = data.find(b"\r\n")
-            user = data[len(COOKIE) : end if end >= 0 else None].decode("latin-1").rstrip() or None
         end = data.find(b"\r\n")
-        neg = data[end + 2 :] if end >= 0 else data
+        line, neg = (data[:end], data[end + 2 :]) if end >= 0 else (data, data)
+        user = line[len(COOKIE) :].decode("latin-1").rstrip() or None if line.startswith(COOKIE) else None
         security: tuple[str, ...] = ()
         if len(neg) >= 8 and neg[0] == NEG_REQ:
             security = tuple(f"requested {p}" for p in protocol_names(struct.unpack_from("<I", neg, 4)[0]))

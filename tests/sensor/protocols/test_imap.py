@@ -20,6 +20,7 @@ from sensor.records import CredentialSeen, SecretKind, TlsServerCertificate
 from sensor.secrets import SecretHasher
 from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
+from tests.sensor.protocols.streams import credentials
 
 KEY = SecretHasher(b"imap-test-site-key")
 FLOW = FlowId(uid="Cimap", transport="tcp", orig=Endpoint("10.20.9.7", 50143, None),
@@ -32,20 +33,8 @@ PASSWORD = KEY.fingerprint(SecretKind.PASSWORD, 'Ra"d\\iology 7').value
 
 def feed(chunks: list[tuple[Direction, bytes]], ext: ImapExtractor | None = None
          ) -> tuple[ImapExtractor, list[CredentialSeen]]:
-    """Hands the chunks over as the dispatcher does: bytes kept per direction until used."""
     ext = ext or ImapExtractor(KEY)
-    bufs: dict[Direction, bytes] = {C: b"", S: b""}
-    out: list[CredentialSeen] = []
-    for direction, chunk in chunks:
-        bufs[direction] += chunk
-        while bufs[direction]:
-            found, used = ext.parse(FLOW, direction, 1.0, bufs[direction])
-            assert 0 <= used <= len(bufs[direction])
-            out += [o for o in found if isinstance(o, CredentialSeen)]
-            if not used:
-                break
-            bufs[direction] = bufs[direction][used:]
-    return ext, out
+    return ext, credentials(ext, FLOW, chunks)
 
 
 def test_login_atoms_quoted_and_literals() -> None:

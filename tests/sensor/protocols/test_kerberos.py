@@ -20,6 +20,7 @@ from sensor.records import CredentialSeen, SecretKind
 from sensor.secrets import SecretHasher
 from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
+from tests.sensor.protocols.streams import credentials
 
 KEY = SecretHasher(b"kerberos-test-site-key")
 UDP = FlowId(uid="Ckrbu", transport="udp", orig=Endpoint("10.20.9.14", 51000, None),
@@ -73,20 +74,6 @@ def framed(message: bytes) -> bytes:
     return len(message).to_bytes(4, "big") + message
 
 
-def feed(ext: KerberosExtractor, flow: FlowId, segments: list[tuple[Direction, bytes]]) -> list[CredentialSeen]:
-    """Segments as the dispatcher hands them: appended to the direction's buffer, parsed until stuck."""
-    bufs, out = {C: b"", S: b""}, []
-    for direction, data in segments:
-        bufs[direction] += data
-        while bufs[direction]:
-            found, used = ext.parse(flow, direction, 1.0, bufs[direction])
-            out += [o for o in found if isinstance(o, CredentialSeen)]
-            if not used:
-                break
-            bufs[direction] = bufs[direction][used:]
-    return out
-
-
 def test_as_req_over_udp_with_and_without_pre_authentication() -> None:
     ext = KerberosExtractor(KEY)
     (plain,), used = ext.parse(UDP, C, 1.0, kdc_req(padata=(128,)))
@@ -106,7 +93,7 @@ def test_as_req_over_udp_with_and_without_pre_authentication() -> None:
 
 def test_principal_forms_and_notes() -> None:
     ext = KerberosExtractor(KEY)
-    creds = feed(ext, UDP, [
+    creds = credentials(ext, UDP, [
         (C, kdc_req(user=("enterprise_principal@AD.HOSP.EXAMPLE",), name_type=10, etypes=(1, 3, 18))),
         (C, kdc_req(user=("WELLKNOWN", "ANONYMOUS"), name_type=11, padata=(16,))),
         (C, kdc_req(user=("host", "pacs01.hosp.example"), name_type=3, padata=(136,))),
@@ -129,7 +116,7 @@ def test_tcp_records_span_segments_and_other_messages_are_skipped() -> None:
     tgs, error = framed(kdc_req(app=0x6C)), framed(tlv(0x7E, tlv(0x30, b"\x01" * 300)))
     stream = tgs + first + second
     ext = KerberosExtractor(KEY)
-    creds = feed(ext, TCP, [(C, stream[i : i + 7]) for i in range(0, len(stream), 7)]
+    creds = credentials(ext, TCP, [(C, stream[i : i + 7]) for i in range(0, len(stream), 7)]
                  + [(S, error[:100]), (S, error[100:])])
     assert [(c.username, c.secret_kind) for c in creds] == [("nurse-station7$", SecretKind.NONE),
                                                              ("radiology1", SecretKind.HASH)]
@@ -172,7 +159,7 @@ def test_truncation_at_every_byte() -> None:
 @given(st.sampled_from([UDP, TCP]), st.lists(st.tuples(st.sampled_from([C, S]), st.binary(max_size=80)), max_size=6))
 def test_fuzz_raises_nothing_but_parse_errors(flow: FlowId, segments: list[tuple[Direction, bytes]]) -> None:
     with contextlib.suppress(ParseError):
-        feed(KerberosExtractor(KEY), flow, segments)
+        credentials(KerberosExtractor(KEY), flow, segments)
 
 
 @given(st.data())
@@ -183,7 +170,7 @@ def test_fuzz_mutated_requests(data: st.DataObject) -> None:
     with contextlib.suppress(ParseError):
         KerberosExtractor(KEY).parse(UDP, C, 1.0, bytes(message))
     with contextlib.suppress(ParseError):
-        feed(KerberosExtractor(KEY), TCP, [(C, framed(bytes(message)))])
+        credentials(KerberosExtractor(KEY), TCP, [(C, framed(bytes(message)))])
 
 
 def ours(path: Path) -> list[CredentialSeen]:

@@ -20,6 +20,7 @@ from sensor.records import CredentialSeen, SecretKind
 from sensor.secrets import SecretHasher
 from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
+from tests.sensor.protocols.streams import credentials
 
 KEY = SecretHasher(b"sip-test-site-key")
 UDP = FlowId(uid="Csipu", transport="udp", orig=Endpoint("10.30.4.21", 5060, None),
@@ -48,23 +49,9 @@ CHALLENGE = (b"SIP/2.0 401 Unauthorized\r\nCSeq: 68 REGISTER\r\n"
              b"Content-Length: 0\r\n\r\n")
 
 
-def feed(ext: SipExtractor, flow: FlowId, segments: list[tuple[Direction, bytes]]) -> list[CredentialSeen]:
-    """Segments as the dispatcher hands them: appended to the direction's buffer, parsed until stuck."""
-    bufs, out = {C: b"", S: b""}, []
-    for direction, data in segments:
-        bufs[direction] += data
-        while bufs[direction]:
-            found, used = ext.parse(flow, direction, 1.0, bufs[direction])
-            out += [o for o in found if isinstance(o, CredentialSeen)]
-            if not used:
-                break
-            bufs[direction] = bufs[direction][used:]
-    return out
-
-
 def test_register_over_udp_gives_user_and_realm_once_per_flow() -> None:
     ext = SipExtractor(KEY)
-    creds = feed(ext, UDP, [(C, register(response="")), (S, CHALLENGE), (C, register()), (C, register()),
+    creds = credentials(ext, UDP, [(C, register(response="")), (S, CHALLENGE), (C, register()), (C, register()),
                             (C, b"\r\n\r\n"), (C, register(user="ward4-intercom"))])
     assert [(c.username, c.domain, c.secret_kind, c.mechanism, c.notes) for c in creds] == [
         ("ward3-intercom", "pbx.hosp.example", SecretKind.NONE, "digest",
@@ -77,7 +64,7 @@ def test_register_over_udp_gives_user_and_realm_once_per_flow() -> None:
 
 
 def test_proxy_authorization_escapes_and_other_schemes() -> None:
-    creds = feed(SipExtractor(KEY), UDP, [
+    creds = credentials(SipExtractor(KEY), UDP, [
         (C, register(user=r"dr \"who\"", header="Proxy-Authorization", method="INVITE", body=b"v=0\r\n")),
         (C, register().replace(b"Digest", b"Basic")),
     ])
@@ -88,7 +75,7 @@ def test_proxy_authorization_escapes_and_other_schemes() -> None:
 def test_tcp_content_length_framing_across_segments() -> None:
     stream = b"\r\n\r\n" + register(body=b"v=0\r\no=- 0 0 IN IP4 10.30.4.21\r\n") + register(user="ward4-intercom")
     ext = SipExtractor(KEY)
-    creds = feed(ext, TCP, [(C, stream[i : i + 13]) for i in range(0, len(stream), 13)] + [(S, CHALLENGE)])
+    creds = credentials(ext, TCP, [(C, stream[i : i + 13]) for i in range(0, len(stream), 13)] + [(S, CHALLENGE)])
     assert [c.username for c in creds] == ["ward3-intercom", "ward4-intercom"]
     with pytest.raises(ParseError, match="sip_bad_content_length"):
         SipExtractor(KEY).parse(TCP, C, 1.0, register().replace(b"l: 0", b"l: x"))
@@ -98,10 +85,10 @@ def test_tcp_content_length_framing_across_segments() -> None:
 
 def test_bounds() -> None:
     ext = SipExtractor(KEY)
-    creds = feed(ext, UDP, [(C, register(user=f"bed{n}")) for n in range(MAX_SEEN + 2)]
+    creds = credentials(ext, UDP, [(C, register(user=f"bed{n}")) for n in range(MAX_SEEN + 2)]
                  + [(C, register(user=f"bed{MAX_SEEN + 1}"))])
     assert len(creds) == MAX_SEEN + 3, "past MAX_SEEN new users are still reported, just not remembered"
-    feed(ext, UDP, [(S, CHALLENGE)] * (MAX_MESSAGES - len(creds) + 1))
+    credentials(ext, UDP, [(S, CHALLENGE)] * (MAX_MESSAGES - len(creds) + 1))
     assert ext.finished
     with pytest.raises(ParseError, match="sip_headers_too_long"):
         SipExtractor(KEY).parse(TCP, C, 1.0, b"REGISTER sip:x SIP/2.0\r\nX: " + b"y" * 20000)
@@ -128,7 +115,7 @@ def test_truncation_at_every_byte() -> None:
 @given(st.sampled_from([UDP, TCP]), st.lists(st.tuples(st.sampled_from([C, S]), st.binary(max_size=80)), max_size=6))
 def test_fuzz_raises_nothing_but_parse_errors(flow: FlowId, segments: list[tuple[Direction, bytes]]) -> None:
     with contextlib.suppress(ParseError):
-        feed(SipExtractor(KEY), flow, segments)
+        credentials(SipExtractor(KEY), flow, segments)
 
 
 @given(st.sampled_from([UDP, TCP]), st.data())
@@ -137,7 +124,7 @@ def test_fuzz_mutated_messages(flow: FlowId, data: st.DataObject) -> None:
     for _ in range(data.draw(st.integers(1, 6))):
         message[data.draw(st.integers(0, len(message) - 1))] = data.draw(st.sampled_from(b'\r\n :,"\\=0aZ\xff'))
     with contextlib.suppress(ParseError):
-        feed(SipExtractor(KEY), flow, [(C, bytes(message))])
+        credentials(SipExtractor(KEY), flow, [(C, bytes(message))])
 
 
 def tshark_auth(path: Path) -> list[tuple[int, str, str]]:

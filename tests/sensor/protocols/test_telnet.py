@@ -21,6 +21,7 @@ from sensor.records import CredentialSeen, SecretKind
 from sensor.secrets import SecretHasher
 from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
+from tests.sensor.protocols.streams import credentials
 
 KEY = SecretHasher(b"telnet-test-site-key")
 FLOW = FlowId(uid="Ctelnet", transport="tcp", orig=Endpoint("10.20.9.8", 50023, None),
@@ -35,20 +36,8 @@ def fp(password: bytes) -> str:
 
 
 def feed(chunks: list[tuple[Direction, bytes]]) -> tuple[TelnetExtractor, list[CredentialSeen]]:
-    """Hands the chunks over as the dispatcher does: bytes kept per direction until used."""
     ext = TelnetExtractor(KEY)
-    bufs: dict[Direction, bytes] = {C: b"", S: b""}
-    out: list[CredentialSeen] = []
-    for direction, chunk in chunks:
-        bufs[direction] += chunk
-        while bufs[direction] and not ext.finished:
-            found, used = ext.parse(FLOW, direction, 1.0, bufs[direction])
-            assert 0 <= used <= len(bufs[direction])
-            out += [o for o in found if isinstance(o, CredentialSeen)]
-            if not used:
-                break
-            bufs[direction] = bufs[direction][used:]
-    return ext, out
+    return ext, credentials(ext, FLOW, chunks)
 
 
 def typed(text: bytes, echo: bool) -> list[tuple[Direction, bytes]]:
