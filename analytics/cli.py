@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO
 
 from analytics.commands import EXIT_ERROR, EXIT_OK, add_commands, add_key_option, open_secrets
 from analytics.monitor import add_live_commands, add_metrics_endpoint_options, cmd_sense_interface
 from sensor.encode import write_jsonl
 from sensor.sense import SenseReport, sense_paths, terminal_progress
+from sensor.yamlfile import RULES_DIR, RulesFileError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sense.add_argument("-o", "--output", metavar="FILE",
                        help="write JSON lines here (default: standard output)")
     sense.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
+    sense.add_argument("--rules", type=Path, default=RULES_DIR, metavar="DIR",
+                       help="rules directory: the remote-access catalog and HTTP API-key names "
+                            "(default: the repository's rules/)")
     add_key_option(sense)
     sense.set_defaults(func=cmd_sense)
     add_commands(sub)
@@ -52,7 +57,11 @@ def cmd_sense(args: argparse.Namespace) -> int:
     secrets = open_secrets(args.key_file)
     if secrets is None:
         return EXIT_ERROR
-    observations, report = sense_paths(args.read, terminal_progress(), secrets)
+    try:
+        observations, report = sense_paths(args.read, terminal_progress(), secrets, args.rules)
+    except RulesFileError as e:
+        sys.stderr.write(f"trustwatch: {e}\n")
+        return EXIT_ERROR
     if args.output:
         with open(args.output, "w", encoding="utf-8") as out:
             write_jsonl(observations, out)

@@ -34,10 +34,11 @@ from analytics.inventory import (
 )
 from analytics.metrics import Metrics, add_export_options, export_audit
 from analytics.remote_access import ApprovalWindow, WindowsError, ledger_record, load_windows
-from analytics.rules import RULES_DIR, RuleError, RuleSet, Severity, load_rules
+from analytics.rules import RuleError, RuleSet, Severity, load_rules
 from analytics.state import State, StateError, default_state_path
 from sensor.records import Observation
 from sensor.secrets import KEY_ENV, SecretHasher, SiteKeyError, key_path, load_site_key
+from sensor.yamlfile import RULES_DIR, RulesFileError
 
 EXIT_OK = 0
 EXIT_ALERTS = 1
@@ -126,7 +127,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from sensor.sense import sense_paths, terminal_progress
 
     def observations(secrets: SecretHasher) -> tuple[Iterable[Observation], list[str]]:
-        obs, report = sense_paths(args.paths, terminal_progress(), secrets)
+        try:
+            obs, report = sense_paths(args.paths, terminal_progress(), secrets, args.rules)
+        except RulesFileError as e:
+            sys.stderr.write(f"trustwatch: {e}\n")
+            raise _Fail from None
         errors: list[str] = []
 
         def run() -> Iterable[Observation]:
@@ -160,7 +165,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 Source = Callable[[SecretHasher], tuple[Iterable[Observation], list[str]]]
-"""Where the observations come from (the sensor, or observation files) and the errors it met."""
+"""Where the observations come from (the sensor, or observation files) and the errors it met;
+raises _Fail when it cannot start (said on stderr)."""
 
 
 def _analyse(args: argparse.Namespace, source: Source) -> int:
@@ -172,10 +178,10 @@ def _analyse(args: argparse.Namespace, source: Source) -> int:
     try:
         rules, inventory, exceptions = _setup(args, err)
         windows = _windows(args.remote_access_windows, err)
+        observations, errors = source(secrets)
         state = None if args.no_state else _open_state(args.state, err)
     except _Fail:
         return EXIT_ERROR
-    observations, errors = source(secrets)
     metrics = Metrics()
     observations = metrics.observe(observations)
     try:

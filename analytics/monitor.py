@@ -22,6 +22,7 @@ import signal
 import sys
 import time
 from collections import OrderedDict
+from pathlib import Path
 from types import FrameType
 from typing import IO
 
@@ -45,7 +46,9 @@ from analytics.state import State
 from sensor.encode import write_jsonl
 from sensor.live import LiveCapture, LiveError
 from sensor.records import Observation
+from sensor.secrets import SecretHasher
 from sensor.sense import Sensor
+from sensor.yamlfile import RulesFileError
 
 DEFAULT_METRICS_ADDRESS = "127.0.0.1"
 DEFAULT_METRICS_PORT = 9750
@@ -103,6 +106,15 @@ def add_metrics_endpoint_options(p: argparse.ArgumentParser) -> None:
                    help=f"port of the /metrics endpoint, 0 for none (default: {DEFAULT_METRICS_PORT})")
 
 
+def _sensor(secrets: SecretHasher, rules_dir: Path, err: IO[str]) -> Sensor:
+    """The sensor with the site's catalog and API-key names, or _Fail after saying why."""
+    try:
+        return Sensor(secrets=secrets, rules_dir=rules_dir)
+    except RulesFileError as e:
+        err.write(f"trustwatch: {e}\n")
+        raise _Fail from None
+
+
 def _open(interface: str, bpf: str | None, metrics: Metrics, args: argparse.Namespace,
           err: IO[str]) -> LiveCapture | None:
     """The capture and the metrics endpoint, or None after saying why on `err`."""
@@ -145,6 +157,7 @@ class Monitor:
         try:
             self.rules, self.inventory, self.exceptions = _setup(args, err)
             self.windows = _windows(args.remote_access_windows, err)
+            sensor = _sensor(secrets, args.rules, err)
             self.state = None if args.no_state else _open_state(args.state, err)
         except _Fail:
             return EXIT_ERROR
@@ -159,7 +172,6 @@ class Monitor:
             return EXIT_ERROR
         flags = _Stop()
         flags.install(hup=True)
-        sensor = Sensor(secrets=secrets)
         err.write(f"trustwatch: monitoring {args.interface}"
                   f"{f' (metrics on {args.metrics_address}:{args.metrics_port})' if args.metrics_port else ''}\n")
         err.flush()
@@ -238,13 +250,16 @@ def cmd_sense_interface(args: argparse.Namespace) -> int:
     secrets = open_secrets(args.key_file)
     if secrets is None:
         return EXIT_ERROR
+    try:
+        sensor = _sensor(secrets, args.rules, err)
+    except _Fail:
+        return EXIT_ERROR
     metrics = Metrics()
     capture = _open(args.interface, args.bpf, metrics, args, err)
     if capture is None:
         return EXIT_ERROR
     flags = _Stop()
     flags.install(hup=False)
-    sensor = Sensor(secrets=secrets)
     if not args.quiet:
         err.write(f"trustwatch: sensing {args.interface}\n")
         err.flush()

@@ -26,14 +26,12 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from analytics.correlate import CorrelationSettings
-from sensor.yamlfile import YamlError, load_yaml
-
-RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
-"""The repository's rules, the default of `--rules`."""
+from sensor.yamlfile import RULES_DIR, YamlError, load_yaml
 
 _RULE_KEYS = {"id", "name", "severity", "description", "enabled", "params"}
-_FILE_KEYS = {"rules", "correlation", "remote_access"}
-"""`remote_access` is the sensor's vendor catalog (`sensor.catalog`), kept beside its rule."""
+_FILE_KEYS = {"rules", "correlation", "remote_access", "http_api_keys"}
+"""`remote_access` is the sensor's vendor catalog (`sensor.catalog`), `http_api_keys` where the
+HTTP extractor looks for API keys (`sensor.protocols.http`): the sensor's, kept beside their rules."""
 
 
 class Severity(StrEnum):

@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sensor.yamlfile import YamlError, load_yaml
+from sensor.yamlfile import RULES_DIR, RulesFileError, YamlError, load_yaml
 
-CATALOG_PATH = Path(__file__).resolve().parent.parent / "rules" / "remote_access.yaml"
+CATALOG_PATH = RULES_DIR / "remote_access.yaml"
 """The repository's catalog, the default."""
 DIRECTIONS = ("inbound", "outbound")
 _KEYS = {"vendor", "product", "direction", "names", "ip_ranges", "ports", "signatures", "certificates", "source"}
 
 
-class CatalogError(ValueError):
+class CatalogError(RulesFileError):
     """The catalog file is unusable; the message names the file and the entry."""
 
 

@@ -16,20 +16,23 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sensor.capture import Capture, CaptureError, Records
-from sensor.catalog import Catalog, load_catalog
+from sensor.catalog import load_catalog
 from sensor.decode import IP_TCP, Decoder
 from sensor.dispatch import Dispatcher
 from sensor.fastpath import count_done_flows
 from sensor.flows import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Flow, FlowTable
 from sensor.protocols import EXTRACTORS
 from sensor.protocols.base import Extractor
+from sensor.protocols.http import HttpExtractor, load_api_key_names
 from sensor.protocols.vendor_tool import VendorToolExtractor
 from sensor.records import Observation
 from sensor.remote import RemoteAccessTracker
 from sensor.secrets import EPHEMERAL, SecretHasher
 from sensor.weird import Weirds
+from sensor.yamlfile import RULES_DIR
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
 """Files taken from a directory; files named on the command line are always tried."""
@@ -92,11 +95,13 @@ class Sensor:
 
     def __init__(
         self, extractors: Iterable[type[Extractor]] = EXTRACTORS, secrets: SecretHasher = EPHEMERAL,
-        catalog: Catalog | None = None,
+        rules_dir: Path = RULES_DIR,
     ) -> None:
-        """`catalog`: the vendor remote-access catalog (default: `rules/remote_access.yaml`)."""
-        catalog = catalog if catalog is not None else load_catalog()
-        extractors = (*extractors, VendorToolExtractor.bound(catalog))
+        """`rules_dir`: where the sensor's rules are, the remote-access catalog and the HTTP
+        API-key names; a broken one raises `RulesFileError` before anything is read."""
+        catalog = load_catalog(rules_dir / "remote_access.yaml")
+        http = HttpExtractor.bound(load_api_key_names(rules_dir / "credentials.yaml"))
+        extractors = (*(http if e is HttpExtractor else e for e in extractors), VendorToolExtractor.bound(catalog))
         self.report = SenseReport()
         self.weirds = self.report.weirds
         ports = frozenset(p for e in extractors for p in e.ports)
@@ -268,9 +273,11 @@ def sense_paths(
     paths: Iterable[str],
     progress: Callable[[str, int, int, int], None] | None = None,
     secrets: SecretHasher = EPHEMERAL,
+    rules_dir: Path = RULES_DIR,
 ) -> tuple[Iterator[Observation], SenseReport]:
-    """Observations of every capture under `paths`, and the report filled in as they go."""
-    sensor = Sensor(secrets=secrets)
+    """Observations of every capture under `paths`, and the report filled in as they go.
+    Raises `RulesFileError` (before reading) when the sensor's rules are broken."""
+    sensor = Sensor(secrets=secrets, rules_dir=rules_dir)
 
     def run() -> Iterator[Observation]:
         start = time.perf_counter()

@@ -3,9 +3,17 @@ only, errors with a line number."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml  # type: ignore[import-untyped, unused-ignore]
+
+RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+"""The repository's rules: the default of `--rules` for the sensor and the analytics alike."""
+
+
+class RulesFileError(ValueError):
+    """A rules file the sensor reads is unusable; the message names the file and the entry."""
 
 
 class YamlError(ValueError):

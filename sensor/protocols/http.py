@@ -6,7 +6,8 @@ its body (Content-Length or chunked) is skipped unread. Found: Basic (user; the 
 which may itself contain ':', fingerprinted), Bearer (token fingerprinted; a JWT's claims
 kept), Digest (user and realm; the response is a challenge response, nothing to
 fingerprint), NTLM (user, domain, workstation of the NTLMSSP AUTHENTICATE in an `NTLM` or
-`Negotiate` token, `sensor.ntlm`), API keys in the usual headers and query parameters.
+`Negotiate` token, `sensor.ntlm`), API keys in the headers and query parameters that
+`rules/credentials.yaml` names (`http_api_keys`; the class is bound to them at start-up).
 Proxy-Authorization alike.
 The request target is never kept (it may carry patient identifiers). Responses are skipped.
 """
@@ -18,7 +19,9 @@ import binascii
 import re
 import urllib.parse
 from collections.abc import Sequence
-from typing import ClassVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
 
 from sensor.flowid import Direction, FlowId
 from sensor.jwt import token_claims
@@ -26,17 +29,44 @@ from sensor.ntlm import find_authenticate
 from sensor.protocols.base import Extractor, ParseError
 from sensor.records import CredentialSeen, Observation, Proto, SecretKind
 from sensor.secrets import EPHEMERAL, SecretHasher
+from sensor.yamlfile import RULES_DIR, RulesFileError, YamlError, load_yaml
 
 METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ")
 MAX_HEADERS = 32 * 1024
 MAX_REQUESTS = 32
 """Requests read per connection: a keep-alive poller repeats itself; inspection must end so
 that the connection's later packets cost only a counter."""
-API_KEY_HEADERS = frozenset({"x-api-key", "api-key", "apikey", "x-apikey", "x-auth-token", "x-access-token",
-                             "x-api-token", "authorization-token", "x-functions-key", "ocp-apim-subscription-key"})
-API_KEY_PARAMETERS = frozenset({"api_key", "apikey", "api-key", "access_token", "auth_token", "token"})
+API_KEYS_PATH = RULES_DIR / "credentials.yaml"
 DIGEST_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
 """One name=value parameter of a Digest header (RFC 7616); SIP's digest (RFC 3261) reads it too."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyNames:
+    """Where requests carry API keys: header names and query parameters, lower case."""
+
+    headers: frozenset[str] = frozenset()
+    parameters: frozenset[str] = frozenset()
+
+
+def load_api_key_names(path: str | Path = API_KEYS_PATH) -> ApiKeyNames:
+    """The `http_api_keys: {headers: [...], query_parameters: [...]}` of `path`."""
+    path = Path(path)
+    try:
+        doc = load_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, YamlError) as e:
+        raise RulesFileError(f"{path}: {e}") from None
+    section = doc.get("http_api_keys") if isinstance(doc, dict) else None
+    if not isinstance(section, dict) or set(section) - {"headers", "query_parameters"}:
+        raise RulesFileError(f"{path}: expected `http_api_keys:` with `headers` and `query_parameters` lists")
+    return ApiKeyNames(_names(path, section, "headers"), _names(path, section, "query_parameters"))
+
+
+def _names(path: Path, section: dict[str, Any], key: str) -> frozenset[str]:
+    value = section.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise RulesFileError(f"{path}: http_api_keys.{key}: expected a list of names")
+    return frozenset(v.strip().lower() for v in value)
 
 
 class HttpExtractor(Extractor):
@@ -46,6 +76,13 @@ class HttpExtractor(Extractor):
     transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
     ports: ClassVar[frozenset[int]] = frozenset({80, 8080, 8000, 8008, 8081})
     budget = 256 * 1024
+    api_keys: ClassVar[ApiKeyNames] = ApiKeyNames()
+    """Unbound: no API-key names; `bound` gives the site's."""
+
+    @classmethod
+    def bound(cls, api_keys: ApiKeyNames) -> type[HttpExtractor]:
+        """This extractor looking for API keys where `api_keys` says."""
+        return type(cls.__name__, (cls,), {"api_keys": api_keys})
 
     def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
         super().__init__(secrets)
@@ -90,7 +127,7 @@ class HttpExtractor(Extractor):
             text = value.strip()
             if key in ("authorization", "proxy-authorization"):
                 out += self._authorization(flow, ts, text, key)
-            elif key in API_KEY_HEADERS and text:
+            elif key in self.api_keys.headers and text:
                 out += self._credential(flow, ts, None, SecretKind.API_KEY, text, f"header:{key}")
             elif key == "content-length" and text.isdigit():
                 length = int(text)
@@ -164,7 +201,7 @@ class HttpExtractor(Extractor):
         _, _, query = target.partition(b"?")
         out: list[Observation] = []
         for name, value in urllib.parse.parse_qsl(query.decode("latin-1"), keep_blank_values=False):
-            if name.lower() in API_KEY_PARAMETERS:
+            if name.lower() in self.api_keys.parameters:
                 kind = SecretKind.TOKEN if "token" in name.lower() else SecretKind.API_KEY
                 out += self._credential(flow, ts, None, kind, value.encode("latin-1"), f"query:{name.lower()}")
         return out

@@ -18,8 +18,9 @@ from analytics.detections.long_lived_certificate import too_long
 from analytics.detections.weak_certificate import Params as WeakParams
 from analytics.detections.weak_certificate import weaknesses
 from analytics.inventory import load_inventory
-from analytics.rules import RULES_DIR, Rule, RuleSet, load_rules
+from analytics.rules import Rule, RuleSet, load_rules
 from sensor.records import Observation, X509Cert
+from sensor.yamlfile import RULES_DIR
 from tests.analytics import scenario
 from tests.analytics.builders import HASHER, T0, cert, client_cert, ep
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from analytics.detections import DETECTIONS, long_lived_certificate, shared_credential
-from analytics.rules import RULES_DIR, RuleError, Severity, load_rules
+from analytics.rules import RuleError, Severity, load_rules
+from sensor.yamlfile import RULES_DIR
 
 
 def test_repository_rules_cover_every_detection() -> None:

@@ -3,17 +3,21 @@ signatures and certificates; sessions completed from the flow when it ends."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 
+from analytics.cli import main
 from sensor.catalog import CatalogError, load_catalog
 from sensor.flowid import Endpoint, FlowId
 from sensor.flows import Flow
 from sensor.records import DnsAnswer, Proto, RemoteAccessSession, TlsClientHello
 from sensor.remote import RemoteAccessTracker
 from sensor.sense import Sensor
-from tests.conftest import needs_real_pcaps
+from sensor.yamlfile import RULES_DIR
+from tests.conftest import SAMPLES, needs_real_pcaps
 
 CATALOG = """remote_access:
   - {vendor: Acme Medical, product: Acme Link, names: ["*.acme-med.example"], ip_ranges: ["192.0.2.0/24"],
@@ -54,6 +58,31 @@ def test_catalog_errors_name_the_entry(tmp_path: Path) -> None:
         (tmp_path / "c.yaml").write_text(text)
         with pytest.raises(CatalogError, match=message):
             load_catalog(tmp_path / "c.yaml")
+
+
+def test_a_site_catalog_is_read_from_rules_and_a_broken_one_stops_before_reading(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--rules DIR` gives the sensor the site's catalog; a broken entry is one clear line
+    naming file and entry, exit status 2, and nothing half-read."""
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, rules)
+    catalog = rules / "remote_access.yaml"
+    catalog.write_text(catalog.read_text().replace("direction: outbound", "direction: sideways", 1))
+    hospital = SAMPLES / "hospital"
+    out = tmp_path / "obs.jsonl"
+    for argv in (["sense", "--read", str(hospital / "vendor-access.pcap"), "-o", str(out)],
+                 ["audit", str(hospital), "--inventory", str(hospital / "inventory.csv"), "--no-state"]):
+        assert main([*argv, "--rules", str(rules), "--key-file", str(tmp_path / "site.key")]) == 2
+        assert capsys.readouterr().err == (f"trustwatch: {catalog}: TeamViewer TeamViewer: direction must be one "
+                                           f"of inbound, outbound\n")
+    assert not out.exists()
+    catalog.write_text(catalog.read_text().replace("direction: sideways", "direction: outbound").replace(
+        "product: TeamViewer\n", "product: TeamViewer (site build)\n", 1))
+    assert main(["sense", "--read", str(hospital / "vendor-access.pcap"), "-o", str(out), "--rules", str(rules),
+                 "--key-file", str(tmp_path / "site.key"), "--quiet"]) == 0
+    products = {json.loads(line)["trustwatch"]["remote_access"]["product"] for line in out.read_text().splitlines()
+                if "remote_access" in json.loads(line).get("trustwatch", {})}
+    assert "TeamViewer (site build)" in products and "TeamViewer" not in products
 
 
 def test_dns_answer_then_connection_is_a_session(tmp_path: Path) -> None:

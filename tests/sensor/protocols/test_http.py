@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,10 +17,11 @@ from hypothesis import strategies as st
 
 from sensor.flowid import Direction, Endpoint, FlowId
 from sensor.protocols.base import ParseError
-from sensor.protocols.http import HttpExtractor
+from sensor.protocols.http import HttpExtractor, load_api_key_names
 from sensor.records import CredentialSeen, Observation, SecretKind
 from sensor.secrets import SecretHasher
 from sensor.sense import Sensor
+from sensor.yamlfile import RULES_DIR, RulesFileError
 from tests.conftest import needs_real_pcaps
 from tests.sensor.test_ntlm import NEGOTIATE, authenticate, spnego
 
@@ -40,8 +43,12 @@ def request(auth: bytes | None = None, target: bytes = b"/api/v1/status", body: 
     return head + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
 
 
-def run(stream: bytes) -> list[Observation]:
-    ext, out = HttpExtractor(KEY), []
+SITE_HTTP = HttpExtractor.bound(load_api_key_names())
+"""Bound to the repository's `rules/credentials.yaml`, as the sensor binds it."""
+
+
+def run(stream: bytes, extractor: type[HttpExtractor] = SITE_HTTP) -> list[Observation]:
+    ext, out = extractor(KEY), []
     while stream:
         found, used = ext.parse(FLOW, Direction.ORIG, 1.0, stream)
         assert used
@@ -71,6 +78,37 @@ def test_every_request_of_a_keep_alive_connection() -> None:
     assert isinstance(bearer, CredentialSeen) and bearer.token is not None
     assert bearer.token.exp == 1741762800 and bearer.token.iss == "idp"
     assert "Alaris:2019" not in repr(creds) and "/api" not in repr(creds)
+
+
+def test_api_key_names_come_from_the_rules(tmp_path: Path) -> None:
+    """A site adds its devices' header to rules/ and the sensor finds it; no code changes."""
+    pump_header = request(None, extra=b"X-Pump-Key: pk-4242\r\n") + request(None, b"/s?device_secret=ds-77")
+    assert run(pump_header) == []
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, rules)
+    text = (rules / "credentials.yaml").read_text()
+    (rules / "credentials.yaml").write_text(text.replace("headers: [x-api-key,", "headers: [X-Pump-Key, x-api-key,")
+                                            .replace("query_parameters: [", "query_parameters: [device_secret, "))
+    site = HttpExtractor.bound(load_api_key_names(rules / "credentials.yaml"))
+    creds = [c for c in run(pump_header, site) if isinstance(c, CredentialSeen)]
+    assert [(c.mechanism, c.secret_fp) for c in creds] == [
+        ("header:x-pump-key", KEY.fingerprint(SecretKind.API_KEY, "pk-4242").value),
+        ("query:device_secret", KEY.fingerprint(SecretKind.API_KEY, "ds-77").value)]
+    assert HttpExtractor.api_keys.headers == frozenset()  # binding made a subclass; the class is untouched
+
+
+@pytest.mark.parametrize(("section", "says"), [
+    ("http_api_keys: {headers: x-api-key}", "http_api_keys.headers: expected a list of names"),
+    ("http_api_keys: {headers: [x-api-key, 7]}", "http_api_keys.headers: expected a list of names"),
+    ("http_api_keys: {header: [x-api-key]}", "expected `http_api_keys:` with `headers` and `query_parameters`"),
+    ("rules: []", "expected `http_api_keys:`"),
+    ("http_api_keys: [", "line 2: invalid YAML"),
+])
+def test_broken_api_key_rules_name_the_file_and_field(tmp_path: Path, section: str, says: str) -> None:
+    path = tmp_path / "credentials.yaml"
+    path.write_text(section + "\n")
+    with pytest.raises(RulesFileError, match=r"credentials\.yaml: .*" + re.escape(says)):
+        load_api_key_names(path)
 
 
 def test_chunked_bodies_and_repeats() -> None:
