@@ -3,10 +3,13 @@
     trustwatch audit PCAP_OR_DIR... --inventory FILE [--state DB] [--alerts FILE] [--fail-on SEV]
                      [--remote-access-windows FILE] [--ledger FILE]
     trustwatch analyze OBSERVATIONS.jsonl... --inventory FILE [same options]
+    trustwatch remote-access PCAP_OR_DIR... --inventory FILE [--remote-access-windows FILE]
+                     [--unapproved] [--json]
     trustwatch alerts [--rule ID] [--severity SEV] [--device ID|MAC|IP] [--since TIME] [--json]
     trustwatch inventory check FILE [--inventory-map MAP]
 
-Exit status: 0 clean; 1 an alert at or above `--fail-on` (default: low, i.e. any alert);
+Exit status: 0 clean; 1 an alert at or above `--fail-on` (default: low, i.e. any alert), or
+for `remote-access` an unapproved session;
 2 an error (bad inventory, rules, exceptions or state; an unreadable capture or observation
 line) -- errors win over alerts, because an audit that could not read its input is not clean.
 """
@@ -22,7 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from analytics.alerts import write_alerts
-from analytics.audit import AuditResult, render_summary, run_audit
+from analytics.audit import AuditResult, render_ledger, render_summary, run_audit
 from analytics.exceptions import ExceptionsError, RuleException, load_exceptions
 from analytics.inventory import (
     ColumnMap,
@@ -33,7 +36,7 @@ from analytics.inventory import (
     read_inventory,
 )
 from analytics.metrics import Metrics, add_export_options, export_audit
-from analytics.remote_access import ApprovalWindow, WindowsError, ledger_record, load_windows
+from analytics.remote_access import ApprovalWindow, LedgerEntry, WindowsError, ledger_record, load_windows
 from analytics.rules import RuleError, RuleSet, Severity, load_rules
 from analytics.state import State, StateError, default_state_path
 from sensor.records import Observation
@@ -51,11 +54,20 @@ class _Fail(Exception):
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `audit`, `analyze`, `alerts` and `inventory check` on the `trustwatch` parser."""
+    """Register `audit`, `analyze`, `remote-access`, `alerts` and `inventory check` on the `trustwatch` parser."""
     audit = subparsers.add_parser("audit", help="sense captures and audit them against the inventory")
     audit.add_argument("paths", nargs="+", metavar="PCAP_OR_DIR", help="capture files or directories")
     _analysis_options(audit)
     audit.set_defaults(func=cmd_audit)
+
+    remote = subparsers.add_parser("remote-access", help="the remote-access ledger of captures: every session, "
+                                   "unapproved ones marked")
+    remote.add_argument("paths", nargs="+", metavar="PCAP_OR_DIR", help="capture files or directories")
+    add_input_options(remote)
+    remote.add_argument("--unapproved", action="store_true", help="only the sessions no approval covers")
+    remote.add_argument("--json", action="store_true", help="JSON lines (as --ledger writes them) instead of a table")
+    add_key_option(remote)
+    remote.set_defaults(func=cmd_remote_access)
 
     analyze = subparsers.add_parser("analyze", help="audit observations written by a (remote) sensor")
     analyze.add_argument("paths", nargs="+", metavar="OBSERVATIONS.jsonl", help="observation files")
@@ -124,6 +136,30 @@ def _analysis_options(p: argparse.ArgumentParser) -> None:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """`trustwatch audit`: the sensor on captures, then the analytics."""
+    return _analyse(args, _sensed(args))
+
+
+def cmd_remote_access(args: argparse.Namespace) -> int:
+    """`trustwatch remote-access`: an audit's remote-access ledger alone, as a table or JSON lines.
+    Exit 1 when a session is unapproved, as an audit exits 1 on its alert."""
+    run = _run(args, _sensed(args))
+    if run is None:
+        return EXIT_ERROR
+    result, _rules, _metrics, errors = run
+    for e in errors:
+        sys.stderr.write(f"trustwatch: {e}\n")
+    entries = [e for e in result.ledger if not (args.unapproved and e.approved)]
+    if args.json:
+        write_ledger(sys.stdout, entries)
+    else:
+        sys.stdout.write("\n".join(render_ledger(entries, len(entries))[1:] or ["No remote-access sessions."]) + "\n")
+    if errors:
+        return EXIT_ERROR
+    return EXIT_ALERTS if any(not e.approved for e in result.ledger) else EXIT_OK
+
+
+def _sensed(args: argparse.Namespace) -> Source:
+    """The sensor on `args.paths`, with the site's sensor rules (`args.rules`)."""
     from sensor.sense import sense_paths, terminal_progress
 
     def observations(secrets: SecretHasher) -> tuple[Iterable[Observation], list[str]]:
@@ -142,7 +178,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
         return run(), errors
 
-    return _analyse(args, observations)
+    return observations
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -170,26 +206,12 @@ raises _Fail when it cannot start (said on stderr)."""
 
 
 def _analyse(args: argparse.Namespace, source: Source) -> int:
-    """Shared by audit and analyze: set up, run, write alerts and the summary, pick the exit code."""
+    """Shared by audit and analyze: run, write alerts and the summary, pick the exit code."""
     err = sys.stderr
-    secrets = open_secrets(args.key_file)
-    if secrets is None:
+    run = _run(args, source)
+    if run is None:
         return EXIT_ERROR
-    try:
-        rules, inventory, exceptions = _setup(args, err)
-        windows = _windows(args.remote_access_windows, err)
-        observations, errors = source(secrets)
-        state = None if args.no_state else _open_state(args.state, err)
-    except _Fail:
-        return EXIT_ERROR
-    metrics = Metrics()
-    observations = metrics.observe(observations)
-    try:
-        result = run_audit(observations, inventory, rules, state, exceptions, source=" ".join(args.paths),
-                           secrets=secrets, windows=windows)
-    finally:
-        if state is not None:
-            state.close()
+    result, rules, metrics, errors = run
     for e in errors:
         err.write(f"trustwatch: {e}\n")
     if not export_audit(args, result, rules, metrics, err):
@@ -204,6 +226,30 @@ def _analyse(args: argparse.Namespace, source: Source) -> int:
         return EXIT_ERROR
     fail_on = None if args.fail_on == "never" else Severity(args.fail_on)
     return EXIT_ALERTS if result.failing(fail_on) else EXIT_OK
+
+
+def _run(args: argparse.Namespace, source: Source) -> tuple[AuditResult, RuleSet, Metrics, list[str]] | None:
+    """Set up, read and correlate: the run's result and the input errors met, or None after
+    saying on stderr why it could not start."""
+    err = sys.stderr
+    secrets = open_secrets(args.key_file)
+    if secrets is None:
+        return None
+    try:
+        rules, inventory, exceptions = _setup(args, err)
+        windows = _windows(args.remote_access_windows, err)
+        observations, errors = source(secrets)
+        state = None if args.no_state else _open_state(args.state, err)
+    except _Fail:
+        return None
+    metrics = Metrics()
+    try:
+        result = run_audit(metrics.observe(observations), inventory, rules, state, exceptions,
+                           source=" ".join(args.paths), secrets=secrets, windows=windows)
+    finally:
+        if state is not None:
+            state.close()
+    return result, rules, metrics, errors
 
 
 def _setup(args: argparse.Namespace, err: IO[str]) -> tuple[RuleSet, Inventory, list[RuleException]]:
@@ -244,11 +290,16 @@ def _windows(path: str | None, err: IO[str]) -> list[ApprovalWindow] | None:
         raise _Fail from None
 
 
+def write_ledger(out: IO[str], entries: Iterable[LedgerEntry]) -> None:
+    """The ledger as JSON lines, one session a line (`--ledger`, `remote-access --json`)."""
+    for entry in entries:
+        out.write(json.dumps(ledger_record(entry), ensure_ascii=False) + "\n")
+
+
 def _write_ledger(path: str, result: AuditResult, err: IO[str]) -> bool:
     try:
         with open(path, "w", encoding="utf-8") as out:
-            for entry in result.ledger:
-                out.write(json.dumps(ledger_record(entry), ensure_ascii=False) + "\n")
+            write_ledger(out, result.ledger)
     except OSError as e:
         err.write(f"trustwatch: cannot write the ledger: {e}\n")
         return False

@@ -139,3 +139,34 @@ def test_the_scenario_is_what_its_generator_writes(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(SAMPLES / "gen_hospital.py"), "--out", str(tmp_path)], check=True)
     for path in HOSPITAL.iterdir():
         assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_remote_access_lists_the_audit_ledger(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`trustwatch remote-access`: the same ledger as `audit --ledger`, every session once, the
+    unapproved ones exactly the planted remote-access-unapproved alerts; exit 1 while one is."""
+    audit(tmp_path, "--ledger", str(tmp_path / "ledger.jsonl"))
+    ledger = [json.loads(line) for line in (tmp_path / "ledger.jsonl").read_text().splitlines()]
+    capsys.readouterr()
+    args = ["remote-access", str(HOSPITAL), "--inventory", str(INVENTORY), "--no-state",
+            "--key-file", str(tmp_path / "site.key"),
+            "--remote-access-windows", str(HOSPITAL / "remote-access-windows.yaml")]
+    assert main([*args, "--json"]) == 1
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == ledger
+    assert main([*args, "--json", "--unapproved"]) == 1
+    unapproved = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert unapproved == [r for r in ledger if not r["approved"]]
+
+    def subjects(records: list[dict[str, Any]]) -> set[str]:
+        return {f"remote-access:{r['device']['key']}:{(r['vendor'] or r['protocol']).casefold()}" for r in records}
+
+    planted = {a["subject"] for a in EXPECTED["alerts"] if a["rule"] == "remote-access-unapproved"}
+    approved = {a["subject"] for a in EXPECTED["near_misses"] if a["rule"] == "remote-access-unapproved"}
+    assert subjects(unapproved) == planted
+    assert subjects([r for r in ledger if r["approved"]]) == approved
+    assert main(args) == 1
+    table = capsys.readouterr().out.splitlines()
+    assert table[0] == f"Remote-access sessions ({len(ledger)}, {len(unapproved)} unapproved):"
+    assert len(table) == 1 + len(ledger) and sum(line.startswith("  ! ") for line in table) == len(unapproved)
+    assert any("MR-01" in line and "window CHG-" in line for line in table if not line.startswith("  ! "))
+    assert main([*args[:1], str(HOSPITAL / "icu.pcap"), *args[2:]]) == 0
+    assert capsys.readouterr().out == "No remote-access sessions.\n"
