@@ -38,6 +38,9 @@ class RemoteAccessTracker:
         self.catalog = catalog
         self._held: dict[str, RemoteAccessSession] = {}
         self._matched: dict[str, tuple[Match, Observation]] = {}
+        self._hellos: dict[str, Observation] = {}
+        """The ClientHello of each connection the catalog did not know by its SNI: when a DNS
+        answer, range or port then recognises it, the session is still TLS, evidenced there."""
         self._names: OrderedDict[str, tuple[str, ...]] = OrderedDict()
         """Address -> the names a DNS answer gave it (question and CNAME chain)."""
 
@@ -47,9 +50,11 @@ class RemoteAccessTracker:
         if isinstance(obs, RemoteAccessSession):
             self._held.setdefault(uid, obs)
             return False
-        if isinstance(obs, TlsClientHello) and obs.server_name:
-            if (m := self.catalog.by_name(obs.server_name, "sni")) is not None:
+        if isinstance(obs, TlsClientHello):
+            if obs.server_name and (m := self.catalog.by_name(obs.server_name, "sni")) is not None:
                 self._matched.setdefault(uid, (m, obs))
+            else:
+                self._hellos.setdefault(uid, obs)
         elif isinstance(obs, TlsCertificate) and obs.chain and obs.leaf.subject_cn:
             if (m := self.catalog.by_certificate(obs.leaf.subject_cn)) is not None:
                 self._matched.setdefault(uid, (m, obs))
@@ -66,15 +71,20 @@ class RemoteAccessTracker:
         uid = flow.id.uid
         held = self._held.pop(uid, None)
         matched = self._matched.pop(uid, None)
+        hello = self._hellos.pop(uid, None)
         if held is not None:
             # A protocol session: the vendor end is the client when inbound, else the server.
             far = flow.id.orig if held.direction == "inbound" else flow.id.resp
             match = matched[0] if matched else self._by_endpoint(far, flow.id.transport, ports=False)
             if match is not None:
-                held = replace(held, vendor=match.entry.vendor, product=f"{match.entry.product} ({held.product})",
+                # A vendor tool found by its own signature keeps its product; a protocol session
+                # to a catalogued end becomes "<product> (RDP)".
+                same = (match.entry.vendor, match.entry.product) == (held.vendor, held.product)
+                held = replace(held, vendor=match.entry.vendor,
+                               product=held.product if same else f"{match.entry.product} ({held.product})",
                                matched_by=f"{held.matched_by}; {match.how}",
                                remote_name=held.remote_name or match.name)
-            return self._complete(held, flow)
+            return self._complete(replace(held, remote_name=held.remote_name or self._name_of(far)), flow)
         if matched is not None:
             match, obs = matched
             ts, protocol, evidence = obs.ts, obs.protocol, obs.evidence
@@ -82,12 +92,22 @@ class RemoteAccessTracker:
             found = self._by_endpoint(flow.id.resp, flow.id.transport, ports=True)
             if found is None:
                 return None
-            match, ts, protocol, evidence = found, flow.first, Proto.REMOTE, Evidence(capture, (flow.first_frame,))
+            if hello is not None:
+                match, ts, protocol, evidence = found, hello.ts, hello.protocol, hello.evidence
+            else:
+                match, ts, protocol, evidence = found, flow.first, Proto.REMOTE, Evidence(capture, (flow.first_frame,))
         e = match.entry
+        far = flow.id.orig if e.direction == "inbound" else flow.id.resp
         session = RemoteAccessSession(ts=ts, flow=flow.id, protocol=protocol, evidence=evidence,
                                       vendor=e.vendor, product=e.product, direction=e.direction,
-                                      matched_by=match.how, remote_name=match.name)
+                                      matched_by=match.how, remote_name=match.name or self._name_of(far))
         return self._complete(session, flow)
+
+    def _name_of(self, ep: Endpoint) -> str | None:
+        """The name a DNS answer gave this end's address (the question asked), if one did: a
+        session recognised by its certificate or signature still shows which host it reached."""
+        names = self._names.get(ep.ip)
+        return names[0] if names else None
 
     def _by_endpoint(self, ep: Endpoint, transport: str, *, ports: bool) -> Match | None:
         for name in self._names.get(ep.ip, ()):

@@ -21,7 +21,9 @@ from sensor.secrets import EPHEMERAL, SecretHasher
 
 MAX_LINE = 255
 """RFC 4253: the version line, CR LF included, is at most 255 bytes."""
-MAX_PRE_BANNER_LINES = 16
+MAX_PRE_BANNER_LINES = 1024
+"""Lines a server may send before its version line: OpenSSH's client reads as many
+(SSH_MAX_PRE_BANNER_LINES); devices print legal notices and login banners there."""
 MAX_PACKET = 35000
 """RFC 4253 6.1: implementations must handle 35000-byte packets; a KEXINIT is far smaller."""
 MSG_KEXINIT = 20

@@ -13,7 +13,15 @@ from analytics.cli import main
 from sensor.catalog import CatalogError, load_catalog
 from sensor.flowid import Endpoint, FlowId
 from sensor.flows import Flow
-from sensor.records import DnsAnswer, Proto, RemoteAccessSession, TlsClientHello
+from sensor.records import (
+    DnsAnswer,
+    Evidence,
+    Proto,
+    RemoteAccessSession,
+    TlsClientCertificate,
+    TlsClientHello,
+    X509Cert,
+)
 from sensor.remote import RemoteAccessTracker
 from sensor.sense import Sensor
 from sensor.yamlfile import RULES_DIR
@@ -22,8 +30,8 @@ from tests.conftest import SAMPLES, needs_real_pcaps
 CATALOG = """remote_access:
   - {vendor: Acme Medical, product: Acme Link, names: ["*.acme-med.example"], ip_ranges: ["192.0.2.0/24"],
      source: test}
-  - {vendor: Tool, product: Tool, ports: ["tcp/7070"], signatures: [{transport: tcp, offset: 0, hex: "abcd"}],
-     source: test}
+  - {vendor: Tool, product: Tool, names: ["*.tool.example"], ports: ["tcp/7070"], certificates: ["Tool Client"],
+     signatures: [{transport: tcp, offset: 0, hex: "abcd"}], source: test}
 rules: []
 """
 
@@ -116,6 +124,56 @@ def test_sni_range_and_port_and_held_protocol_sessions(tmp_path: Path) -> None:
     assert not t.observed(ssh)  # held until the connection ends
     session = t.ended(inbound, "c")
     assert session is not None and session.vendor == "Acme Medical" and session.product == "Acme Link (SSH)"
+
+
+def dns_answer(flow: Flow, name: str) -> DnsAnswer:
+    return DnsAnswer(ts=90.0, flow=flow.id, protocol=Proto.DNS, query=name, query_type="A", rcode="NOERROR",
+                     addresses=(flow.id.resp.ip,))
+
+
+def test_a_tool_found_by_its_signature_keeps_its_product_and_learns_its_name(tmp_path: Path) -> None:
+    """The tool's own catalog entry matching its DNS name again must not make "Tool (Tool)"."""
+    t = tracker(tmp_path)
+    flow = make_flow("198.51.100.9", 7070)
+    assert t.observed(dns_answer(flow, "relay1.tool.example"))
+    tool = RemoteAccessSession(ts=100.2, flow=flow.id, protocol=Proto.REMOTE, vendor="Tool", product="Tool",
+                               direction="outbound", matched_by="signature abcd@0")
+    assert not t.observed(tool)
+    session = t.ended(flow, "c")
+    assert session is not None
+    assert (session.vendor, session.product, session.remote_name, session.matched_by) == (
+        "Tool", "Tool", "relay1.tool.example", "signature abcd@0; dns relay1.tool.example ~ *.tool.example")
+
+
+def test_a_session_found_by_its_certificate_is_named_by_the_dns_answer(tmp_path: Path) -> None:
+    """No SNI, a catalogued certificate: the DNS answer seen before still names the far end."""
+    t = tracker(tmp_path)
+    flow = make_flow("198.51.100.9", 443)
+    leaf = X509Cert(sha1="aa" * 20, sha256="bb" * 32, subject="CN=Tool Client", subject_cn="Tool Client",
+                    issuer="CN=Tool Client", serial="2A", not_before="2024-01-01T00:00:00+00:00",
+                    not_after="2074-01-01T00:00:00+00:00", key_type="EC", key_bits=256,
+                    signature_algorithm="ecdsa-with-SHA256", signature_hash="sha256", sans=(), self_signed=True,
+                    version=3)
+    assert t.observed(dns_answer(flow, "relay1.tool.example"))
+    assert t.observed(TlsClientCertificate(ts=100.3, flow=flow.id, protocol=Proto.TLS, chain=(leaf,)))
+    session = t.ended(flow, "c")
+    assert session is not None
+    assert (session.product, session.matched_by, session.remote_name) == (
+        "Tool", "certificate CN=Tool Client", "relay1.tool.example")
+
+
+def test_a_tls_connection_known_by_its_dns_answer_stays_tls(tmp_path: Path) -> None:
+    """No SNI: the DNS answer recognises the server, and the session is the TLS handshake's."""
+    t = tracker(tmp_path)
+    flow = make_flow("198.51.100.9", 443)
+    assert t.observed(dns_answer(flow, "prs.acme-med.example"))
+    hello = TlsClientHello(ts=100.1, flow=flow.id, protocol=Proto.TLS, server_name=None, alpn=(), versions=("1.2",),
+                           ja3="", ja3_hash="", ja4="", evidence=Evidence("cap.pcap", (4,)))
+    assert t.observed(hello)
+    session = t.ended(flow, "cap.pcap")
+    assert session is not None
+    assert (session.protocol, session.ts, session.evidence.frames, session.matched_by) == (
+        Proto.TLS, 100.1, (4,), "dns prs.acme-med.example ~ *.acme-med.example")
 
 
 @needs_real_pcaps

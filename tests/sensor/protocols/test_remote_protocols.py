@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sensor.flowid import Direction, Endpoint, FlowId
 from sensor.protocols.base import Extractor, ParseError
 from sensor.protocols.rdp import RdpExtractor
-from sensor.protocols.ssh import SshExtractor, hassh
+from sensor.protocols.ssh import MAX_PRE_BANNER_LINES, SshExtractor, hassh
 from sensor.protocols.vnc import VncExtractor
 from sensor.records import RemoteAccessSession, TlsServerCertificate
 from sensor.sense import Sensor
@@ -89,6 +89,16 @@ def test_ssh_banners_and_hassh() -> None:
     assert session.hassh == hashlib.md5(b"curve25519-sha256;aes128-ctr;hmac-sha2-256;none").hexdigest()
     assert session.hassh_server == hashlib.md5(b"curve25519-sha256;aes256-ctr;hmac-sha1;zlib").hexdigest()
     assert session.hassh == hassh(LISTS, server=False) and ext.finished
+
+
+def test_ssh_server_lines_before_the_version_line() -> None:
+    """RFC 4253 4.2 lets a server send other lines first; OpenSSH's client reads up to 1024 of
+    them (Zeek's server-pre-banner-data.pcap has 35, a cowsay fortune)."""
+    notice = [(S, b"| line %d of the device's legal notice |\r\n" % i) for i in range(35)]
+    [session] = feed(SshExtractor(), [(C, SSH_C), *notice, (S, SSH_S), (C, kexinit(LISTS)), (S, kexinit(LISTS))])
+    assert session.server_software == SSH_S.decode().strip() and session.hassh_server is not None
+    with pytest.raises(ParseError, match="ssh_no_version_line"):
+        feed(SshExtractor(), [(S, b"x\r\n")] * (MAX_PRE_BANNER_LINES + 1))
 
 
 def test_vnc_versions_and_security_types() -> None:
