@@ -6,9 +6,9 @@ its body (Content-Length or chunked) is skipped unread. Found: Basic (user; the 
 which may itself contain ':', fingerprinted), Bearer (token fingerprinted; a JWT's claims
 kept), Digest (user and realm; the response is a challenge response, nothing to
 fingerprint), NTLM (user, domain, workstation of the NTLMSSP AUTHENTICATE in an `NTLM` or
-`Negotiate` token, `sensor.ntlm`), API keys in the headers and query parameters that
-`rules/credentials.yaml` names (`http_api_keys`; the class is bound to them at start-up).
-Proxy-Authorization alike.
+`Negotiate` token, `sensor.ntlm`), any other scheme's credentials (fingerprinted whole), API
+keys in the headers and query parameters that `rules/credentials.yaml` names (`http_api_keys`;
+the class is bound to them at start-up). Proxy-Authorization alike.
 The request target is never kept (it may carry patient identifiers). Responses are skipped.
 """
 
@@ -181,7 +181,12 @@ class HttpExtractor(Extractor):
                                     domain=params.get("realm"))
         if scheme_name in ("ntlm", "negotiate"):
             return self._ntlm(flow, ts, rest)
-        return []
+        if scheme_name == "bearer" or not value:
+            return []
+        # Any other scheme (RFC 9110 11.4) still carries a credential: fingerprinted whole. A bare
+        # value has no scheme to name (the word is the secret itself).
+        mechanism = f"{proxy}scheme:{scheme_name[:32]}" if rest else f"{proxy}authorization"
+        return self._credential(flow, ts, None, SecretKind.TOKEN, value, mechanism)
 
     def _ntlm(self, flow: FlowId, ts: float, token: bytes) -> list[Observation]:
         """An NTLM AUTHENTICATE, raw (`NTLM`) or in SPNEGO (`Negotiate`, RFC 4559); each user once."""

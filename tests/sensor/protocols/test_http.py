@@ -80,6 +80,16 @@ def test_every_request_of_a_keep_alive_connection() -> None:
     assert "Alaris:2019" not in repr(creds) and "/api" not in repr(creds)
 
 
+def test_other_schemes_are_credentials_fingerprinted_whole() -> None:
+    """RFC 9110 11.4: a scheme trustwatch does not know still carries a credential; a bare value
+    is the secret itself and names no scheme."""
+    creds = run(request(b"Turbo customAuthDataHere") + request(b"c2VjcmV0LXZhbHVl") + request(b"Bearer"))
+    assert [(c.mechanism, c.secret_kind, c.secret_fp) for c in creds if isinstance(c, CredentialSeen)] == [
+        ("scheme:turbo", SecretKind.TOKEN, KEY.fingerprint(SecretKind.TOKEN, "Turbo customAuthDataHere").value),
+        ("authorization", SecretKind.TOKEN, KEY.fingerprint(SecretKind.TOKEN, "c2VjcmV0LXZhbHVl").value)]
+    assert "customAuthData" not in repr(creds) and "c2VjcmV0" not in repr(creds)
+
+
 def test_api_key_names_come_from_the_rules(tmp_path: Path) -> None:
     """A site adds its devices' header to rules/ and the sensor finds it; no code changes."""
     pump_header = request(None, extra=b"X-Pump-Key: pk-4242\r\n") + request(None, b"/s?device_secret=ds-77")
