@@ -33,6 +33,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import craft as C  # noqa: E402
+import gen_credentials as K  # noqa: E402
+import gen_remote as R  # noqa: E402
 import generate as G  # noqa: E402
 
 from analytics.inventory import COLUMNS  # noqa: E402
@@ -102,7 +104,8 @@ SERVERS = {
     "infusion": dev("SRV-INF-01", "00:50:56:10:04:20", "10.10.4.20", "infusion-mgmt", "BD", "Alaris Systems Manager",
                     "5.1", "IT", "infusion management server"),
     "central": dev("SRV-MON-01", "00:50:56:10:05:30", "10.10.5.30", "central-station", "Philips",
-                   "IntelliVue Information Center iX", "C.03", "IT", "central monitoring"),
+                   "IntelliVue Information Center iX", "C.03", "IT", "central monitoring",
+                   remote_access="Philips"),
     "pacs": dev("SRV-PACS-01", "00:50:56:10:06:10", "10.10.6.10", "pacs01", "Sectra", "PACS", "24.2", "Radiology",
                 "image archive", ae_titles="PACS_STORE", remote_access="RDP"),
     "lis": dev("SRV-LIS-01", "00:50:56:10:40:10", "10.40.0.10", "lis", "Cerner", "PathNet LIS", "2024.1",
@@ -137,7 +140,7 @@ MODALITIES = {
     "mr": dev("MR-01", "00:08:8d:11:22:01", "10.30.8.42", "mr01", "Siemens Healthineers", "MAGNETOM Vida", "XA51",
               "Radiology", "imaging", remote_access="Siemens Healthineers"),
     "us": dev("US-01", "00:1E:8F:33:44:01", "10.30.8.43", "us01", "Philips", "EPIQ Elite", "9.0.5", "Radiology",
-              "imaging", ae_titles="US01"),
+              "imaging", ae_titles="US01", remote_access="VNC"),
     "cart2": dev("US-02", "00:1E:8F:33:44:02", "10.30.8.45", "us02", "Philips", "Lumify", "5.0", "Emergency",
                  "point-of-care imaging", ae_titles="US_CART"),
     "cart3": dev("US-03", "00:1E:8F:33:44:03", "10.30.8.46", "us03", "Philips", "Lumify", "5.0", "Emergency",
@@ -350,6 +353,8 @@ SNMP_COMMUNITY = "h0sp-RO-2016"
 """The read community configured on every device the NMS polls: shared by all of them."""
 LIS_SECURITY = "CobasLink2020"
 """One MSH-8 security string configured on every analyzer's interface: shared."""
+PACS_PASSCODE = "St0re-2023"
+"""The PACS's one DICOM user identity passcode, configured on the CT and the MR alike."""
 SHARED_PASSWORD = "Ph1lips!"
 """The monitors' export account: one password on several devices (a shared credential)."""
 OWN_PASSWORD = "mon006-Export-2025"
@@ -415,6 +420,9 @@ def radiology_morning(seg: Segment) -> None:
     seg.hl7_results(LABS[1].host(), "COBAS1", LIS_SECURITY, vlan)
     seg.hl7_results(LABS[2].host(), "COBAS2", LIS_SECURITY, vlan)
     seg.hl7_results(LABS[3].host(), "COBAS3", "", vlan)
+    # The PACS's storage account: one passcode on two modalities (shared-credential).
+    seg.dicom_store(MODALITIES["ct"].host(), "CT01", ("pacs-store", PACS_PASSCODE), vlan)
+    seg.dicom_store(MODALITIES["mr"].host(), "MR01", ("pacs-store", PACS_PASSCODE), vlan)
 
 
 def uplink_morning(seg: Segment) -> None:
@@ -426,6 +434,89 @@ def uplink_morning(seg: Segment) -> None:
     seg.mtls(G.host("gw-clinic3", ROUTER, "10.60.3.1", ttl=63), "infusion", None)
     for n in (1, 2, 3):
         seg.mtls(PUMPS[n].host(), "cloud", None)
+
+
+UPS_DEFAULT = ("apc", "apc")
+"""The UPS web card's factory login (rules/credentials.yaml lists it)."""
+SERVICE_SECRETS = {
+    "lis_api_key": "lis-7f3c9a2e51d04b8c",
+    "telnet": "Dr4eger!svc",
+    "pop3": "pager-Replies-9",
+    "imap": "Dictat10n#Box",
+    "smtp": "Alaris-Notify-24",
+    "ldap": "PacsBind!2022",
+    "mqtt": "vent-telemetry-55",
+    "redis": "inf-cache-Redis-8",
+    "smb": "Export-Share-2021",
+    "kerberos": "Winter2025!",
+    "sip": "Ext4411-Voip",
+}
+"""The passwords of the clinical services' accounts (those of NTLM, Kerberos and SIP never
+cross the wire: they prove them)."""
+
+
+def services_morning(seg: Segment) -> None:
+    """The data centre's service VLAN: devices and servers log in to mail, the directory, the
+    message broker, a cache, a file share, the KDC and the PBX. Every password that crosses in
+    clear is a cleartext-credential; challenge responses (NTLM, Kerberos, SIP digest) are not."""
+    sec = SERVICE_SECRETS
+
+    def service(client: C.Host, name: str, ip: str, port: int) -> C.TcpFlow:
+        f = seg.connect(client, G.host(name, ROUTER, ip, ttl=63), port)
+        f.handshake()
+        return f
+
+    nms, pacs, inf, central = (SERVERS[k].host() for k in ("nms", "pacs", "infusion", "central"))
+    # The NMS checks the ICU UPS's web card with its factory login (default-credential).
+    f = service(nms, "ups-icu-1", "10.20.0.5", 80)
+    K.http_basic(f, "ups-icu-1", "APC Management Card", *UPS_DEFAULT, ["/home.htm"])
+    f.close()
+    # An analyzer posts QC results to the LIS middleware with an API key header.
+    f = service(LABS[3].host(), "lis", SERVERS["lis"].ip, 8080)
+    K.http_api_request(f, "POST", "/api/v1/qc", "lis:8080", [("X-API-Key", sec["lis_api_key"]),
+                                                             ("Content-Type", "application/json")], b'{"qc":"L1"}')
+    f.close()
+    # Biomed logs in to a ventilator's serial console server over Telnet.
+    f = service(WORKSTATIONS[3].host(), "vent-console", "10.20.3.90", 23)
+    K.telnet_login(f, "Digi PortServer TS 8", "biomed", sec["telnet"])
+    f.close()
+    # The central station fetches pager replies over POP3 and the PACS its dictation mailbox over IMAP.
+    f = service(central, "mail", "10.10.2.25", 110)
+    K.pop3_user_pass(f, "central-pager", sec["pop3"])
+    f.close()
+    f = service(pacs, "mail", "10.10.2.25", 143)
+    K.imap_login(f, "pacs-dictation", sec["imap"])
+    f.close()
+    # The infusion server mails its alerts with SMTP AUTH LOGIN and caches in Redis with AUTH.
+    f = service(inf, "mail", "10.10.2.25", 587)
+    K.smtp_auth(f, "infusion-mgmt", "LOGIN", "alaris-notify", sec["smtp"])
+    K.smtp_send(f, "alaris-notify@st-example.org", "biomed@st-example.org", "Pump INF-004 battery service due")
+    f.close()
+    f = service(inf, "cache", "10.10.4.21", 6379)
+    K.redis_auth(f, sec["redis"])
+    f.close()
+    # The PACS looks radiologists up in the directory with a simple bind in clear.
+    f = service(pacs, "dc01", "10.10.1.10", 389)
+    K.ldap_bind(f, 1, "CN=svc-pacs,OU=Service Accounts,DC=st-example,DC=org", sec["ldap"])
+    f.close()
+    # A ventilator publishes telemetry to the broker with a user and password (MQTT 3.1.1).
+    f = service(VENTS[2].host(), "broker", "10.10.4.30", 1883)
+    K.mqtt_connect(f, "vent-002", "vent-telemetry", sec["mqtt"])
+    K.mqtt_publish(f, "icu/vent-002/status", b'{"mode":"SIMV","alarms":0}')
+    f.close()
+    # Challenge responses (NTLM to the file share, Kerberos logon, SIP digest): user names, no cleartext.
+    f = service(MODALITIES["us"].host(), "fs01", "10.10.3.15", 445)
+    K.smb_session_setup(f, f.flow_id, r"\\fs01\us-export", K.ntlm_messages(
+        f.flow_id, user="svc-us-export", domain="STEXAMPLE", workstation="US01", server_name="fs01",
+        dns_domain="st-example.org", spn="cifs/fs01.st-example.org", at_ns=T0), T0)
+    f.close()
+    f = service(WORKSTATIONS[2].host(), "dc01", "10.10.1.10", 88)
+    K.kerberos_tcp(f, K.as_req(f.flow_id, "jsmith", "ST-EXAMPLE.ORG", "WS-02", 0x5EED01, preauth=True),
+                   K.as_rep(f.flow_id, "jsmith", "ST-EXAMPLE.ORG"))
+    f.close()
+    f = service(WORKSTATIONS[3].host(), "pbx", "10.10.2.60", 5060)
+    K.sip_register(f, "4411", "pbx.st-example.org", sec["sip"], "MicroSIP/3.21.3")
+    f.close()
 
 
 def dhcp_ack(mac: str, ip: str, lease_s: int, hostname: str) -> bytes:
@@ -497,6 +588,24 @@ def vendor_morning(seg: Segment) -> None:
     f.send("c", ssh_kexinit())
     f.send("s", ssh_kexinit())
     f.close()
+    # The central station's Philips Remote Services agent: no SNI; only the DNS answer it asked
+    # for a moment before names the address. The inventory approves Philips; no window covers it.
+    dns = G.host("dns01", ROUTER, "10.10.0.53", ttl=63)
+    central = SERVERS["central"].host()
+    name, alias = "prs-eu.philips.com", "prs-eu.gslb.philips.com"
+    prs = G.host(name, ROUTER, "192.0.2.44", ttl=50)
+    seg.minute += 1
+    R.dns_over_udp(seg.cap, central, 62044, dns, T0 + seg.minute * 60_000_000_000, name, R.TYPE_A,
+                   [R.Rr(name, R.TYPE_CNAME, 3600, alias), R.Rr(alias, R.TYPE_A, 120, prs.ip)])
+    f = seg.connect(central, prs, 443)
+    C.tls12_connection(f, ch=G.ch_openssl_device(None, f.flow_id), sh=G.sh12(f.flow_id, 0xC02F, ecdhe=True),
+                       server_chain=(SRV_CERTS["cloud"], G.SERVER_CA), ca_names=None, client_chain=None, kx="ecdhe",
+                       app=(("c", 900), ("s", 300)))
+    # Biomed views the ultrasound's screen over VNC (RFB 3.8): the inventory approves VNC for
+    # US-01 and a window covers the morning.
+    f = seg.connect(WORKSTATIONS[2].host(), MODALITIES["us"].host(), 5900)
+    R.vnc_session(f, server_version="003.008", client_version="003.008", offered=(R.RFB_VNC_AUTH,),
+                  chosen=R.RFB_VNC_AUTH, desktop="EPIQ Elite service")
 
 
 WINDOWS = """\
@@ -520,6 +629,12 @@ windows:
     end: 2025-03-11T12:00:00Z
     approver: M. Chen (IT)
     ticket: CHG-20250311-09
+  - vendor: VNC
+    device: US-01
+    start: 2025-03-11T07:00:00Z
+    end: 2025-03-11T08:00:00Z
+    approver: R. Alvarez (Clinical Engineering)
+    ticket: CHG-20250311-12
 """
 
 
@@ -529,6 +644,7 @@ CAPTURES: list[tuple[str, Callable[[Segment], None], Callable[[str, list[C.Packe
      G.pcapng_writer([C.Interface(1, 6, "eth1", "SPAN radiology VLAN 30")], G.SHB)),
     ("core-uplink.pcap", uplink_morning, G.pcap_writer(1)),
     ("vendor-access.pcap", vendor_morning, G.pcap_writer(1)),
+    ("clinical-services.pcap", services_morning, G.pcap_writer(1)),
 ]
 
 
@@ -591,6 +707,25 @@ def expected() -> dict[str, Any]:
         ("remote-access-unapproved", "remote-access:asset:SRV-PACS-01:rdp",
          "RDP is approved for the PACS, but no window covers this session"),
         ("remote-access-unapproved", "remote-access:asset:VEN-001:ssh", "SSH into a ventilator"),
+        ("remote-access-unapproved", "remote-access:asset:SRV-MON-01:philips",
+         "Philips Remote Services, recognised by its DNS answer alone (no SNI): approved vendor, no window"),
+        ("shared-credential", "secret:{fingerprint:" + PACS_PASSCODE + "}",
+         "CT-01 and MR-01 store to the PACS with one DICOM passcode"),
+        ("shared-credential", "ae-title:CT01",
+         "now that CT-01 itself stores to the PACS, two devices call as CT01 (MR-01 misconfigured)"),
+        ("cleartext-credential", "dicom:asset:CT-01", "DICOM user identity passcode in clear"),
+        ("cleartext-credential", "dicom:asset:MR-01", "DICOM user identity passcode in clear"),
+        ("default-credential", "secret:{fingerprint:" + UPS_DEFAULT[1] + "}",
+         "the NMS logs in to the UPS web card with APC's factory login"),
+        ("cleartext-credential", "http:asset:SRV-NMS-01", "HTTP Basic password in clear"),
+        ("cleartext-credential", "http:asset:LAB-03", "API key over plain HTTP"),
+        ("cleartext-credential", "telnet:asset:WS-03", "Telnet password in clear"),
+        ("cleartext-credential", "pop3:asset:SRV-MON-01", "POP3 password in clear"),
+        ("cleartext-credential", "imap:asset:SRV-PACS-01", "IMAP password in clear"),
+        ("cleartext-credential", "smtp:asset:SRV-INF-01", "SMTP AUTH LOGIN password in clear"),
+        ("cleartext-credential", "redis:asset:SRV-INF-01", "Redis AUTH password in clear"),
+        ("cleartext-credential", "ldap:asset:SRV-PACS-01", "LDAP simple bind password in clear"),
+        ("cleartext-credential", "mqtt:asset:VEN-002", "MQTT password in clear"),
     ]
     near_misses = [
         ("shared-credential", f"client-certificate:{OWN['INF-007'].sha256}", "INF-007 moves IP (same MAC)"),
@@ -614,6 +749,10 @@ def expected() -> dict[str, Any]:
         ("long-lived-token", "secret:{fingerprint:" + HOUR_TOKEN + "}", "INF-010's token lives one hour"),
         ("remote-access-unapproved", "remote-access:asset:MR-01:siemens healthineers",
          "Siemens SRS session inside its approved window"),
+        ("remote-access-unapproved", "remote-access:asset:US-01:vnc", "VNC to US-01 inside its approved window"),
+        ("cleartext-credential", "smb:asset:US-01", "NTLM proves the password without sending it"),
+        ("cleartext-credential", "kerberos:asset:WS-02", "Kerberos pre-authentication: no password in clear"),
+        ("cleartext-credential", "sip:asset:WS-03", "SIP digest: a challenge response, not the password"),
         ("unknown-device", "device:ip:10.60.4.50", "INF-031 by its first lease, the tablet by its own"),
         ("unknown-device", "device:ip:10.60.4.51", "INF-031 after its move, by its second lease"),
         ("unknown-device", "device:mac:00-1B-4F-00-60-31", "INF-031 is in the inventory (by MAC via DHCP)"),
@@ -623,7 +762,7 @@ def expected() -> dict[str, Any]:
                        "subject) it must raise, and near misses it must not. {fingerprint:S} stands for "
                        "the keyed fingerprint of secret S under the audit's site key.",
         "secrets": [SHARED_PASSWORD, OWN_PASSWORD, DX_PASSCODE, LIS_SECURITY, SNMP_COMMUNITY, FOREVER_TOKEN,
-                    HOUR_TOKEN],
+                    HOUR_TOKEN, PACS_PASSCODE, *SERVICE_SECRETS.values()],
         "patients": [PATIENT_NAME, PATIENT_ID],
         "alerts": [{"rule": r, "subject": s, "why": w} for r, s, w in alerts],
         "near_misses": [{"rule": r, "subject": s, "why": w} for r, s, w in near_misses],
