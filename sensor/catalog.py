@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sensor.yamlfile import RULES_DIR, RulesFileError, YamlError, load_yaml
+from sensor.yamlfile import RULES_DIR, RulesFileError, read_rules_file
 
 CATALOG_PATH = RULES_DIR / "remote_access.yaml"
 """The repository's catalog, the default."""
@@ -130,10 +130,7 @@ class Catalog:
 def load_catalog(path: str | Path = CATALOG_PATH) -> Catalog:
     """The catalog of `path` (its `remote_access:` list; other keys are the analytics')."""
     path = Path(path)
-    try:
-        doc = load_yaml(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, YamlError) as e:
-        raise CatalogError(f"{path}: {e}") from None
+    doc = read_rules_file(path, CatalogError)
     items = doc.get("remote_access") if isinstance(doc, dict) else None
     if not isinstance(items, list):
         raise CatalogError(f"{path}: expected a `remote_access:` list")

@@ -29,3 +29,12 @@ def load_yaml(text: str) -> Any:
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(e, "problem", None) or str(e)
         raise YamlError(f"{where}invalid YAML: {problem}") from None
+
+
+def read_rules_file(path: Path, error: type[RulesFileError] = RulesFileError) -> Any:
+    """The YAML document of a rules file the sensor reads; unreadable or invalid: `error`
+    naming the file."""
+    try:
+        return load_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, YamlError) as e:
+        raise error(f"{path}: {e}") from None

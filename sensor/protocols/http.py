@@ -29,7 +29,7 @@ from sensor.ntlm import find_authenticate
 from sensor.protocols.base import Extractor, ParseError
 from sensor.records import CredentialSeen, Observation, Proto, SecretKind
 from sensor.secrets import EPHEMERAL, SecretHasher
-from sensor.yamlfile import RULES_DIR, RulesFileError, YamlError, load_yaml
+from sensor.yamlfile import RULES_DIR, RulesFileError, read_rules_file
 
 METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ")
 MAX_HEADERS = 32 * 1024
@@ -52,10 +52,7 @@ class ApiKeyNames:
 def load_api_key_names(path: str | Path = API_KEYS_PATH) -> ApiKeyNames:
     """The `http_api_keys: {headers: [...], query_parameters: [...]}` of `path`."""
     path = Path(path)
-    try:
-        doc = load_yaml(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, YamlError) as e:
-        raise RulesFileError(f"{path}: {e}") from None
+    doc = read_rules_file(path)
     section = doc.get("http_api_keys") if isinstance(doc, dict) else None
     if not isinstance(section, dict) or set(section) - {"headers", "query_parameters"}:
         raise RulesFileError(f"{path}: expected `http_api_keys:` with `headers` and `query_parameters` lists")
