@@ -17,7 +17,6 @@ Deterministic: same bytes on every run (fixed keys, dates, randoms and timestamp
 from __future__ import annotations
 
 import argparse
-import base64
 import csv
 import datetime as dt
 import io
@@ -255,11 +254,7 @@ class Segment:
         """A trend export to the monitoring FTP server: the password crosses in clear."""
         f = self.connect(client, G.host("trend-export", ROUTER, "10.10.5.40", ttl=63), 21)
         f.handshake()
-        for d, line in (("s", "220 trend-export FTP server (vsFTPd 3.0.5) ready."), ("c", f"USER {user}"),
-                        ("s", "331 Please specify the password."), ("c", f"PASS {password}"),
-                        ("s", "230 Login successful."), ("c", "TYPE I"), ("s", "200 Switching to Binary mode."),
-                        ("c", "QUIT"), ("s", "221 Goodbye.")):
-            f.send(d, f"{line}\r\n".encode())
+        K.ftp_login(f, "220 trend-export FTP server (vsFTPd 3.0.5) ready.", user, password)
         f.close()
 
 
@@ -296,26 +291,18 @@ class Segment:
         f.close()
 
 
-    def snmp(self, sender: C.Host, sport: int, receiver: C.Host, dport: int, community: str, pdu: int,
-             at_ns: int) -> None:
-        """One SNMPv2c message (RFC 3416) asking for or carrying sysName.0."""
-        def ber(tag: int, value: bytes) -> bytes:
-            return bytes([tag, len(value)]) + value
-
-        varbind = ber(0x30, ber(0x30, ber(0x06, b"\x2b\x06\x01\x02\x01\x01\x05\x00")
-                                + (ber(0x04, sender.label.encode()) if pdu != 0xA0 else b"\x05\x00")))
-        body = ber(0x02, b"\x01") + ber(0x04, community.encode()) + ber(
-            pdu, ber(0x02, (self.minute * 97 % 65536).to_bytes(2, "big")) + b"\x02\x01\x00" * 2 + varbind)
-        frame = C.udp_frame(C.Link(), sender, sport, receiver, dport, ber(0x30, body))
-        self.cap.add(C.Packet(at_ns, frame))
-
     def snmp_poll(self, nms: C.Host, device: C.Host, community: str) -> None:
-        """The network management station asks a device for its name; the device answers."""
+        """The network management station asks a device for its name (SNMPv2c); the device answers."""
         self.minute += 1
         self.port += 7
-        at = T0 + self.minute * 60_000_000_000
-        self.snmp(nms, self.port, device, 161, community, 0xA0, at)
-        self.snmp(device, 161, nms, self.port, community, 0xA2, at + 2_100_000)
+        K.snmp_get(self.cap, nms, self.port, device, T0 + self.minute * 60_000_000_000, 1, community,
+                   self.minute * 97, [(K.SYS_NAME, K.der_str(device.label))])
+
+    def snmp_trap(self, agent: C.Host, manager: C.Host, community: str) -> None:
+        """An SNMPv2-Trap from a device (a cold start) to the management station."""
+        self.minute += 1
+        K.snmp_trap(self.cap, agent, 40162, manager, T0 + self.minute * 60_000_000_000, community, self.minute * 97,
+                    360_000, "1.3.6.1.6.3.1.1.5.1", [(K.SYS_NAME, K.der_str(agent.label))])
 
 
     def http_bearer(self, client: C.Host, token: str) -> None:
@@ -332,19 +319,12 @@ class Segment:
         f.close()
 
 
-def jwt(claims: dict[str, Any]) -> str:
-    """A compact JWT with a fixed (fake) HS256 signature."""
-    def part(raw: bytes) -> str:
-        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-    return ".".join((part(b'{"alg":"HS256","typ":"JWT"}'), part(json.dumps(claims).encode()),
-                     part(C.fixed_bytes("jwt/" + claims["sub"], 32))))
-
-
 ISSUED = int(C.utc(2025, 3, 1).timestamp())
-FOREVER_TOKEN = jwt({"iss": "alaris-systems-manager", "sub": "INF-009", "iat": ISSUED})
+JWT_KEY = C.fixed_bytes("alaris-systems-manager/hs256", 32)
+FOREVER_TOKEN = K.jwt({"iss": "alaris-systems-manager", "sub": "INF-009", "iat": ISSUED}, JWT_KEY)
 """No exp claim: valid forever (long-lived-token)."""
-HOUR_TOKEN = jwt({"iss": "alaris-systems-manager", "sub": "INF-010", "iat": ISSUED, "exp": ISSUED + 3600})
+HOUR_TOKEN = K.jwt({"iss": "alaris-systems-manager", "sub": "INF-010", "iat": ISSUED, "exp": ISSUED + 3600},
+                   JWT_KEY)
 
 PATIENT_NAME, PATIENT_ID = "DOE^JANE^Q", "MRN40817723"
 """Made up, and planted in a dataset: the leak test checks it never reaches an output."""
@@ -392,8 +372,7 @@ def icu_morning(seg: Segment) -> None:
     for device in (PUMPS[1], VENTS[1], VENTS[2]):
         seg.snmp_poll(nms, device.host(), SNMP_COMMUNITY)
     # MON-004 was never reconfigured: it traps with the factory community (default-credential).
-    seg.minute += 1
-    seg.snmp(MONITORS[4].host(), 40162, nms, 162, "public", 0xA7, T0 + seg.minute * 60_000_000_000)
+    seg.snmp_trap(MONITORS[4].host(), nms, "public")
     # Trend exports over FTP: cleartext-credential per device; MON-001 and MON-004 share a
     # password (shared-credential); MON-006 has the same user name with its own password.
     seg.ftp_login(MONITORS[1].host(), "biomed", SHARED_PASSWORD)
@@ -519,25 +498,13 @@ def services_morning(seg: Segment) -> None:
     f.close()
 
 
-def dhcp_ack(mac: str, ip: str, lease_s: int, hostname: str) -> bytes:
+def dhcp_ack(device: Device, ip: str, lease_s: int, server_ip: str, relay_ip: str) -> bytes:
     """A DHCPACK (RFC 2131) as the server sends it to the clinic's relay agent."""
-    def opt(code: int, value: bytes) -> bytes:
-        return bytes([code, len(value)]) + value
-
-    chaddr = bytes.fromhex(mac.replace(":", ""))
-    return (bytes([2, 1, 6, 1]) + b"\x5e\x11\x00\x31" + b"\0" * 8 + bytes(map(int, ip.split("."))) + b"\0" * 4
-            + bytes([10, 60, 4, 1]) + chaddr + b"\0" * 10 + b"\0" * 192 + b"\x63\x82\x53\x63"
-            + opt(53, b"\x05") + opt(54, bytes([10, 10, 0, 2])) + opt(51, struct.pack("!I", lease_s))
-            + opt(12, hostname.encode()) + b"\xff")
-
-
-def ssh_kexinit() -> bytes:
-    """An SSH binary packet carrying a KEXINIT (RFC 4253 7.1)."""
-    lists = ["curve25519-sha256", "ssh-ed25519", "aes128-ctr", "aes128-ctr", "hmac-sha2-256", "hmac-sha2-256",
-             "none", "none", "", ""]
-    body = bytes([20]) + bytes(16) + b"".join(struct.pack("!I", len(x)) + x.encode() for x in lists) + bytes(5)
-    pad = 8 - (len(body) + 5) % 8 + 8
-    return struct.pack("!IB", len(body) + pad + 1, pad) + body + bytes(pad)
+    client = R.DhcpClient(device.host(ip), device.hostname, None, ())
+    xid = int.from_bytes(C.fixed_bytes(f"{device.hostname}/{ip}/xid", 4), "big")
+    options = [*R.server_options(R.ACK, server_ip, lease_s, "255.255.255.0", relay_ip, "clinic4.example.org"),
+               (R.OPT_HOSTNAME, device.hostname.encode())]
+    return R.dhcp_message(2, xid, client.chaddr, options, yiaddr=ip, giaddr=relay_ip)
 
 
 def vendor_morning(seg: Segment) -> None:
@@ -549,7 +516,7 @@ def vendor_morning(seg: Segment) -> None:
         seg.minute += 1
         seg.cap.add(C.Packet(T0 + seg.minute * 60_000_000_000,
                              C.udp_frame(C.Link(), dhcp_server, 67, relay, 67,
-                                         dhcp_ack(device.wire_mac, ip, 3600, device.hostname))))
+                                         dhcp_ack(device, ip, 3600, dhcp_server.ip, relay.ip))))
 
     # INF-031 leases .50, works, moves to .51; the tablet then gets .50 and presents a certificate.
     lease(ROAMING_PUMP, "10.60.4.50")
@@ -565,29 +532,19 @@ def vendor_morning(seg: Segment) -> None:
         C.tls12_connection(f, ch=G.ch_openssl_device(host, f.flow_id), sh=G.sh12(f.flow_id, 0xC02F, ecdhe=True),
                            server_chain=(SRV_CERTS["cloud"], G.SERVER_CA), ca_names=None, client_chain=None,
                            kx="ecdhe",
-                           app=(("c", 4000), ("s", 64000)))
+                           app=(("c", 4000), *(("s", 16000),) * 4))
     # A clinical workstation runs TeamViewer (TCP 5938): nothing approves it.
     f = seg.connect(WORKSTATIONS[1].host(), G.host("router5.teamviewer.com", ROUTER, "203.0.113.59", ttl=50), 5938)
-    f.handshake()
-    f.send("c", b"\x17\x24\x0a\x20" + bytes(33))
-    f.send("s", b"\x17\x24\x0a\x20" + bytes(33))
-    f.close()
+    R.teamviewer_session(f)
     # The PACS vendor's engineer over RDP: the inventory approves RDP, but no window covers it.
     f = seg.connect(VENDOR_LAPTOP.host(routed=True), G.host("pacs01", ROUTER, SERVERS["pacs"].ip, ttl=63), 3389)
-    f.handshake()
-    cr = b"Cookie: mstshash=sectra-svc\r\n" + struct.pack("<BBHI", 1, 0, 8, 3)
-    f.send("c", struct.pack("!BBH", 3, 0, 11 + len(cr)) + bytes([6 + len(cr), 0xE0, 0, 0, 0, 0, 0]) + cr)
-    cc = struct.pack("<BBHI", 2, 0, 8, 2)
-    f.send("s", struct.pack("!BBH", 3, 0, 11 + len(cc)) + bytes([6 + len(cc), 0xD0, 0, 0, 0x12, 0x34, 0]) + cc)
-    f.close()
+    R.rdp_session(f, cookie_line="mstshash=sectra-svc", requested=R.PROTOCOL_SSL | R.PROTOCOL_HYBRID,
+                  selected=R.PROTOCOL_HYBRID,
+                  server_cert=R.rdp_self_signed("pacs01.clin.example.org", C.rsa_key(C.RSA_PACS), 0x1F3A52C2))
     # Someone logs in to a ventilator over SSH: the inventory approves nothing for it.
     f = seg.connect(VENDOR_LAPTOP.host(routed=True), VENTS[1].host(), 22)
-    f.handshake()
-    f.send("s", b"SSH-2.0-dropbear_2019.78\r\n")
-    f.send("c", b"SSH-2.0-OpenSSH_9.6\r\n")
-    f.send("c", ssh_kexinit())
-    f.send("s", ssh_kexinit())
-    f.close()
+    R.ssh_session(f, client_banner="SSH-2.0-OpenSSH_9.6", server_banner="SSH-2.0-dropbear_2020.81",
+                  client=R.OPENSSH_9_CLIENT, server=R.DROPBEAR_2020, host_key="ecdsa-sha2-nistp256")
     # The central station's Philips Remote Services agent: no SNI; only the DNS answer it asked
     # for a moment before names the address. The inventory approves Philips; no window covers it.
     dns = G.host("dns01", ROUTER, "10.10.0.53", ttl=63)
