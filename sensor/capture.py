@@ -161,6 +161,13 @@ class Capture:
                 pos = 0
                 offsets: list[int] = []
                 append = offsets.append
+                safe = n - 16 - MAX_RECORD
+                while pos < safe:  # any record of an acceptable length fits: one test less
+                    caplen = unpack(block, pos + 8)[0]
+                    if caplen > MAX_RECORD:
+                        break
+                    append(pos)
+                    pos += 16 + caplen
                 while pos + 16 <= n:
                     caplen = unpack(block, pos + 8)[0]
                     end = pos + 16 + caplen

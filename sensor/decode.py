@@ -53,6 +53,7 @@ MAX_FRAG_BYTES = 1 << 22
 """Bytes held by incomplete datagrams at once."""
 FRAG_TIMEOUT = 30.0
 MAX_DATAGRAM = 65535 + 8
+_SEQ_ACK = struct.Struct(">II")
 
 
 class Packet:
@@ -172,6 +173,12 @@ class Decoder:
         pkt = Packet()
         end = off + caplen
         try:
+            if linktype == LINKTYPE_ETHERNET and caplen >= 34 and buf[off + 12] == 8 and buf[off + 13] == 0 \
+                    and buf[off + 14] >> 4 == 4:
+                # Most frames: untagged Ethernet carrying IPv4, straight to the IP header.
+                pkt.dst_mac = buf[off : off + 6]
+                pkt.src_mac = buf[off + 6 : off + 12]
+                return self._ipv4(pkt, ts, buf, off + 14, end, 0)
             return self._link(pkt, ts, linktype, buf, off, end, 0)
         except (IndexError, struct.error):
             self.weirds.add("truncated_header")
@@ -279,7 +286,7 @@ class Decoder:
         self, pkt: Packet, ts: float, buf: bytes, off: int, end: int, depth: int
     ) -> Packet | None:
         ihl = (buf[off] & 0x0F) * 4
-        total = _u16(buf, off + 2)
+        total = (buf[off + 2] << 8) | buf[off + 3]  # _u16 inline here and below: every frame comes by
         if total == 0:  # segmentation offload: the length is only known to the NIC
             total = end - off
         if ihl < 20 or total < ihl:
@@ -291,7 +298,7 @@ class Decoder:
             pkt.truncated = True
         if end - off < ihl:
             raise IndexError
-        frag = _u16(buf, off + 6)
+        frag = (buf[off + 6] << 8) | buf[off + 7]
         proto = buf[off + 9]
         pkt.src = buf[off + 12 : off + 16]
         pkt.dst = buf[off + 16 : off + 20]
@@ -357,14 +364,14 @@ class Decoder:
                 return None
             pkt.proto = IP_TCP
             pkt.ports = buf[off : off + 4]
-            pkt.seq, pkt.ack = struct.unpack_from(">II", buf, off + 4)
+            pkt.seq, pkt.ack = _SEQ_ACK.unpack_from(buf, off + 4)
             pkt.flags = buf[off + 13]
             pkt.payload = buf[off + doff : end] if off + doff < end else b""
             return pkt
         if proto == IP_UDP:
             if end - off < 8:
                 raise IndexError
-            dport = _u16(buf, off + 2)
+            dport = (buf[off + 2] << 8) | buf[off + 3]
             if dport == UDP_VXLAN and depth < MAX_TUNNEL_DEPTH and end - off >= 16 + 14:
                 return self._ethernet(_inner(pkt), ts, buf, off + 16, end, depth + 1)
             pkt.proto = IP_UDP

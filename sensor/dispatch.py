@@ -34,6 +34,9 @@ MAX_UDP_PROBES = 64
 """Datagrams of a flow probed before giving up (WebRTC sends a few STUN exchanges before
 its DTLS handshake on the same 5-tuple)."""
 
+_DIRECTIONS = (Direction.ORIG, Direction.RESP)
+"""By index: calling the IntEnum costs a microsecond per parse."""
+
 
 class Session:
     """Dispatch state of one flow."""
@@ -62,10 +65,13 @@ class Dispatcher:
         secrets: SecretHasher = EPHEMERAL, tracker: RemoteAccessTracker | None = None,
     ) -> None:
         self._extractors = tuple(extractors)
+        self._ports = frozenset(p for e in self._extractors for p in e.ports)
         self._tracker = tracker
         self._secrets = secrets
         self._weirds = weirds
         self._table = table
+        self._probe_order: dict[tuple[str, int], tuple[type[Extractor], ...]] = {}
+        """Extractors to probe by (transport, server port): those of the port first."""
         self.capture = ""
         """The capture being read, for evidence."""
 
@@ -149,10 +155,14 @@ class Dispatcher:
         self._parse(flow, sess, d, flow.last, out)
 
     def _probe(self, fid: FlowId, head: bytes, transport: str) -> Extractor | None:
-        ordered = sorted(
-            (e for e in self._extractors if transport in e.transports),
-            key=lambda e: fid.resp.port not in e.ports,
-        )
+        port = fid.resp.port
+        key = (transport, port if port in self._ports else -1)  # ports no extractor names: one order
+        ordered = self._probe_order.get(key)
+        if ordered is None:
+            ordered = self._probe_order[key] = tuple(sorted(
+                (e for e in self._extractors if transport in e.transports),
+                key=lambda e: port not in e.ports,
+            ))
         for cls in ordered:
             if cls.probe(head):
                 return cls(self._secrets)
@@ -170,7 +180,7 @@ class Dispatcher:
         ext = sess.extractor
         assert ext is not None
         buf = sess.bufs[d]
-        direction = Direction(d)
+        direction = _DIRECTIONS[d]
         while buf and not sess.stopped[d]:
             try:
                 found, used = ext.parse(flow.id, direction, ts, bytes(buf))
@@ -230,9 +240,10 @@ class Dispatcher:
                 out.append(obs)
 
     def _drain_weirds(self, ext: Extractor) -> None:
-        for name in ext.weirds:
-            self._weirds.add(name)
-        ext.weirds.clear()
+        if ext.weirds:
+            for name in ext.weirds:
+                self._weirds.add(name)
+            ext.weirds.clear()
 
     def _stop(self, flow: Flow, sess: Session, d: int, ts: float, out: list[Observation]) -> None:
         sess.stopped[d] = True

@@ -1,11 +1,9 @@
 """The sensor's main loop: captures in, Observations out.
 
-`Sensor.read` is the per-packet loop and the one place it lives, so it can later be
-compiled. A frame of a flow that is already done (the common case: bulk transfer after the
-handshake) costs a slice, a dictionary lookup and three counter updates on the fast path
-(Ethernet, optionally one 802.1Q tag, IPv4 without options or fragments, or IPv6 without
-extension headers). Everything else, and every frame of a flow still being inspected, goes
-through `Decoder`, `FlowTable` and `Dispatcher`.
+The per-packet loop lives in one place, so it can later be compiled: the record walk in
+`capture.Capture`, then `Sensor._run` per run of records. Frames of flows that are already
+done (the common case: bulk transfer after the handshake) are only counted, a block at a time,
+by `fastpath`; every other frame goes through `Decoder`, `FlowTable` and `Dispatcher`.
 """
 
 from __future__ import annotations
@@ -40,9 +38,6 @@ PROGRESS_EVERY = 1 << 16
 """Frames between two progress reports."""
 MIN_BULK = 32
 """Shorter runs (pcapng with interleaved interfaces) go to the full path packet by packet."""
-NumberedFrame = tuple[float, int, bytes, int, int, int, int]
-"""A `capture.Frame` followed by its 1-based frame number."""
-
 
 
 @dataclass
@@ -124,21 +119,21 @@ class Sensor:
             return
         size = _size(path)
         self.dispatcher.capture = self.weirds.capture = path
-        records = self._records(cap.runs())
         out = self._out
-        slow = self._slow
         ts = 0.0
+        number = 1
         next_progress = PROGRESS_EVERY
         try:
-            for ts, linktype, buf, off, caplen, wirelen, frame in records:
-                slow(ts, linktype, buf, off, caplen, wirelen, frame)
+            for run in cap.runs():
+                ts = self._run(run, number, ts)
+                number += len(run.offsets)
                 if out:
                     yield from out
                     self.report.observations += len(out)
                     out.clear()
-                if progress is not None and frame >= next_progress:
-                    progress(path, frame, cap.position(), size)
-                    next_progress = frame + PROGRESS_EVERY
+                if progress is not None and number > next_progress:
+                    progress(path, number - 1, cap.position(), size)
+                    next_progress = number + PROGRESS_EVERY
             self.table.remove_all(ts)
             yield from out
             self.report.observations += len(out)
@@ -157,8 +152,9 @@ class Sensor:
         calls; idle ones expire by `now` (packet time), so a quiet link still concludes them;
         `finish` concludes the rest."""
         self.dispatcher.capture = self.weirds.capture = source
-        for rec in self._records(runs, first_frame):
-            self._slow(*rec)
+        for run in runs:
+            self._run(run, first_frame, now)
+            first_frame += len(run.offsets)
         self.table.maybe_sweep(now)
         return self._take()
 
@@ -173,24 +169,26 @@ class Sensor:
         self.report.observations += len(out)
         return out
 
-    def _records(self, runs: Iterable[Records], number: int = 1) -> Iterator[NumberedFrame]:
-        """The frames the full path must see, numbered; `fastpath` counts the others."""
-        table = self.table
-        report = self.report
-        for run in runs:
-            data, offsets = run.data, run.offsets
-            unpack = struct.Struct(run.endian + "IIII").unpack_from
-            stamp, linktype = run.stamp, run.linktype
-            slow: Iterable[int] = range(len(offsets))
-            if len(offsets) >= MIN_BULK:
-                slow = count_done_flows(data, offsets, run.endian, stamp, linktype, table)
-            for i in slow:
-                pos = offsets[i]
-                a, b, caplen, wirelen = unpack(data, pos)
-                frame = bytes(data[pos + 16 : pos + 16 + caplen])
-                report.inspected_bytes += wirelen
-                yield (stamp(a, b), linktype, frame, 0, caplen, wirelen, number + i)
-            number += len(offsets)
+    def _run(self, run: Records, number: int, ts: float) -> float:
+        """One run of records, numbered from `number`: `fastpath` counts the packets of done flows,
+        the others go through the full path one by one (no per-packet generator or tuple). Returns
+        the time of the last packet of the full path, `ts` if there was none."""
+        data, offsets = run.data, run.offsets
+        unpack = struct.Struct(run.endian + "IIII").unpack_from
+        stamp, linktype = run.stamp, run.linktype
+        slow = self._slow
+        inspected = 0
+        full: Iterable[int] = range(len(offsets))
+        if len(offsets) >= MIN_BULK:
+            full = count_done_flows(data, offsets, run.endian, stamp, linktype, self.table)
+        for i in full:
+            pos = offsets[i]
+            a, b, caplen, wirelen = unpack(data, pos)
+            ts = stamp(a, b)
+            inspected += wirelen
+            slow(ts, linktype, bytes(data[pos + 16 : pos + 16 + caplen]), 0, caplen, wirelen, number + i)
+        self.report.inspected_bytes += inspected
+        return ts
 
     def _slow(
         self, ts: float, linktype: int, buf: bytes, off: int, caplen: int, wirelen: int,

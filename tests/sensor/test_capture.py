@@ -143,6 +143,33 @@ def test_corrupt_record_length_stops_with_a_warning(tmp_path: Path) -> None:
     assert "corrupt record length" in warnings[0]
 
 
+BIG = [bytes([i % 251]) * (60 + (i * 97) % 1455) for i in range(1500)]
+"""About 1.1 MB of frames: read blocks long enough for the walk's unchecked stretch (a block
+longer than MAX_RECORD)."""
+
+
+@pytest.mark.parametrize("block", [capture.MAX_RECORD + 1000, 1 << 20])
+def test_long_blocks_deliver_every_frame(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int) -> None:
+    path = tmp_path / "big.pcap"
+    path.write_bytes(pcap_bytes(BIG))
+    monkeypatch.setattr(capture, "READ_BLOCK", block)
+    got, warnings = read_all(path)
+    assert [g[2] for g in got] == BIG and not warnings
+
+
+@pytest.mark.parametrize("bad_len", [capture.MAX_RECORD + 1, 0x7FFFFFFF])
+@pytest.mark.parametrize("at", [3, 700])
+def test_corrupt_record_length_inside_a_long_block(tmp_path: Path, bad_len: int, at: int) -> None:
+    data = bytearray(pcap_bytes(BIG))
+    pos = 24 + sum(16 + len(f) for f in BIG[:at])
+    struct.pack_into("<I", data, pos + 8, bad_len)
+    path = tmp_path / "c.pcap"
+    path.write_bytes(bytes(data))
+    got, warnings = read_all(path)
+    assert [g[2] for g in got] == BIG[:at]
+    assert len(warnings) == 1 and f"corrupt record length {bad_len} after frame {at}" in warnings[0]
+
+
 @pytest.mark.parametrize("content", [b"", b"hello", b"GET / HTTP/1.1\r\n\r\n", b"\x1f\x8bnot gzip"])
 def test_not_a_capture_is_a_clear_error(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "notes.txt"
