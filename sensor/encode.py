@@ -149,6 +149,9 @@ X509_PATHS = {
 """The leaf certificate's ECS `x509.*` view (the full chain is in `trustwatch.chain`)."""
 
 BY_ACTION: dict[str, type[Observation]] = {cls.action: cls for cls in FIELD_PATHS}
+_PLANS = {cls: [(name, path.split(".")[:-1], path.rsplit(".", 1)[-1]) for name, path in paths.items()]
+          for cls, paths in FIELD_PATHS.items()}
+"""FIELD_PATHS with each path split once: (field, parent keys, leaf key)."""
 _SIDES = {Direction.ORIG: "client", Direction.RESP: "server"}
 
 
@@ -175,10 +178,13 @@ def to_ecs(obs: Observation) -> dict[str, Any]:
         if len(fid.vlan) > 1:
             doc["network"]["inner"] = {"vlan": {"id": str(fid.vlan[1])}}
         doc["trustwatch"]["vlan"] = list(fid.vlan)
-    for name, path in FIELD_PATHS[type(obs)].items():
+    for name, parents, key in _PLANS[type(obs)]:
         value = _plain(getattr(obs, name))
         if value is not None:
-            _put(doc, path, value)
+            node = doc
+            for p in parents:
+                node = node.setdefault(p, {})
+            node[key] = value
     if isinstance(obs, TlsCertificate) and obs.chain:
         side = "client" if isinstance(obs, TlsClientCertificate) else "server"
         leaf = obs.leaf
@@ -282,15 +288,25 @@ def _flow(doc: dict[str, Any]) -> FlowId:
 
 def _plain(value: Any) -> Any:
     """A record value as JSON: tuples become lists, certificates dicts, enums strings."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value  # the common case first: most values are plain already
     if isinstance(value, Direction):
         return _SIDES[value]
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    names = _FIELD_NAMES.get(kind)
+    if names is None and is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(value))
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
     return value
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+"""Field names of the dataclasses met as values (certificates), by type: `fields()` is slow."""
 
 
 def _typed(hint: Any, value: Any) -> Any:
