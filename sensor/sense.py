@@ -17,18 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sensor.capture import Capture, CaptureError, Records
-from sensor.catalog import load_catalog
 from sensor.decode import IP_TCP, Decoder
 from sensor.dispatch import Dispatcher
 from sensor.fastpath import count_done_flows
 from sensor.flows import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Flow, FlowTable
 from sensor.protocols import EXTRACTORS
 from sensor.protocols.base import Extractor
-from sensor.protocols.http import HttpExtractor, load_api_key_names
-from sensor.protocols.vendor_tool import VendorToolExtractor
 from sensor.records import Observation
 from sensor.remote import RemoteAccessTracker
 from sensor.secrets import EPHEMERAL, SecretHasher
+from sensor.siterules import load_sensor_rules
 from sensor.weird import Weirds
 from sensor.yamlfile import RULES_DIR
 
@@ -94,15 +92,14 @@ class Sensor:
     ) -> None:
         """`rules_dir`: where the sensor's rules are, the remote-access catalog and the HTTP
         API-key names; a broken one raises `RulesFileError` before anything is read."""
-        catalog = load_catalog(rules_dir / "remote_access.yaml")
-        http = HttpExtractor.bound(load_api_key_names(rules_dir / "credentials.yaml"))
-        extractors = (*(http if e is HttpExtractor else e for e in extractors), VendorToolExtractor.bound(catalog))
+        rules = load_sensor_rules(rules_dir)
+        extractors = tuple(e.bound(rules) for e in extractors)
         self.report = SenseReport()
         self.weirds = self.report.weirds
         ports = frozenset(p for e in extractors for p in e.ports)
         self.table = FlowTable(ports, self._on_remove)
         self.decoder = Decoder(self.weirds)
-        self.dispatcher = Dispatcher(extractors, self.weirds, self.table, secrets, RemoteAccessTracker(catalog))
+        self.dispatcher = Dispatcher(extractors, self.weirds, self.table, secrets, RemoteAccessTracker(rules.catalog))
         self._out: list[Observation] = []
 
     def read(

@@ -25,6 +25,7 @@ from sensor.protocols.snmp import SnmpExtractor
 from sensor.protocols.ssh import SshExtractor
 from sensor.protocols.telnet import TelnetExtractor
 from sensor.protocols.tls import DtlsExtractor, TlsExtractor
+from sensor.protocols.vendor_tool import VendorToolExtractor
 from sensor.protocols.vnc import VncExtractor
 
 EXTRACTORS: tuple[type[Extractor], ...] = (
@@ -32,6 +33,6 @@ EXTRACTORS: tuple[type[Extractor], ...] = (
     HttpExtractor, LdapExtractor, MqttExtractor, RedisExtractor, SmtpExtractor, Pop3Extractor,
     SmbExtractor, DceRpcExtractor, KerberosExtractor, SipExtractor,
     RdpExtractor, SshExtractor, VncExtractor, DhcpExtractor, DnsExtractor,
-    ImapExtractor, TelnetExtractor,
+    ImapExtractor, TelnetExtractor, VendorToolExtractor,
 )
 """Every extractor the dispatcher may attach, probed in this order on equal port evidence."""

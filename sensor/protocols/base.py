@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from sensor.flowid import Direction, FlowId
 from sensor.records import Observation
 from sensor.secrets import EPHEMERAL, SecretHasher
+
+if TYPE_CHECKING:  # the rules import the extractors that read them
+    from sensor.siterules import SensorRules
 
 
 class ParseError(Exception):
@@ -64,6 +67,11 @@ class Extractor(ABC):
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
     ) -> tuple[Sequence[Observation], int]:
         """Consume bytes from the start of `buf` (see the module docstring)."""
+
+    @classmethod
+    def bound(cls, rules: SensorRules) -> type[Extractor]:
+        """This extractor bound to the site's sensor rules; most need none."""
+        return cls
 
     def close(self, flow: FlowId, ts: float) -> Sequence[Observation]:
         """The connection ended (FIN/RST, idle timeout, eviction or end of capture).

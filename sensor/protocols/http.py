@@ -21,7 +21,7 @@ import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sensor.flowid import Direction, FlowId
 from sensor.jwt import token_claims
@@ -29,14 +29,16 @@ from sensor.ntlm import find_authenticate
 from sensor.protocols.base import Extractor, ParseError
 from sensor.records import CredentialSeen, Observation, Proto, SecretKind
 from sensor.secrets import EPHEMERAL, SecretHasher
-from sensor.yamlfile import RULES_DIR, RulesFileError, read_rules_file
+from sensor.yamlfile import RulesFileError, read_rules_file
+
+if TYPE_CHECKING:
+    from sensor.siterules import SensorRules
 
 METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ")
 MAX_HEADERS = 32 * 1024
 MAX_REQUESTS = 32
 """Requests read per connection: a keep-alive poller repeats itself; inspection must end so
 that the connection's later packets cost only a counter."""
-API_KEYS_PATH = RULES_DIR / "credentials.yaml"
 DIGEST_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
 """One name=value parameter of a Digest header (RFC 7616); SIP's digest (RFC 3261) reads it too."""
 
@@ -49,7 +51,7 @@ class ApiKeyNames:
     parameters: frozenset[str] = frozenset()
 
 
-def load_api_key_names(path: str | Path = API_KEYS_PATH) -> ApiKeyNames:
+def load_api_key_names(path: str | Path) -> ApiKeyNames:
     """The `http_api_keys: {headers: [...], query_parameters: [...]}` of `path`."""
     path = Path(path)
     doc = read_rules_file(path)
@@ -77,9 +79,9 @@ class HttpExtractor(Extractor):
     """Unbound: no API-key names; `bound` gives the site's."""
 
     @classmethod
-    def bound(cls, api_keys: ApiKeyNames) -> type[HttpExtractor]:
-        """This extractor looking for API keys where `api_keys` says."""
-        return type(cls.__name__, (cls,), {"api_keys": api_keys})
+    def bound(cls, rules: SensorRules) -> type[HttpExtractor]:
+        """This extractor looking for API keys where the site's rules say."""
+        return type(cls.__name__, (cls,), {"api_keys": rules.api_keys})
 
     def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
         super().__init__(secrets)

@@ -8,13 +8,16 @@ parsing; the session itself is the fact. The class is bound to a catalog at star
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from sensor.catalog import Catalog
 from sensor.flowid import Direction, FlowId
 from sensor.protocols.base import Extractor
 from sensor.records import Observation, Proto, RemoteAccessSession
 from sensor.secrets import EPHEMERAL, SecretHasher
+
+if TYPE_CHECKING:
+    from sensor.siterules import SensorRules
 
 
 class VendorToolExtractor(Extractor):
@@ -27,8 +30,9 @@ class VendorToolExtractor(Extractor):
     catalog: ClassVar[Catalog] = Catalog()
 
     @classmethod
-    def bound(cls, catalog: Catalog) -> type[VendorToolExtractor]:
-        """This extractor matching `catalog`'s signatures, its ports as tie-breakers."""
+    def bound(cls, rules: SensorRules) -> type[VendorToolExtractor]:
+        """This extractor matching the catalog's signatures, its ports as tie-breakers."""
+        catalog = rules.catalog
         ports = frozenset(p for e in catalog.entries if e.signatures for _t, p in e.ports)
         return type(cls.__name__, (cls,), {
             "catalog": catalog, "ports": ports,

@@ -21,6 +21,7 @@ from sensor.protocols.http import HttpExtractor, load_api_key_names
 from sensor.records import CredentialSeen, Observation, SecretKind
 from sensor.secrets import SecretHasher
 from sensor.sense import Sensor
+from sensor.siterules import load_sensor_rules
 from sensor.yamlfile import RULES_DIR, RulesFileError
 from tests.conftest import needs_real_pcaps
 from tests.sensor.test_ntlm import NEGOTIATE, authenticate, spnego
@@ -43,7 +44,7 @@ def request(auth: bytes | None = None, target: bytes = b"/api/v1/status", body: 
     return head + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
 
 
-SITE_HTTP = HttpExtractor.bound(load_api_key_names())
+SITE_HTTP = HttpExtractor.bound(load_sensor_rules())
 """Bound to the repository's `rules/credentials.yaml`, as the sensor binds it."""
 
 
@@ -99,7 +100,7 @@ def test_api_key_names_come_from_the_rules(tmp_path: Path) -> None:
     text = (rules / "credentials.yaml").read_text()
     (rules / "credentials.yaml").write_text(text.replace("headers: [x-api-key,", "headers: [X-Pump-Key, x-api-key,")
                                             .replace("query_parameters: [", "query_parameters: [device_secret, "))
-    site = HttpExtractor.bound(load_api_key_names(rules / "credentials.yaml"))
+    site = HttpExtractor.bound(load_sensor_rules(rules))
     creds = [c for c in run(pump_header, site) if isinstance(c, CredentialSeen)]
     assert [(c.mechanism, c.secret_fp) for c in creds] == [
         ("header:x-pump-key", KEY.fingerprint(SecretKind.API_KEY, "pk-4242").value),
