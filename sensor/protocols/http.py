@@ -39,6 +39,9 @@ MAX_HEADERS = 32 * 1024
 MAX_REQUESTS = 32
 """Requests read per connection: a keep-alive poller repeats itself; inspection must end so
 that the connection's later packets cost only a counter."""
+AUTH_SCHEME = re.compile(r"[a-z][a-z-]{0,19}")
+"""A scheme name as the output may show it: letters and hyphens. Any other first word may be
+part of a secret, so it is never written out (the credential is then just `authorization`)."""
 DIGEST_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
 """One name=value parameter of a Digest header (RFC 7616); SIP's digest (RFC 3261) reads it too."""
 
@@ -183,8 +186,9 @@ class HttpExtractor(Extractor):
         if scheme_name == "bearer" or not value:
             return []
         # Any other scheme (RFC 9110 11.4) still carries a credential: fingerprinted whole. A bare
-        # value has no scheme to name (the word is the secret itself).
-        mechanism = f"{proxy}scheme:{scheme_name[:32]}" if rest else f"{proxy}authorization"
+        # value, or a first word unlike a scheme name, may be the secret itself: not named.
+        named = rest and AUTH_SCHEME.fullmatch(scheme_name) is not None
+        mechanism = f"{proxy}scheme:{scheme_name}" if named else f"{proxy}authorization"
         return self._credential(flow, ts, None, SecretKind.TOKEN, value, mechanism)
 
     def _ntlm(self, flow: FlowId, ts: float, token: bytes) -> list[Observation]:

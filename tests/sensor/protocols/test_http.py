@@ -91,6 +91,13 @@ def test_other_schemes_are_credentials_fingerprinted_whole() -> None:
     assert "customAuthData" not in repr(creds) and "c2VjcmV0" not in repr(creds)
 
 
+def test_a_first_word_unlike_a_scheme_name_is_never_written_out() -> None:
+    creds = run(request(b"9f8e7d6c5b4a3f2e1d0c x"))
+    assert [(c.mechanism, c.secret_fp) for c in creds if isinstance(c, CredentialSeen)] == [
+        ("authorization", KEY.fingerprint(SecretKind.TOKEN, "9f8e7d6c5b4a3f2e1d0c x").value)]
+    assert "9f8e7d6c" not in repr(creds)
+
+
 def test_api_key_names_come_from_the_rules(tmp_path: Path) -> None:
     """A site adds its devices' header to rules/ and the sensor finds it; no code changes."""
     pump_header = request(None, extra=b"X-Pump-Key: pk-4242\r\n") + request(None, b"/s?device_secret=ds-77")
