@@ -137,7 +137,8 @@ def render_summary(result: AuditResult, rules: RuleSet, top: int = 10) -> str:
     if not result.findings:
         lines.append("")
         lines.append("No findings.")
-    lines.extend(render_ledger(result.ledger, top * 5))
+    if result.ledger:
+        lines.extend(["", *render_ledger(result.ledger, top * 5)])
     return "\n".join(lines) + "\n"
 
 
@@ -146,7 +147,7 @@ def render_ledger(entries: Sequence[LedgerEntry], limit: int) -> list[str]:
     if not entries:
         return []
     unapproved = sum(not e.approved for e in entries)
-    lines = ["", f"Remote-access sessions ({len(entries)}, {unapproved} unapproved):"]
+    lines = [f"Remote-access sessions ({len(entries)}, {unapproved} unapproved):"]
     for e in entries[:limit]:
         s = e.session
         device = e.sighting.asset.label if e.sighting.asset else f"unknown {e.sighting.ip}"

@@ -152,7 +152,7 @@ def cmd_remote_access(args: argparse.Namespace) -> int:
     if args.json:
         write_ledger(sys.stdout, entries)
     else:
-        sys.stdout.write("\n".join(render_ledger(entries, len(entries))[1:] or ["No remote-access sessions."]) + "\n")
+        sys.stdout.write("\n".join(render_ledger(entries, len(entries)) or ["No remote-access sessions."]) + "\n")
     if errors:
         return EXIT_ERROR
     return EXIT_ALERTS if any(not e.approved for e in result.ledger) else EXIT_OK
