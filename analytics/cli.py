@@ -1,7 +1,9 @@
 """The `trustwatch` command: the top of the import graph.
 
 `trustwatch sense` runs the sensor alone (captures to observations); the analytics commands
-(`audit`, `analyze`, `alerts`, `inventory check`) are registered by `analytics.commands`.
+(`audit`, `analyze`, `remote-access`, `alerts`, `inventory check`; `monitor`) are registered by
+`analytics.commands` and `analytics.monitor`, which are imported only when one of them may run:
+`sense` starts without loading the analytics.
 Exit status: 0 all well, 1 alerts at or above `--fail-on` (analytics), 2 some input could not
 be read or used.
 """
@@ -15,8 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from analytics.commands import EXIT_ERROR, EXIT_OK, add_commands, add_key_option, open_secrets
-from analytics.monitor import add_live_commands, add_metrics_endpoint_options, cmd_sense_interface
+from analytics.options import EXIT_ERROR, EXIT_OK, add_key_option, add_metrics_endpoint_options, open_secrets
 from sensor.encode import write_jsonl
 from sensor.sense import SenseReport, sense_paths, terminal_progress
 from sensor.yamlfile import RULES_DIR, RulesFileError
@@ -44,8 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                             "(default: the repository's rules/)")
     add_key_option(sense)
     sense.set_defaults(func=cmd_sense)
-    add_commands(sub)
-    add_live_commands(sub)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] != ["sense"]:
+        from analytics.commands import add_commands
+        from analytics.monitor import add_live_commands
+
+        add_commands(sub)
+        add_live_commands(sub)
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)
@@ -58,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cmd_sense(args: argparse.Namespace) -> int:
     """`trustwatch sense --read ... [-o FILE]`."""
     if args.interface:
+        from analytics.monitor import cmd_sense_interface  # live: the metrics endpoint's analytics
+
         return cmd_sense_interface(args)
     secrets = open_secrets(args.key_file)
     if secrets is None:

@@ -36,16 +36,14 @@ from analytics.inventory import (
     read_inventory,
 )
 from analytics.metrics import Metrics, add_export_options, export_audit
+from analytics.options import EXIT_ALERTS, EXIT_ERROR, EXIT_OK, add_key_option, open_secrets
 from analytics.remote_access import ApprovalWindow, LedgerEntry, WindowsError, ledger_record, load_windows
 from analytics.rules import RuleError, RuleSet, Severity, load_rules
 from analytics.state import State, StateError, default_state_path
 from sensor.records import Observation
-from sensor.secrets import KEY_ENV, SecretHasher, SiteKeyError, key_path, load_site_key
+from sensor.secrets import SecretHasher
 from sensor.yamlfile import RULES_DIR, RulesFileError
 
-EXIT_OK = 0
-EXIT_ALERTS = 1
-EXIT_ERROR = 2
 FAIL_ON = [s.value for s in Severity] + ["never"]
 
 
@@ -90,22 +88,6 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     check.add_argument("file", metavar="FILE", help="inventory (.csv, .yaml, .json)")
     check.add_argument("--inventory-map", metavar="MAP", help="column map for other CMMS exports")
     check.set_defaults(func=cmd_inventory_check)
-
-
-def add_key_option(p: argparse.ArgumentParser) -> None:
-    """`--key-file`: the site key that fingerprints secrets (`sensor.secrets`)."""
-    p.add_argument("--key-file", metavar="FILE",
-                   help=f"site key for secret fingerprints, created on first use "
-                        f"(default: ${KEY_ENV}, else {key_path()})")
-
-
-def open_secrets(option: str | None) -> SecretHasher | None:
-    """The site's hasher, or None after saying on stderr why the key cannot be used."""
-    try:
-        return SecretHasher(load_site_key(key_path(option)))
-    except SiteKeyError as e:
-        sys.stderr.write(f"trustwatch: {e}\n")
-        return None
 
 
 def add_input_options(p: argparse.ArgumentParser) -> None:

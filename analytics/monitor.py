@@ -28,19 +28,10 @@ from typing import IO
 
 from analytics.alerts import to_alert
 from analytics.audit import run_audit
-from analytics.commands import (
-    EXIT_ERROR,
-    EXIT_OK,
-    _Fail,
-    _open_state,
-    _setup,
-    _windows,
-    add_input_options,
-    add_key_option,
-    open_secrets,
-)
+from analytics.commands import _Fail, _open_state, _setup, _windows, add_input_options
 from analytics.detections.base import Finding
 from analytics.metrics import Metrics, sensor_snapshot
+from analytics.options import EXIT_ERROR, EXIT_OK, add_key_option, add_metrics_endpoint_options, open_secrets
 from analytics.remote_access import ApprovalWindow
 from analytics.state import State
 from sensor.encode import write_jsonl
@@ -50,8 +41,6 @@ from sensor.secrets import SecretHasher
 from sensor.sense import Sensor
 from sensor.yamlfile import RulesFileError
 
-DEFAULT_METRICS_ADDRESS = "127.0.0.1"
-DEFAULT_METRICS_PORT = 9750
 ANALYZE_EVERY = 10.0
 """Seconds between two analytics runs over the window."""
 MAX_WINDOW = 100_000
@@ -96,14 +85,6 @@ def add_live_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
                    help=f"observations held for the analytics before they are recorded (default: {MAX_WINDOW})")
     add_key_option(p)
     p.set_defaults(func=cmd_monitor)
-
-
-def add_metrics_endpoint_options(p: argparse.ArgumentParser) -> None:
-    """`--metrics-address` and `--metrics-port` (0: no endpoint)."""
-    p.add_argument("--metrics-address", default=DEFAULT_METRICS_ADDRESS, metavar="ADDR",
-                   help=f"address of the /metrics endpoint (default: {DEFAULT_METRICS_ADDRESS})")
-    p.add_argument("--metrics-port", type=int, default=DEFAULT_METRICS_PORT, metavar="PORT",
-                   help=f"port of the /metrics endpoint, 0 for none (default: {DEFAULT_METRICS_PORT})")
 
 
 def _sensor(secrets: SecretHasher, rules_dir: Path, err: IO[str]) -> Sensor:

@@ -2,20 +2,26 @@
 obsolete PB; several interfaces, each with its own link type, `if_tsresol` and
 `if_tsoffset`), plain or gzip-compressed.
 
-Yields one `Frame` tuple per packet: (ts, linktype, buf, off, caplen, wirelen). The frame's
-bytes are `buf[off:off + caplen]`; `buf` is a whole read block shared by many frames, so no
-packet is ever copied. The file is read in blocks of `READ_BLOCK` bytes: memory stays flat
-whatever the capture's size.
+Records come in runs (`Records`), each inside one block of the file: a regular file is mapped
+a window of `READ_BLOCK` bytes at a time and walked in place (copying it into a buffer of our
+own costs more than walking it); a compressed file, a pipe or a device is read block by block
+into one reused buffer. Either way memory stays flat whatever the capture's size, and no
+packet is copied before the sensor keeps it.
 """
 
 from __future__ import annotations
 
 import io
+import mmap
+import os
+import stat
 import struct
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
+
+from sensor._walk import walk_pcap
 
 READ_BLOCK = 1 << 22
 MAX_RECORD = 1 << 18
@@ -73,16 +79,15 @@ class Capture:
         self.warnings: list[str] = []
         self.frames_read = 0
         self._raw: io.BufferedReader = open(path, "rb")  # noqa: SIM115 - closed in close()
-        self._f: io.BufferedReader | _Gunzip = self._raw
         try:
             head = self._raw.read(4)
+            unzipped = None
             if head[:2] == GZIP_MAGIC:
                 self._raw.seek(0)
-                self._f = _Gunzip(self._raw)
-                head = self._f.read(4)
+                unzipped = _Gunzip(self._raw)
+                head = unzipped.read(4)
             if len(head) < 4:
                 raise CaptureError("not a capture file (shorter than a capture header)")
-            self._head = head
             magic_le = struct.unpack("<I", head)[0]
             if magic_le in (PCAP_US, PCAP_NS) or struct.unpack(">I", head)[0] in (
                 PCAP_US,
@@ -93,6 +98,11 @@ class Capture:
                 self.format = "pcapng"
             else:
                 raise CaptureError(f"not a capture file (unknown magic {head.hex()})")
+            self._blocks: _MappedBlocks | _CopiedBlocks = (
+                _MappedBlocks(self._raw.fileno())
+                if unzipped is None and stat.S_ISREG(os.fstat(self._raw.fileno()).st_mode)
+                else _CopiedBlocks(unzipped or self._raw, head, self._raw)
+            )
         except (OSError, zlib.error) as e:
             self.close()
             raise CaptureError(f"unreadable: {e}") from e
@@ -106,10 +116,7 @@ class Capture:
 
     def position(self) -> int:
         """Bytes of the file on disk consumed so far (for progress on compressed files too)."""
-        try:
-            return self._raw.tell()
-        except (OSError, ValueError):
-            return 0
+        return self._blocks.position()
 
     def frames(self) -> Iterator[Frame]:
         """Every frame of the file in order, as its own bytes; problems end up in `warnings`."""
@@ -133,14 +140,16 @@ class Capture:
 
     def _pcap(self) -> Iterator[Records]:
         """A pcap record is 16 bytes (seconds, fraction, caplen, wirelen), then the frame:
-        one run per read block."""
+        one run per block."""
         try:
-            f = self._f
-            rest = f.read(20)
-            if len(rest) < 20:
+            blocks = self._blocks
+            block = blocks.next(0)
+            while len(block) < 24 and not blocks.final:
+                block = blocks.next(0)
+            if len(block) < 24:
                 self.warnings.append("truncated pcap file header")
                 return
-            head = self._head + rest
+            head = bytes(block[:24])
             endian = "<" if struct.unpack("<I", head[:4])[0] in (PCAP_US, PCAP_NS) else ">"
             scale = 1e-9 if struct.unpack(endian + "I", head[:4])[0] == PCAP_NS else 1e-6
             linktype = struct.unpack(endian + "I", head[20:24])[0] & 0x0FFFFFFF
@@ -149,44 +158,22 @@ class Capture:
                 return sec + frac * scale
 
             unpack = struct.Struct(endian + "I").unpack_from
-            size = READ_BLOCK
-            buf = bytearray(size + MAX_RECORD + 16)
-            view = memoryview(buf)
-            have = 0
-            """Bytes carried over from the previous block (a partial record)."""
+            big_endian = endian == ">"
+            pos = 24
             while True:
-                got = f.readinto(view[have : have + size])
-                n = have + got
-                block = view[:n]
-                pos = 0
-                offsets: list[int] = []
-                append = offsets.append
-                safe = n - 16 - MAX_RECORD
-                while pos < safe:  # any record of an acceptable length fits: one test less
-                    caplen = unpack(block, pos + 8)[0]
-                    if caplen > MAX_RECORD:
-                        break
-                    append(pos)
-                    pos += 16 + caplen
-                while pos + 16 <= n:
-                    caplen = unpack(block, pos + 8)[0]
-                    end = pos + 16 + caplen
-                    if end > n or caplen > MAX_RECORD:
-                        break
-                    append(pos)
-                    pos = end
+                n = len(block)
+                offsets, pos = walk_pcap(block, pos, big_endian, MAX_RECORD)
                 self.frames_read += len(offsets)
                 if offsets:
                     yield Records(block, offsets, endian, linktype, stamp)
                 if pos + 16 <= n and unpack(block, pos + 8)[0] > MAX_RECORD:
                     self._corrupt(f"record length {unpack(block, pos + 8)[0]}")
                     return
-                have = n - pos
-                buf[:have] = buf[pos:n]
-                if not got:
-                    if have:
-                        self._truncated(have)
+                if blocks.final:
+                    if pos < n:
+                        self._truncated(n - pos)
                     return
+                block, pos = blocks.next(pos), 0
         except (OSError, zlib.error, struct.error) as e:
             self._read_error(e)
 
@@ -197,22 +184,16 @@ class Capture:
         record: timestamp high and low words, caplen, wirelen, frame. A run is cut wherever
         the interface changes; a Simple Packet Block becomes a run of its own."""
         try:
-            f = self._f
-            size = READ_BLOCK
-            buf = bytearray(size + 2 * MAX_RECORD)
-            view = memoryview(buf)
-            buf[:4] = self._head
-            have = 4
+            blocks = self._blocks
+            block = blocks.next(0)
+            pos = 0
             endian = "<"
             hdr = struct.Struct("<II")
             u32 = struct.Struct("<I")
             ifaces: list[tuple[int, float, float, int]] = []  # linktype, units/s, offset, snaplen
             last_ts = 0.0
             while True:
-                got = f.readinto(view[have : have + size])
-                n = have + got
-                block = view[:n]
-                pos = 0
+                n = len(block)
                 run: list[int] = []
                 run_iface = -1
                 while pos + 12 <= n:
@@ -262,17 +243,11 @@ class Capture:
                 if run:
                     last_ts = self._stamp(block, run[-1], endian, ifaces[run_iface])
                 yield from self._run(block, run, endian, ifaces, run_iface)
-                have = n - pos
-                if have + size > len(buf):  # one block larger than the buffer's spare room
-                    bigger = bytearray(have + size + 2 * MAX_RECORD)
-                    bigger[:have] = buf[pos:n]
-                    buf, view = bigger, memoryview(bigger)
-                else:
-                    buf[:have] = buf[pos:n]
-                if not got:
-                    if have:
-                        self._truncated(have)
+                if blocks.final:
+                    if pos < n:
+                        self._truncated(n - pos)
                     return
+                block, pos = blocks.next(pos), 0
         except (OSError, zlib.error, struct.error) as e:
             self._read_error(e)
 
@@ -334,6 +309,77 @@ def _interface(buf: bytes | memoryview, body: int, end: int, endian: str) -> tup
             offset = float(struct.unpack(endian + "q", value[:8])[0])
         opt += 4 + length + (-length % 4)
     return linktype, units, offset, snaplen
+
+
+class _MappedBlocks:
+    """A regular file's bytes straight from the page cache, one mapped window at a time. The
+    pages are the file's, not the process's own memory, and a window is unmapped once nothing
+    refers to it any more. (A file truncated by another program while it is read would end the
+    process with SIGBUS: capture files are written, rotated and replaced, not cut short.)"""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._start = 0
+        """File offset of the block handed out last."""
+        self._window = 0
+        self.final = False
+        """The last block handed out reaches the end of the file."""
+
+    def next(self, consumed: int) -> memoryview:
+        """The file from `consumed` bytes into the last block on, a window of `READ_BLOCK`
+        bytes, or twice the last window when nothing of it was consumed (a pcapng block longer
+        than the window)."""
+        start = self._start + consumed
+        self._window = self._window * 2 if consumed == 0 and self._window else READ_BLOCK
+        self._start = start
+        size = os.fstat(self._fd).st_size
+        if start >= size:
+            self.final = True
+            return memoryview(b"")
+        base = start - start % mmap.ALLOCATIONGRANULARITY
+        length = min(start - base + self._window, size - base)
+        self.final = base + length == size
+        return memoryview(mmap.mmap(self._fd, length, access=mmap.ACCESS_READ, offset=base))[start - base :]
+
+    def position(self) -> int:
+        """Bytes of the file behind the last block handed out."""
+        return self._start
+
+
+class _CopiedBlocks:
+    """A compressed file, a pipe or a device read into one reused buffer, `READ_BLOCK` bytes
+    at a time, behind what the last block left unconsumed."""
+
+    def __init__(self, f: io.BufferedReader | _Gunzip, head: bytes, raw: io.BufferedReader) -> None:
+        self._f = f
+        self._raw = raw
+        self._buf = bytearray(READ_BLOCK + MAX_RECORD + 16)
+        self._buf[: len(head)] = head
+        self._have = len(head)
+        self.final = False
+        """Nothing was left to read behind the last block handed out."""
+
+    def next(self, consumed: int) -> memoryview:
+        """What the last block left from `consumed` on, then up to `READ_BLOCK` bytes more."""
+        rest = self._have - consumed
+        if rest + READ_BLOCK > len(self._buf):  # a pcapng block longer than the buffer's spare room
+            bigger = bytearray(rest + READ_BLOCK + MAX_RECORD + 16)
+            bigger[:rest] = self._buf[consumed : self._have]
+            self._buf = bigger
+        else:
+            self._buf[:rest] = self._buf[consumed : self._have]
+        view = memoryview(self._buf)
+        got = self._f.readinto(view[rest : rest + READ_BLOCK])
+        self._have = rest + got
+        self.final = not got
+        return view[: self._have]
+
+    def position(self) -> int:
+        """Bytes of the file on disk read so far."""
+        try:
+            return self._raw.tell()
+        except (OSError, ValueError):
+            return 0
 
 
 class _Gunzip:

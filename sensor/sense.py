@@ -1,7 +1,7 @@
 """The sensor's main loop: captures in, Observations out.
 
-The per-packet loop lives in one place, so it can later be compiled: the record walk in
-`capture.Capture`, then `Sensor._run` per run of records. Frames of flows that are already
+The per-packet loop lives in one place: the record walk in `capture.Capture` (compiled for pcap:
+`sensor/walk.c`), then `Sensor._run` per run of records. Frames of flows that are already
 done (the common case: bulk transfer after the handshake) are only counted, a block at a time,
 by `fastpath`; every other frame goes through `Decoder`, `FlowTable` and `Dispatcher`.
 """

@@ -4,7 +4,9 @@ interfaces, gzip, truncation and corruption."""
 from __future__ import annotations
 
 import gzip
+import os
 import struct
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sensor import capture
+from sensor._walk import walk_pcap
 from sensor.capture import Capture, CaptureError
 from tests.conftest import needs_real_pcaps
 
@@ -102,22 +105,48 @@ def test_gzip_capture_reads_like_the_plain_one(tmp_path: Path) -> None:
     assert read_all(packed) == read_all(plain)
 
 
+def fed_through_a_pipe(data: bytes, tmp_path: Path) -> Path:
+    """A named pipe a thread writes `data` into: a capture that cannot be mapped or sought."""
+    tmp_path.mkdir(exist_ok=True)
+    fifo = tmp_path / "fifo.pcap"
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        with open(fifo, "wb") as f:
+            f.write(data)
+
+    threading.Thread(target=write, daemon=True).start()
+    return fifo
+
+
 @pytest.mark.parametrize("block", [17, 100, 4096])
 @pytest.mark.parametrize("kind", ["pcap", "pcapng"])
+@pytest.mark.parametrize("source", ["file", "gzip", "pipe"])
 def test_records_straddling_read_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                        block: int, kind: str) -> None:
+                                        block: int, kind: str, source: str) -> None:
+    """Mapped windows (a file) and the copying reader (compressed, a pipe) cut records alike."""
+    data = pcap_bytes(FRAMES) if kind == "pcap" else pcapng_bytes()
     path = tmp_path / f"x.{kind}"
-    path.write_bytes(pcap_bytes(FRAMES) if kind == "pcap" else pcapng_bytes())
+    path.write_bytes(data)
     whole = read_all(path)
+    assert len(whole[0]) == (6 if kind == "pcap" else 4)
     monkeypatch.setattr(capture, "READ_BLOCK", block)
+    if source == "gzip":
+        path = tmp_path / f"x.{kind}.gz"
+        path.write_bytes(gzip.compress(data))
+    elif source == "pipe":
+        path = fed_through_a_pipe(data, tmp_path)
     assert read_all(path) == whole
 
 
-def test_truncated_last_record_keeps_everything_before(tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", ["file", "pipe"])
+def test_truncated_last_record_keeps_everything_before(tmp_path: Path, source: str) -> None:
     data = pcap_bytes(FRAMES)
     for cut in range(len(data) - len(FRAMES[-1]) - 15, len(data)):
         path = tmp_path / "t.pcap"
         path.write_bytes(data[:cut])
+        if source == "pipe":
+            path = fed_through_a_pipe(data[:cut], tmp_path / str(cut))
         got, warnings = read_all(path)
         assert [g[2] for g in got] == FRAMES[:-1]
         assert len(warnings) == 1 and "truncated last record after frame 5" in warnings[0]
@@ -212,3 +241,33 @@ def test_garbage_after_a_valid_start_never_raises(tmp_path: Path, kind: str, jun
     got, warnings = read_all(path)  # frames or warnings, never an exception
     assert all(isinstance(w, str) for w in warnings)
     assert len(got) <= len(FRAMES) + len(junk) // 16 + 1
+
+
+def walked_in_python(data: bytes, pos: int, big_endian: bool, max_record: int) -> tuple[list[int], int]:
+    """The record walk as pcap defines it, one record at a time."""
+    offsets = []
+    while pos + 16 <= len(data):
+        caplen = int.from_bytes(data[pos + 8 : pos + 12], "big" if big_endian else "little")
+        if caplen > max_record or pos + 16 + caplen > len(data):
+            break
+        offsets.append(pos)
+        pos += 16 + caplen
+    return offsets, pos
+
+
+records = st.builds(
+    lambda frames, big, junk: b"".join(
+        struct.pack(">IIII" if big else "<IIII", 1, 2, len(f), len(f)) + f for f in frames) + junk,
+    st.lists(st.binary(max_size=60), max_size=12), st.booleans(), st.binary(max_size=40),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(records, st.binary(max_size=300)), st.integers(0, 320), st.booleans(), st.integers(0, 80))
+def test_the_compiled_walk_finds_exactly_the_whole_records(data: bytes, pos: int, big_endian: bool,
+                                                           max_record: int) -> None:
+    """sensor/walk.c against the definition: records cut by the end, lengths over the limit
+    and starts beyond the end stop the walk where they are, whatever the bytes."""
+    assert walk_pcap(data, pos, big_endian, max_record) == walked_in_python(data, pos, big_endian, max_record)
+    assert walk_pcap(memoryview(bytearray(data)), pos, big_endian, 1 << 18) == walked_in_python(
+        data, pos, big_endian, 1 << 18)
