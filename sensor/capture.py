@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from sensor._walk import walk_pcap
+from sensor.fastpath import walk_pcap
 
 READ_BLOCK = 1 << 22
 MAX_RECORD = 1 << 18

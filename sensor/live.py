@@ -4,7 +4,7 @@ The kernel writes frames into a shared ring of blocks (`RING_BLOCKS` x `BLOCK_SI
 is handed over when full or after `BLOCK_TIMEOUT_MS`. We walk each filled block once, writing a
 pcap record header in front of every frame inside the ring, and give the block to the sensor as
 a `capture.Records` run, so live packets take exactly the path capture files take
-(`Sensor.feed`: the numpy bulk path for done flows, the full path for the rest) and no frame is
+(`Sensor.feed`: the compiled bulk path for done flows, the full path for the rest) and no frame is
 copied before the sensor decides it needs it. There is no system call per packet; a filter
 given with `--bpf` is compiled by `tcpdump -ddd` and attached in the kernel (`SO_ATTACH_FILTER`)
 before the socket is bound, so no unfiltered frame gets in.

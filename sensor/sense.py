@@ -1,9 +1,10 @@
 """The sensor's main loop: captures in, Observations out.
 
-The per-packet loop lives in one place: the record walk in `capture.Capture` (compiled for pcap:
-`sensor/walk.c`), then `Sensor._run` per run of records. Frames of flows that are already
-done (the common case: bulk transfer after the handshake) are only counted, a block at a time,
-by `fastpath`; every other frame goes through `Decoder`, `FlowTable` and `Dispatcher`.
+The per-packet loop lives in one place: the record walk in `capture.Capture`, then
+`Sensor._run` per run of records. Frames of flows that are already done (the common case: bulk
+transfer after the handshake) are only counted, a run at a time, by `fastpath.count_done`; every
+other frame goes through `Decoder`, `FlowTable` and `Dispatcher`. The record walk and the
+counting are compiled (`sensor/fastpath.c`): they are the only work done for every packet.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sensor.capture import Capture, CaptureError, Records
-from sensor.decode import IP_TCP, Decoder
+from sensor.decode import IP_TCP, LINKTYPE_ETHERNET, Decoder
 from sensor.dispatch import Dispatcher
-from sensor.fastpath import count_done_flows
+from sensor.fastpath import count_done
 from sensor.flows import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Flow, FlowTable
 from sensor.protocols import EXTRACTORS
 from sensor.protocols.base import Extractor
@@ -34,8 +35,6 @@ CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.
 """Files taken from a directory; files named on the command line are always tried."""
 PROGRESS_EVERY = 1 << 16
 """Frames between two progress reports."""
-MIN_BULK = 32
-"""Shorter runs (pcapng with interleaved interfaces) go to the full path packet by packet."""
 
 
 @dataclass
@@ -167,17 +166,23 @@ class Sensor:
         return out
 
     def _run(self, run: Records, number: int, ts: float) -> float:
-        """One run of records, numbered from `number`: `fastpath` counts the packets of done flows,
-        the others go through the full path one by one (no per-packet generator or tuple). Returns
-        the time of the last packet of the full path, `ts` if there was none."""
+        """One run of records, numbered from `number`: `count_done` counts the packets of done
+        flows (judged as of the run's start), the others go through the full path one by one
+        (no per-packet generator or tuple). Returns the time of the last packet of the full
+        path, `ts` if there was none."""
         data, offsets = run.data, run.offsets
         unpack = struct.Struct(run.endian + "IIII").unpack_from
         stamp, linktype = run.stamp, run.linktype
         slow = self._slow
         inspected = 0
         full: Iterable[int] = range(len(offsets))
-        if len(offsets) >= MIN_BULK:
-            full = count_done_flows(data, offsets, run.endian, stamp, linktype, self.table)
+        if linktype == LINKTYPE_ETHERNET:
+            full, counted = count_done(data, offsets, run.endian == ">", self._countable)
+            for (flow, d), packets, wire_bytes, last in counted:
+                flow.pkts[d] += packets
+                flow.bytes[d] += wire_bytes
+                seconds, fraction, _caplen, _wirelen = unpack(data, last)
+                flow.last = max(flow.last, stamp(seconds, fraction))
         for i in full:
             pos = offsets[i]
             a, b, caplen, wirelen = unpack(data, pos)
@@ -186,6 +191,14 @@ class Sensor:
             slow(ts, linktype, bytes(data[pos + 16 : pos + 16 + caplen]), 0, caplen, wirelen, number + i)
         self.report.inspected_bytes += inspected
         return ts
+
+    def _countable(self, tcp: bool, key: bytes) -> tuple[Flow, int] | None:
+        """The table's entry for a flow key whose packets need only be counted: its flow is
+        done, and this side has been seen already (a side's first frame tells its MAC)."""
+        entry = (self.table.tcp if tcp else self.table.udp).get(key)
+        if entry is None or not entry[0].done or not entry[0].pkts[entry[1]]:
+            return None
+        return entry
 
     def _slow(
         self, ts: float, linktype: int, buf: bytes, off: int, caplen: int, wirelen: int,

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sensor import capture
-from sensor._walk import walk_pcap
 from sensor.capture import Capture, CaptureError
+from sensor.fastpath import walk_pcap
 from tests.conftest import needs_real_pcaps
 
 FRAMES = [bytes([i]) * (60 + 37 * i) for i in range(6)]
@@ -266,7 +266,7 @@ records = st.builds(
 @given(st.one_of(records, st.binary(max_size=300)), st.integers(0, 320), st.booleans(), st.integers(0, 80))
 def test_the_compiled_walk_finds_exactly_the_whole_records(data: bytes, pos: int, big_endian: bool,
                                                            max_record: int) -> None:
-    """sensor/walk.c against the definition: records cut by the end, lengths over the limit
+    """sensor/fastpath.c against the definition: records cut by the end, lengths over the limit
     and starts beyond the end stop the walk where they are, whatever the bytes."""
     assert walk_pcap(data, pos, big_endian, max_record) == walked_in_python(data, pos, big_endian, max_record)
     assert walk_pcap(memoryview(bytearray(data)), pos, big_endian, 1 << 18) == walked_in_python(

@@ -1,36 +1,46 @@
-"""The bulk path (`sensor.fastpath`) must count exactly what the full path counts.
+"""The bulk path (`sensor.fastpath.count_done`) must count exactly what the full path counts.
 
-Benchmark-style captures (made by tests/bench/make_capture.py: bulk DICOM and TLS transfers,
-802.1Q-tagged flows, UDP, TLS handshakes), as pcap and as pcapng, are read twice: as the sensor reads them, and with
-the bulk path switched off so every packet takes the full path. Every flow's per-direction
-packets, bytes, first and last time, and every observation, must be the same; small read
-blocks put many records across block boundaries.
+Captures are read twice: as the sensor reads them, and with the bulk path switched off so every
+packet takes the full path. Every flow's per-direction packets, bytes, first and last time and
+addresses with their MACs, every observation, the undecoded frames and the weirds must be the
+same, and the bulk path must have taken most of the packets; small read blocks put many
+records across block boundaries. Benchmark-style captures (tests/bench/make_capture.py: bulk
+DICOM and TLS transfers, 802.1Q-tagged flows, UDP, TLS handshakes) as pcap and pcapng, and
+crafted frames at the edges of what the bulk path may count.
 """
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
 
 import sensor.capture
 import sensor.sense
 from sensor.encode import to_ecs
+from sensor.fastpath import count_done
 from sensor.flows import Flow
 from sensor.sense import Sensor
 from tests.conftest import ROOT
 
 
-def flows_and_observations(path: Path) -> tuple[list[tuple[Any, ...]], list[Any]]:
+def flows_and_observations(path: Path) -> tuple[list[tuple[Any, ...]], list[Any], Any]:
+    """Each flow as it left the table, the observations, and what the full path could not
+    decode (frames, weirds)."""
     sensor_ = Sensor()
     flows: list[tuple[Any, ...]] = []
     conclude = sensor_._on_remove
 
     def record(flow: Flow, now: float) -> None:
-        flows.append((flow.id.uid, tuple(flow.pkts), tuple(flow.bytes), flow.first, flow.last))
+        flows.append((flow.id.uid, str(flow.id), tuple(flow.pkts), tuple(flow.bytes), flow.first, flow.last))
         conclude(flow, now)
 
     sensor_.table._on_remove = record
@@ -38,7 +48,28 @@ def flows_and_observations(path: Path) -> tuple[list[tuple[Any, ...]], list[Any]
     for doc, _frames in observations:
         del doc["trustwatch"]["evidence"]  # names the file; its frames are kept beside
     assert not sensor_.report.captures[0].warnings
-    return sorted(flows), observations
+    return sorted(flows), observations, (sensor_.report.undecoded, sensor_.report.weirds.summary())
+
+
+def full_path_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every frame through the full path."""
+    monkeypatch.setattr(sensor.sense, "count_done", lambda _data, offsets, _big, _countable: (
+        range(len(offsets)), []))
+
+
+def bulk_share(path: Path) -> float:
+    """The share of a capture's frames the bulk path counted."""
+    sensor_ = Sensor()
+    slow = sensor_._slow
+    calls = []
+
+    def counted_slow(*args: Any) -> None:
+        calls.append(1)
+        slow(*args)
+
+    sensor_._slow = counted_slow  # type: ignore[method-assign, assignment]
+    list(sensor_.read(str(path)))
+    return 1 - len(calls) / sensor_.report.frames
 
 
 @pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
@@ -53,11 +84,12 @@ def test_bulk_path_counts_like_the_full_path(mix: str, fmt: str, tmp_path: Path,
         path = path.with_suffix(".pcapng")
     monkeypatch.setattr(sensor.capture, "READ_BLOCK", 1 << 16)
     fast = flows_and_observations(path)
-    monkeypatch.setattr(sensor.sense, "count_done_flows", lambda _d, offsets, *_a: range(len(offsets)))
+    assert bulk_share(path) > {"hospital": 0.8, "small": 0.5}[mix]  # the small mix is mostly short connections
+    full_path_only(monkeypatch)
     full = flows_and_observations(path)
     assert len(fast[0]) > 20 and len(fast[1]) > 20
     assert fast == full
-    frames = sum(p for _uid, pkts, _b, _f, _l in fast[0] for p in pkts)
+    frames = sum(p for _uid, _id, pkts, _b, _f, _l in fast[0] for p in pkts)
     assert frames > 2000
 
 
@@ -99,6 +131,101 @@ def test_ipv6_and_tagged_flows_count_like_the_full_path(tmp_path: Path, monkeypa
     wrpcap(str(path), packets)
     monkeypatch.setattr(sensor.capture, "READ_BLOCK", 1 << 16)
     fast = flows_and_observations(path)
-    monkeypatch.setattr(sensor.sense, "count_done_flows", lambda _d, offsets, *_a: range(len(offsets)))
+    assert bulk_share(path) > 0.8
+    full_path_only(monkeypatch)
     assert fast == flows_and_observations(path)
-    assert len(fast[0]) == len(flows) and sum(sum(pkts) for _u, pkts, _b, _f, _l in fast[0]) == len(packets)
+    assert len(fast[0]) == len(flows) and sum(sum(pkts) for _u, _id, pkts, _b, _f, _l in fast[0]) == len(packets)
+
+
+def edge_capture(path: Path) -> None:
+    """Four flows made done by 300 rounds of unidentified payload (a TCP connection behind a
+    router, IPv6 TCP, UDP behind two VLAN tags, VXLAN carrying UDP), then, between rounds,
+    frames the bulk path must leave to the full path or count exactly as it would: the
+    server's first frame (it tells the server's own MAC), a bad TCP data offset, an IPv4 total
+    length of 0 (segmentation offload) and one under 20, Ethernet padding, frames cut by the
+    snaplen inside and after the TCP header, an IPv4 fragment, and the FIN."""
+    from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Dot1AD, Dot1Q, Ether
+    from scapy.layers.vxlan import VXLAN
+
+    client, router, server = "02:00:00:00:00:01", "02:00:00:00:00:fe", "02:00:00:00:00:02"
+    a_out = Ether(src=client, dst=router) / IP(src="10.1.0.1", dst="10.2.0.1")
+    a_back = Ether(src=server, dst=client) / IP(src="10.2.0.1", dst="10.1.0.1")
+    b_out = Ether(src=client, dst=server) / IPv6(src="fd00::1", dst="fd00::2")
+    c_out = Ether(src=client, dst=server) / Dot1AD(vlan=100) / Dot1Q(vlan=200) / IP(src="10.3.0.1", dst="10.3.0.2")
+    d_out = (Ether(src=client, dst=server) / IP(src="10.4.0.1", dst="10.4.0.2") / UDP(sport=50000, dport=4789)
+             / VXLAN(vni=7) / Ether(src=client, dst=server) / IP(src="10.5.0.1", dst="10.5.0.2"))
+
+    def tcp(head: Any, n: int, payload: int = 500, flags: str = "A", **kw: Any) -> bytes:
+        sport, dport = (40000, 9000) if head is not a_back else (9000, 40000)
+        return bytes(head / TCP(sport=sport, dport=dport, flags=flags, seq=1 + n * 500, **kw) / bytes(payload))
+
+    def patched(frame: bytes, at: int, value: bytes) -> bytes:
+        return frame[:at] + value + frame[at + len(value):]
+
+    edges: dict[int, list[tuple[bytes, int]]] = {  # round -> (frame, caplen) after it
+        120: [(tcp(a_back, 0, 0), 0)],
+        130: [(patched(tcp(a_out, 130), 14 + 20 + 12, b"\x40"), 0)],  # data offset 4
+        140: [(patched(tcp(a_out, 140), 14 + 2, b"\0\0"), 0)],  # total length 0
+        150: [(patched(tcp(a_out, 150), 14 + 2, b"\0\x0a"), 0)],  # total length 10
+        160: [(tcp(a_out, 160, 0) + bytes(20), 0)],  # 20 bytes of Ethernet padding
+        170: [(tcp(a_out, 170), 60), (tcp(a_out, 171), 50), (tcp(b_out, 170), 74), (tcp(b_out, 171), 68)],
+        180: [(bytes(a_out / IP(flags="MF", proto=6) / bytes(40)), 0)],
+        299: [(tcp(a_out, 300, 0, "FA"), 0)],
+    }
+    records = []
+    for n in range(300):
+        records += [(tcp(a_out, n), 0), (tcp(b_out, n), 0),
+                    (bytes(c_out / UDP(sport=40001, dport=9001) / bytes(200)), 0),
+                    (bytes(d_out / UDP(sport=40002, dport=9002) / bytes(100)), 0)]
+        records += edges.get(n, [])
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for i, (frame, caplen) in enumerate(records):
+            kept = frame[: caplen or len(frame)]
+            f.write(struct.pack("<IIII", 1_700_000_000 + i // 1000, i % 1000 * 1000, len(kept), len(frame)) + kept)
+
+
+def test_edge_frames_count_like_the_full_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "edges.pcap"
+    edge_capture(path)
+    monkeypatch.setattr(sensor.capture, "READ_BLOCK", 1 << 15)
+    fast = flows_and_observations(path)
+    assert bulk_share(path) > 0.6  # a quarter of the frames are VXLAN: the full path opens the tunnel
+    full_path_only(monkeypatch)
+    assert fast == flows_and_observations(path)
+    flows, _observations, (undecoded, weirds) = fast
+    assert len(flows) == 4  # A, B, C, and the flow inside the VXLAN tunnel (the outer one is none)
+    tcp_a = next(f for f in flows if "10.1.0.1" in f[1])
+    assert "02-00-00-00-00-02" in tcp_a[1]  # the server's own MAC, not the router's
+    assert undecoded >= 4 and any("tcp_bad_header_len" in w for w in weirds)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400), st.lists(st.integers(-5, 420), max_size=20), st.booleans())
+def test_count_done_takes_any_bytes_and_offsets(block: bytes, offsets: list[int], big_endian: bool) -> None:
+    """Garbage records, offsets past the end or negative: every packet is either sent to the
+    full path or counted once, into what `countable` gave for its key."""
+    keys: list[tuple[bool, bytes]] = []
+
+    def countable(tcp: bool, key: bytes) -> int:
+        keys.append((tcp, key))
+        assert len(key) in (12, 36)
+        return len(keys) - 1
+
+    full, counted = count_done(block, offsets, big_endian, countable)
+    assert full == sorted(full) and len(set(full)) == len(full)
+    assert len(full) + sum(packets for _target, packets, _wire, _last in counted) == len(offsets)
+    assert sorted(target for target, *_ in counted) == list(range(len(keys)))
+
+
+def test_count_done_passes_on_what_countable_raises() -> None:
+    frame = bytes(Ether() / IP() / UDP() / bytes(10))
+    record = struct.pack("<IIII", 0, 0, len(frame), len(frame)) + frame
+
+    def countable(_tcp: bool, _key: bytes) -> None:
+        raise LookupError("table gone")
+
+    with pytest.raises(LookupError, match="table gone"):
+        count_done(record, [0], False, countable)
