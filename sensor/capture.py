@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from sensor.fastpath import walk_pcap
+from sensor.fastpath import walk_pcap, walk_pcapng
 
 READ_BLOCK = 1 << 22
 MAX_RECORD = 1 << 18
@@ -225,6 +225,9 @@ class Capture:
                             yield from self._run(block, run, endian, ifaces, run_iface)
                             run, run_iface = [], iface
                         run.append(pos + 12)
+                        more, pos = walk_pcapng(block, pos + blen, endian == ">", iface, MAX_BLOCK)
+                        run += more  # the packet blocks that follow on the same interface
+                        continue
                     else:
                         if run:
                             last_ts = self._stamp(block, run[-1], endian, ifaces[run_iface])

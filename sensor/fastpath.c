@@ -1,6 +1,6 @@
 /* sensor.fastpath: the two loops that run once per packet of every capture, compiled.
  *
- * walk_pcap finds where each record of a read block starts. count_done counts the packets of
+ * walk_pcap and walk_pcapng find where each record of a read block starts. count_done counts the packets of
  * flows that are done: nearly all of a capture's packets belong to flows whose handshake is
  * over (bulk DICOM, backups, TLS downloads), and for those the sensor needs only the flow
  * lookup and the per-direction packet and byte counters with the last packet's time. In
@@ -138,6 +138,51 @@ walk_pcap(PyObject *module, PyObject *args)
         }
         Py_DECREF(offset);
         pos += 16 + (Py_ssize_t)caplen;
+    }
+    PyBuffer_Release(&block);
+    return Py_BuildValue("Nn", offsets, pos);
+
+fail:
+    Py_XDECREF(offsets);
+    PyBuffer_Release(&block);
+    return NULL;
+}
+
+PyDoc_STRVAR(walk_pcapng_doc,
+"walk_pcapng(block, pos, big_endian, interface, max_block) -> (offsets, end)\n\n"
+"The offsets of the pcap-style records (12 bytes into each block: timestamp words, caplen,\n"
+"wirelen, frame) of the whole, well-formed Enhanced Packet Blocks of `interface` that follow\n"
+"one another in `block` from `pos` on, and the offset of the first block that is anything\n"
+"else (another block type or interface, a bad or cut length): sensor/capture.py reads it.");
+
+static PyObject *
+walk_pcapng(PyObject *module, PyObject *args)
+{
+    Py_buffer block;
+    Py_ssize_t pos;
+    int big_endian;
+    unsigned long interface, max_block;
+
+    if (!PyArg_ParseTuple(args, "y*npkk", &block, &pos, &big_endian, &interface, &max_block))
+        return NULL;
+    const unsigned char *data = block.buf;
+    PyObject *offsets = PyList_New(0);
+    if (offsets == NULL)
+        goto fail;
+    while (pos >= 0 && block.len - pos >= 28) {
+        const unsigned char *p = data + pos;
+        uint32_t length = read_u32(p + 4, big_endian);
+        if (read_u32(p, big_endian) != 6 || length < 32 || length > max_block || length % 4
+                || (Py_ssize_t)length > block.len - pos || read_u32(p + 8, big_endian) != interface
+                || read_u32(p + 20, big_endian) > length - 32)
+            break;
+        PyObject *offset = PyLong_FromSsize_t(pos + 12);
+        if (offset == NULL || PyList_Append(offsets, offset) < 0) {
+            Py_XDECREF(offset);
+            goto fail;
+        }
+        Py_DECREF(offset);
+        pos += length;
     }
     PyBuffer_Release(&block);
     return Py_BuildValue("Nn", offsets, pos);
@@ -295,13 +340,14 @@ fail:
 
 static PyMethodDef fastpath_methods[] = {
     {"walk_pcap", walk_pcap, METH_VARARGS, walk_pcap_doc},
+    {"walk_pcapng", walk_pcapng, METH_VARARGS, walk_pcapng_doc},
     {"count_done", count_done, METH_VARARGS, count_done_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef fastpath_module = {
     PyModuleDef_HEAD_INIT, "sensor.fastpath",
-    "The per-packet loops, compiled: the pcap record walk and the counting of done flows.", -1,
+    "The per-packet loops, compiled: the record walks and the counting of done flows.", -1,
     fastpath_methods,
 };
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from sensor import capture
 from sensor.capture import Capture, CaptureError
-from sensor.fastpath import walk_pcap
+from sensor.fastpath import walk_pcap, walk_pcapng
 from tests.conftest import needs_real_pcaps
 
 FRAMES = [bytes([i]) * (60 + 37 * i) for i in range(6)]
@@ -271,3 +271,38 @@ def test_the_compiled_walk_finds_exactly_the_whole_records(data: bytes, pos: int
     assert walk_pcap(data, pos, big_endian, max_record) == walked_in_python(data, pos, big_endian, max_record)
     assert walk_pcap(memoryview(bytearray(data)), pos, big_endian, 1 << 18) == walked_in_python(
         data, pos, big_endian, 1 << 18)
+
+
+def walked_pcapng_in_python(data: bytes, pos: int, big_endian: bool, interface: int,
+                            max_block: int) -> tuple[list[int], int]:
+    """Enhanced Packet Blocks of one interface, one after another, as pcapng defines them."""
+    order = "big" if big_endian else "little"
+    offsets = []
+    while pos + 28 <= len(data):
+        btype, length, iface = (int.from_bytes(data[pos + k : pos + k + 4], order) for k in (0, 4, 8))
+        caplen = int.from_bytes(data[pos + 20 : pos + 24], order)
+        if (btype != 6 or not 32 <= length <= max_block or length % 4 or pos + length > len(data)
+                or iface != interface or 28 + caplen > length - 4):
+            break
+        offsets.append(pos + 12)
+        pos += length
+    return offsets, pos
+
+
+packet_blocks = st.builds(
+    lambda blocks, big, junk: b"".join(
+        pcapng_block(btype, struct.pack((">" if big else "<") + "IIIII", iface, 0, 0, len(f), len(f)) + f,
+                     ">" if big else "<")
+        for btype, iface, f in blocks) + junk,
+    st.lists(st.tuples(st.sampled_from([6, 6, 6, 1, 3]), st.integers(0, 1), st.binary(max_size=30)), max_size=10),
+    st.booleans(), st.binary(max_size=40),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(packet_blocks, st.binary(max_size=300)), st.integers(0, 200), st.booleans(), st.integers(0, 1),
+       st.sampled_from([40, 1 << 24]))
+def test_the_compiled_pcapng_walk_takes_exactly_the_run_of_packet_blocks(
+        data: bytes, pos: int, big_endian: bool, interface: int, max_block: int) -> None:
+    assert walk_pcapng(data, pos, big_endian, interface, max_block) == walked_pcapng_in_python(
+        data, pos, big_endian, interface, max_block)
