@@ -6,7 +6,8 @@ Records come in runs (`Records`), each inside one block of the file: a regular f
 a window of `READ_BLOCK` bytes at a time and walked in place (copying it into a buffer of our
 own costs more than walking it); a compressed file, a pipe or a device is read block by block
 into one reused buffer. Either way memory stays flat whatever the capture's size, and no
-packet is copied before the sensor keeps it.
+packet is copied before the sensor keeps it. Runs of records are found by compiled walks
+(`sensor/fastpath.c`); what a bad length or an unusual block means is decided here.
 """
 
 from __future__ import annotations
