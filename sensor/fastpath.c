@@ -14,7 +14,8 @@
  * same flow key and then merely count it: untagged or VLAN-tagged Ethernet carrying IPv4 with
  * a 20-byte header and no fragmentation, or IPv6 with no extension header, then TCP without
  * SYN, FIN or RST (they open or close connections) or UDP that is not VXLAN. Anything else
- * goes to the full path, which handles all of it.
+ * goes to the full path, which handles all of it; after a SYN, so do the later packets of
+ * both directions of its ports (the new connection may reuse a done one's).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -48,10 +49,16 @@ is_vlan(unsigned ethertype)
     return ethertype == 0x8100 || ethertype == 0x88A8 || ethertype == 0x9100 || ethertype == 0x9200;
 }
 
-/* The key of an Ethernet frame of `caplen` bytes that the full path would only count, its
- * length written to `key`; 0 when the frame must go to the full path. */
+enum { COUNT, DECODE, OPENS };
+/* What a classified packet needs: only counting if its flow is done; decoding in full (it
+ * closes a connection, or answers the opening of one); or decoding in full, and so does every
+ * later packet with its key or the reverse one (a SYN: a new connection may reuse the ports of
+ * a done one, and the full path then makes it a new flow). */
+
+/* The key of an Ethernet frame of `caplen` bytes carrying TCP or UDP the way the full path
+ * decodes it, its length (0: not such a frame) and what the packet needs in `need`. */
 static Py_ssize_t
-classify(const unsigned char *frame, Py_ssize_t caplen, unsigned char *key)
+classify(const unsigned char *frame, Py_ssize_t caplen, unsigned char *key, int *need)
 {
     if (caplen < 14)
         return 0;
@@ -93,9 +100,14 @@ classify(const unsigned char *frame, Py_ssize_t caplen, unsigned char *key)
     } else {
         return 0;
     }
+    *need = COUNT;
     if (proto == IP_TCP) {
-        if (end < 20 || l4[12] >> 4 < 5 || l4[13] & 0x07)  /* FIN, SYN, RST */
+        if (end < 20 || l4[12] >> 4 < 5)
             return 0;
+        if ((l4[13] & 0x12) == 0x02)  /* SYN without ACK */
+            *need = OPENS;
+        else if (l4[13] & 0x07)  /* FIN, SYN, RST */
+            *need = DECODE;
     } else if (proto == IP_UDP) {
         if (end < 8 || (read_be16(l4 + 2) == UDP_VXLAN && end >= 16 + 14))
             return 0;
@@ -105,6 +117,30 @@ classify(const unsigned char *frame, Py_ssize_t caplen, unsigned char *key)
     key[0] = (unsigned char)proto;
     memcpy(key + 1 + addresses, l4, 4);
     return 1 + addresses + 4;
+}
+
+/* The key of the other direction: addresses swapped, ports swapped. */
+static void
+reverse_key(const unsigned char *key, Py_ssize_t len, unsigned char *reversed)
+{
+    Py_ssize_t address = (len - 1 - 4) / 2;
+    reversed[0] = key[0];
+    memcpy(reversed + 1, key + 1 + address, address);
+    memcpy(reversed + 1 + address, key + 1, address);
+    memcpy(reversed + 1 + 2 * address, key + 1 + 2 * address + 2, 2);
+    memcpy(reversed + 3 + 2 * address, key + 1 + 2 * address, 2);
+}
+
+/* From now on in this call, the packets with `key` go to the full path. */
+static int
+decode_from_now(PyObject *known, const unsigned char *key, Py_ssize_t len)
+{
+    PyObject *known_key = PyBytes_FromStringAndSize((const char *)key, len);
+    PyObject *none = PyLong_FromSsize_t(-1);
+    int result = known_key == NULL || none == NULL ? -1 : PyDict_SetItem(known, known_key, none);
+    Py_XDECREF(known_key);
+    Py_XDECREF(none);
+    return result;
 }
 
 PyDoc_STRVAR(walk_pcap_doc,
@@ -231,8 +267,9 @@ count_done(PyObject *module, PyObject *args)
     PyObject *full = PyList_New(0), *known = PyDict_New(), *targets = PyList_New(0), *counted = NULL;
     Tally *tallies = NULL;
     Py_ssize_t ntallies = 0, capacity = 0;
-    unsigned char key[KEY_MAX], last_key[KEY_MAX];
+    unsigned char key[KEY_MAX], last_key[KEY_MAX], reversed[KEY_MAX];
     Py_ssize_t last_len = 0, last_tally = -1;
+    int need = COUNT;
     if (full == NULL || known == NULL || targets == NULL)
         goto fail;
 
@@ -244,11 +281,16 @@ count_done(PyObject *module, PyObject *args)
         if (pos >= 0 && block.len - pos >= 16) {
             caplen = read_u32(data + pos + 8, big_endian);
             if (caplen <= block.len - pos - 16)
-                len = classify(data + pos + 16, caplen, key);
+                len = classify(data + pos + 16, caplen, key, &need);
         }
         Py_ssize_t tally = -1;
-        if (len == 0) {
+        if (len == 0 || need == DECODE) {
             /* to the full path */
+        } else if (need == OPENS) {
+            reverse_key(key, len, reversed);
+            if (decode_from_now(known, key, len) < 0 || decode_from_now(known, reversed, len) < 0)
+                goto fail;
+            last_len = 0;
         } else if (len == last_len && memcmp(key, last_key, len) == 0) {
             tally = last_tally;
         } else {

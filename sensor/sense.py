@@ -167,30 +167,43 @@ class Sensor:
 
     def _run(self, run: Records, number: int, ts: float) -> float:
         """One run of records, numbered from `number`: `count_done` counts the packets of done
-        flows (judged as of the run's start), the others go through the full path one by one
-        (no per-packet generator or tuple). Returns the time of the last packet of the full
-        path, `ts` if there was none."""
+        flows, the others go through the full path one by one (no per-packet generator or
+        tuple); when one of those finishes its flow's inspection, the rest of the run is
+        counted again, so the flow's later packets are only counted too. Returns the time of
+        the last packet of the full path, `ts` if there was none."""
         data, offsets = run.data, run.offsets
         unpack = struct.Struct(run.endian + "IIII").unpack_from
         stamp, linktype = run.stamp, run.linktype
         slow = self._slow
+        ethernet = linktype == LINKTYPE_ETHERNET
         inspected = 0
-        full: Iterable[int] = range(len(offsets))
-        if linktype == LINKTYPE_ETHERNET:
-            full, counted = count_done(data, offsets, run.endian == ">", self._countable)
-            for (flow, d), packets, wire_bytes, last in counted:
-                flow.pkts[d] += packets
-                flow.bytes[d] += wire_bytes
-                seconds, fraction, _caplen, _wirelen = unpack(data, last)
-                flow.last = max(flow.last, stamp(seconds, fraction))
-        for i in full:
+        full = self._count_done(run, offsets) if ethernet else range(len(offsets))
+        k = 0
+        while k < len(full):
+            i = full[k]
+            k += 1
             pos = offsets[i]
             a, b, caplen, wirelen = unpack(data, pos)
             ts = stamp(a, b)
             inspected += wirelen
-            slow(ts, linktype, bytes(data[pos + 16 : pos + 16 + caplen]), 0, caplen, wirelen, number + i)
+            finished = slow(ts, linktype, bytes(data[pos + 16 : pos + 16 + caplen]), 0, caplen, wirelen, number + i)
+            if finished and ethernet and k < len(full):
+                rest = full[k:]
+                full = [rest[j] for j in self._count_done(run, [offsets[j] for j in rest])]
+                k = 0
         self.report.inspected_bytes += inspected
         return ts
+
+    def _count_done(self, run: Records, offsets: list[int]) -> list[int]:
+        """Count the packets of done flows among the records at `offsets`; the indices (into
+        `offsets`) of the others."""
+        full, counted = count_done(run.data, offsets, run.endian == ">", self._countable)
+        for (flow, d), packets, wire_bytes, last in counted:
+            flow.pkts[d] += packets
+            flow.bytes[d] += wire_bytes
+            seconds, fraction = struct.unpack_from(run.endian + "II", run.data, last)
+            flow.last = max(flow.last, run.stamp(seconds, fraction))
+        return full
 
     def _countable(self, tcp: bool, key: bytes) -> tuple[Flow, int] | None:
         """The table's entry for a flow key whose packets need only be counted: its flow is
@@ -203,13 +216,14 @@ class Sensor:
     def _slow(
         self, ts: float, linktype: int, buf: bytes, off: int, caplen: int, wirelen: int,
         frame: int,
-    ) -> None:
-        """Decode in full, find or make the flow, reassemble and dispatch."""
+    ) -> bool:
+        """Decode in full, find or make the flow, reassemble and dispatch. Whether the packet
+        finished its flow's inspection (its later packets need only be counted)."""
         self.weirds.frame = frame
         pkt = self.decoder.decode(ts, linktype, buf, off, caplen)
         if pkt is None:
             self.report.undecoded += 1
-            return
+            return False
         table = self.table
         table.maybe_sweep(ts)
         tcp = pkt.proto == IP_TCP
@@ -229,12 +243,12 @@ class Sensor:
         if tcp and pkt.flags & (TCP_FIN | TCP_RST):
             flow.closed = True
         if flow.done:
-            return
+            return False
         dispatcher = self.dispatcher
         if not tcp:
             if pkt.payload:
                 dispatcher.datagram(flow, d, ts, pkt.payload, frame, self._out)
-            return
+            return flow.done
         assert flow.streams is not None
         stream = flow.streams[d]
         if pkt.truncated and pkt.payload:
@@ -246,6 +260,7 @@ class Sensor:
             dispatcher.gap(flow, d, ts, self._out)
         if chunks and not flow.done:
             dispatcher.stream(flow, d, ts, chunks, self._out)
+        return flow.done
 
     def _on_remove(self, flow: Flow, now: float) -> None:
         self.dispatcher.conclude(flow, now, self._out)
