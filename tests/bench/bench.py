@@ -1,13 +1,15 @@
 """Throughput and memory benchmark: trustwatch vs tshark vs the read limit, same capture,
 same run. Not a test (nothing here is timed inside pytest).
 
-    python tests/bench/bench.py [--size 1G] [--mix hospital|small] [--data bench-data]
+    python tests/bench/bench.py [--size 1G] [--mix hospital|small] [--data bench-data] [--repeat 3]
 
 Generates the capture with `make_capture.py` when it is not there yet, then runs, one after
 another: `tcpdump -r FILE -w /dev/null` (the plain read limit), `trustwatch sense` and tshark
 extracting the same facts (display filter + fields, handshake reassembly on). Prints wall
 time, CPU time (user + sys), packets/s, MB/s, peak resident and peak anonymous memory of each,
 the ratios, and checks that trustwatch found every certificate, SNI and JA3 that tshark found.
+Each tool runs `--repeat` times and its median run (by wall time) is reported, with the peak
+memory of all its runs: on a shared machine a single run can be off by a quarter.
 trustwatch runs as an installed tool does, its bytecode cached (`installed_env`).
 """
 
@@ -80,6 +82,16 @@ def run(name: str, cmd: list[str], stdout: Path | None = None,
     return {"tool": name, "seconds": seconds, "cpu": cpu, "rss_mb": peak.rss / 1024, "anon_mb": peak.anon / 1024}
 
 
+def median_run(repeat: int, name: str, cmd: list[str], stdout: Path | None = None,
+               env: dict[str, str] | None = None) -> dict[str, float | str]:
+    """`run` `repeat` times: the median run by wall time, with the highest peaks of all."""
+    runs = sorted((run(name, cmd, stdout, env) for _ in range(repeat)), key=lambda r: float(r["seconds"]))
+    median = dict(runs[len(runs) // 2])
+    median["rss_mb"] = max(float(r["rss_mb"]) for r in runs)
+    median["anon_mb"] = max(float(r["anon_mb"]) for r in runs)
+    return median
+
+
 def installed_env(data: Path, trustwatch: str) -> dict[str, str]:
     """The environment trustwatch runs in as an installed tool: with its bytecode cached (here
     under `data`, warmed by one `--help`). A shell with PYTHONDONTWRITEBYTECODE set would
@@ -124,6 +136,7 @@ def main() -> None:
     ap.add_argument("--mix", default="hospital", choices=["hospital", "small"])
     ap.add_argument("--data", default=str(ROOT / "bench-data"))
     ap.add_argument("--skip-tshark", action="store_true", help="only trustwatch and tcpdump")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each tool; the median is reported")
     args = ap.parse_args()
     data = Path(args.data)
     data.mkdir(parents=True, exist_ok=True)
@@ -135,19 +148,20 @@ def main() -> None:
     packets = int(subprocess.run(["capinfos", "-c", "-M", "-T", str(capture)], capture_output=True,
                                  text=True, check=True).stdout.split("\n")[1].split("\t")[1])
     trustwatch = str(Path(sys.executable).parent / "trustwatch")
-    results = [run("tcpdump -r -w /dev/null", ["tcpdump", "-r", str(capture), "-w", "/dev/null"])]
+    repeat = max(1, args.repeat)
+    results = [median_run(repeat, "tcpdump -r -w /dev/null", ["tcpdump", "-r", str(capture), "-w", "/dev/null"])]
     obs = data / "trustwatch.jsonl"
-    results.append(run("trustwatch sense", [trustwatch, "sense", "--read", str(capture), "-q",
-                                            "-o", str(obs)], env=installed_env(data, trustwatch)))
+    results.append(median_run(repeat, "trustwatch sense", [trustwatch, "sense", "--read", str(capture), "-q",
+                                                           "-o", str(obs)], env=installed_env(data, trustwatch)))
     if not args.skip_tshark:
         cmd = ["tshark", "-n", "-r", str(capture), "-o", "tls.desegment_ssl_records:TRUE",
                "-Y", TSHARK_FILTER, "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=|"]
         for f in TSHARK_FIELDS:
             cmd += ["-e", f]
         tsv = data / "tshark.tsv"
-        results.append(run("tshark -Y -T fields", cmd, tsv))
+        results.append(median_run(repeat, "tshark -Y -T fields", cmd, tsv))
     print(f"capture {capture.name}: {size / 1e6:,.0f} MB, {packets:,} packets, "
-          f"{size / packets:,.0f} B/frame average")
+          f"{size / packets:,.0f} B/frame average; median of {repeat} run(s) per tool")
     print(f"{'tool':26} {'seconds':>8} {'CPU s':>7} {'packets/s':>11} {'MB/s':>8} {'peak RSS':>9} {'peak anon':>9}")
     for r in results:
         s = float(r["seconds"])
