@@ -8,8 +8,8 @@ another: `tcpdump -r FILE -w /dev/null` (the plain read limit), `trustwatch sens
 extracting the same facts (display filter + fields, handshake reassembly on). Prints wall
 time, CPU time (user + sys), packets/s, MB/s, peak resident and peak anonymous memory of each,
 the ratios, and checks that trustwatch found every certificate, SNI and JA3 that tshark found.
-Each tool runs `--repeat` times and its median run (by wall time) is reported, with the peak
-memory of all its runs: on a shared machine a single run can be off by a quarter.
+The tools take turns, `--repeat` rounds, and each one's median run (by wall time) is reported
+with the peak memory of all its runs: on a shared machine a single run can be off by a third.
 trustwatch runs as an installed tool does, its bytecode cached (`installed_env`).
 """
 
@@ -82,14 +82,12 @@ def run(name: str, cmd: list[str], stdout: Path | None = None,
     return {"tool": name, "seconds": seconds, "cpu": cpu, "rss_mb": peak.rss / 1024, "anon_mb": peak.anon / 1024}
 
 
-def median_run(repeat: int, name: str, cmd: list[str], stdout: Path | None = None,
-               env: dict[str, str] | None = None) -> dict[str, float | str]:
-    """`run` `repeat` times: the median run by wall time, with the highest peaks of all."""
-    runs = sorted((run(name, cmd, stdout, env) for _ in range(repeat)), key=lambda r: float(r["seconds"]))
-    median = dict(runs[len(runs) // 2])
-    median["rss_mb"] = max(float(r["rss_mb"]) for r in runs)
-    median["anon_mb"] = max(float(r["anon_mb"]) for r in runs)
-    return median
+def median(runs: list[dict[str, float | str]]) -> dict[str, float | str]:
+    """The median run by wall time, with the highest memory peaks of all."""
+    middle = dict(sorted(runs, key=lambda r: float(r["seconds"]))[len(runs) // 2])
+    middle["rss_mb"] = max(float(r["rss_mb"]) for r in runs)
+    middle["anon_mb"] = max(float(r["anon_mb"]) for r in runs)
+    return middle
 
 
 def installed_env(data: Path, trustwatch: str) -> dict[str, str]:
@@ -148,18 +146,24 @@ def main() -> None:
     packets = int(subprocess.run(["capinfos", "-c", "-M", "-T", str(capture)], capture_output=True,
                                  text=True, check=True).stdout.split("\n")[1].split("\t")[1])
     trustwatch = str(Path(sys.executable).parent / "trustwatch")
-    repeat = max(1, args.repeat)
-    results = [median_run(repeat, "tcpdump -r -w /dev/null", ["tcpdump", "-r", str(capture), "-w", "/dev/null"])]
     obs = data / "trustwatch.jsonl"
-    results.append(median_run(repeat, "trustwatch sense", [trustwatch, "sense", "--read", str(capture), "-q",
-                                                           "-o", str(obs)], env=installed_env(data, trustwatch)))
+    tools: list[tuple[str, list[str], Path | None, dict[str, str] | None]] = [
+        ("tcpdump -r -w /dev/null", ["tcpdump", "-r", str(capture), "-w", "/dev/null"], None, None),
+        ("trustwatch sense", [trustwatch, "sense", "--read", str(capture), "-q", "-o", str(obs)], None,
+         installed_env(data, trustwatch)),
+    ]
     if not args.skip_tshark:
         cmd = ["tshark", "-n", "-r", str(capture), "-o", "tls.desegment_ssl_records:TRUE",
                "-Y", TSHARK_FILTER, "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=|"]
         for f in TSHARK_FIELDS:
             cmd += ["-e", f]
-        tsv = data / "tshark.tsv"
-        results.append(median_run(repeat, "tshark -Y -T fields", cmd, tsv))
+        tools.append(("tshark -Y -T fields", cmd, data / "tshark.tsv", None))
+    repeat = max(1, args.repeat)
+    runs: list[list[dict[str, float | str]]] = [[] for _ in tools]
+    for _round in range(repeat):  # the tools take turns: each sees the machine as it is in every round
+        for tool_runs, (name, command, stdout, env) in zip(runs, tools, strict=True):
+            tool_runs.append(run(name, command, stdout, env))
+    results = [median(r) for r in runs]
     print(f"capture {capture.name}: {size / 1e6:,.0f} MB, {packets:,} packets, "
           f"{size / packets:,.0f} B/frame average; median of {repeat} run(s) per tool")
     print(f"{'tool':26} {'seconds':>8} {'CPU s':>7} {'packets/s':>11} {'MB/s':>8} {'peak RSS':>9} {'peak anon':>9}")
