@@ -101,7 +101,7 @@ class Capture:
                 raise CaptureError(f"not a capture file (unknown magic {head.hex()})")
             self._blocks: _MappedBlocks | _CopiedBlocks = (
                 _MappedBlocks(self._raw.fileno())
-                if unzipped is None and stat.S_ISREG(os.fstat(self._raw.fileno()).st_mode)
+                if unzipped is None and _mappable(self._raw.fileno())
                 else _CopiedBlocks(unzipped or self._raw, head, self._raw)
             )
         except (OSError, zlib.error) as e:
@@ -313,6 +313,17 @@ def _interface(buf: bytes | memoryview, body: int, end: int, endian: str) -> tup
             offset = float(struct.unpack(endian + "q", value[:8])[0])
         opt += 4 + length + (-length % 4)
     return linktype, units, offset, snaplen
+
+
+def _mappable(fd: int) -> bool:
+    """A regular file whose file system maps it (some network and FUSE ones do not)."""
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        return False
+    try:
+        mmap.mmap(fd, 4, access=mmap.ACCESS_READ).close()
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 class _MappedBlocks:

@@ -306,3 +306,15 @@ def test_the_compiled_pcapng_walk_takes_exactly_the_run_of_packet_blocks(
         data: bytes, pos: int, big_endian: bool, interface: int, max_block: int) -> None:
     assert walk_pcapng(data, pos, big_endian, interface, max_block) == walked_pcapng_in_python(
         data, pos, big_endian, interface, max_block)
+
+
+def test_a_file_system_that_cannot_map_is_read_by_copying(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "x.pcap"
+    path.write_bytes(pcap_bytes(BIG))
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise OSError(19, "No such device")
+
+    monkeypatch.setattr(capture.mmap, "mmap", refuse)
+    got, warnings = read_all(path)
+    assert [g[2] for g in got] == BIG and not warnings
