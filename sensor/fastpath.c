@@ -143,6 +143,18 @@ decode_from_now(PyObject *known, const unsigned char *key, Py_ssize_t len)
     return result;
 }
 
+/* Append the integer `value` to `list`; -1 with an exception set when that failed. */
+static int
+append_int(PyObject *list, Py_ssize_t value)
+{
+    PyObject *number = PyLong_FromSsize_t(value);
+    if (number == NULL)
+        return -1;
+    int result = PyList_Append(list, number);
+    Py_DECREF(number);
+    return result;
+}
+
 PyDoc_STRVAR(walk_pcap_doc,
 "walk_pcap(block, pos, big_endian, max_record) -> (offsets, end)\n\n"
 "The offsets of the pcap records lying whole in `block` from `pos` on (16-byte header:\n"
@@ -167,12 +179,8 @@ walk_pcap(PyObject *module, PyObject *args)
         uint32_t caplen = read_u32(data + pos + 8, big_endian);
         if (caplen > max_record || block.len - pos - 16 < (Py_ssize_t)caplen)
             break;
-        PyObject *offset = PyLong_FromSsize_t(pos);
-        if (offset == NULL || PyList_Append(offsets, offset) < 0) {
-            Py_XDECREF(offset);
+        if (append_int(offsets, pos) < 0)
             goto fail;
-        }
-        Py_DECREF(offset);
         pos += 16 + (Py_ssize_t)caplen;
     }
     PyBuffer_Release(&block);
@@ -212,12 +220,8 @@ walk_pcapng(PyObject *module, PyObject *args)
                 || (Py_ssize_t)length > block.len - pos || read_u32(p + 8, big_endian) != interface
                 || read_u32(p + 20, big_endian) > length - 32)
             break;
-        PyObject *offset = PyLong_FromSsize_t(pos + 12);
-        if (offset == NULL || PyList_Append(offsets, offset) < 0) {
-            Py_XDECREF(offset);
+        if (append_int(offsets, pos + 12) < 0)
             goto fail;
-        }
-        Py_DECREF(offset);
         pos += length;
     }
     PyBuffer_Release(&block);
@@ -234,17 +238,6 @@ typedef struct {
     unsigned long long wire_bytes;
     Py_ssize_t last;
 } Tally;
-
-static int
-append_index(PyObject *list, Py_ssize_t i)
-{
-    PyObject *index = PyLong_FromSsize_t(i);
-    if (index == NULL)
-        return -1;
-    int result = PyList_Append(list, index);
-    Py_DECREF(index);
-    return result;
-}
 
 PyDoc_STRVAR(count_done_doc,
 "count_done(block, offsets, big_endian, countable) -> (full, counted)\n\n"
@@ -345,7 +338,7 @@ count_done(PyObject *module, PyObject *args)
             last_tally = tally;
         }
         if (tally < 0) {
-            if (append_index(full, i) < 0)
+            if (append_int(full, i) < 0)
                 goto fail;
             continue;
         }

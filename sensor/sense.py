@@ -168,7 +168,7 @@ class Sensor:
     def _run(self, run: Records, number: int, ts: float) -> float:
         """One run of records, numbered from `number`: `count_done` counts the packets of done
         flows, the others go through the full path one by one (no per-packet generator or
-        tuple); when one of those finishes its flow's inspection, the rest of the run is
+        tuple); after one of those finishes its flow's inspection, the rest of the run is
         counted again, so the flow's later packets are only counted too. Returns the time of
         the last packet of the full path, `ts` if there was none."""
         data, offsets = run.data, run.offsets
@@ -178,7 +178,8 @@ class Sensor:
         ethernet = linktype == LINKTYPE_ETHERNET
         inspected = 0
         full = self._count_done(run, offsets) if ethernet else range(len(offsets))
-        k = 0
+        k = recount_at = 0
+        finished = False
         while k < len(full):
             i = full[k]
             k += 1
@@ -186,11 +187,13 @@ class Sensor:
             a, b, caplen, wirelen = unpack(data, pos)
             ts = stamp(a, b)
             inspected += wirelen
-            finished = slow(ts, linktype, bytes(data[pos + 16 : pos + 16 + caplen]), 0, caplen, wirelen, number + i)
-            if finished and ethernet and k < len(full):
+            finished |= slow(ts, linktype, bytes(data[pos + 16 : pos + 16 + caplen]), 0, caplen, wirelen, number + i)
+            if finished and ethernet and recount_at <= k < len(full):
+                # Not before a quarter of what the last count left is through: counting again
+                # costs as much as what is left, so a run of many short flows stays linear.
                 rest = full[k:]
                 full = [rest[j] for j in self._count_done(run, [offsets[j] for j in rest])]
-                k = 0
+                k, recount_at, finished = 0, len(full) // 4, False
         self.report.inspected_bytes += inspected
         return ts
 
