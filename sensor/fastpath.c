@@ -1,7 +1,7 @@
-/* sensor.fastpath: the two loops that run once per packet of every capture, compiled.
+/* sensor.fastpath: the loops that run once per packet of every capture, compiled.
  *
- * walk_pcap and walk_pcapng find where each record of a read block starts. count_done counts the packets of
- * flows that are done: nearly all of a capture's packets belong to flows whose handshake is
+ * walk_pcap and walk_pcapng find where each record of a read block starts. count_done counts
+ * the packets of flows that are done: nearly all of a capture's packets belong to flows whose handshake is
  * over (bulk DICOM, backups, TLS downloads), and for those the sensor needs only the flow
  * lookup and the per-direction packet and byte counters with the last packet's time. In
  * Python each cost over a microsecond per packet (tests/bench/bench.py); here a packet of a
