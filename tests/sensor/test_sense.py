@@ -105,3 +105,20 @@ def test_a_new_connection_on_reused_ports_is_a_new_flow(tmp_path: Path, keep_fin
     assert len(certs) == 2
     assert certs[0].flow.uid != certs[1].flow.uid
     assert certs[1].evidence.frames[0] > len(first)
+
+
+def test_sense_starts_without_the_analytics(tmp_path: Path) -> None:
+    """`sense` loads the sensor and the shared options only (start-up time counts in every
+    run); the other commands are still there for everything else."""
+    script = (
+        "import sys\n"
+        "from analytics.cli import main\n"
+        f"code = main(['sense', '--read', {str(SAMPLE_CAPTURES[0])!r}, '-q', '-o', {str(tmp_path / 'o.jsonl')!r}])\n"
+        "print(code, sorted(m for m in sys.modules if m.startswith(('analytics.', 'numpy', 'prometheus'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.split(" ", 1) == ["0", "['analytics.cli', 'analytics.options']\n"]
+    assert (tmp_path / "o.jsonl").stat().st_size > 0
+    usage = subprocess.run([sys.executable, "-m", "analytics.cli", "--help"], capture_output=True, text=True,
+                           check=True).stdout
+    assert all(command in usage for command in ("audit", "analyze", "remote-access", "alerts", "inventory", "monitor"))
