@@ -155,6 +155,14 @@ append_int(PyObject *list, Py_ssize_t value)
     return result;
 }
 
+/* What a walk returns: (offsets, end); NULL when `offsets` is NULL (an exception is set). */
+static PyObject *
+walk_result(PyObject *offsets, Py_ssize_t end, Py_buffer *block)
+{
+    PyBuffer_Release(block);
+    return offsets == NULL ? NULL : Py_BuildValue("Nn", offsets, end);
+}
+
 PyDoc_STRVAR(walk_pcap_doc,
 "walk_pcap(block, pos, big_endian, max_record) -> (offsets, end)\n\n"
 "The offsets of the pcap records lying whole in `block` from `pos` on (16-byte header:\n"
@@ -173,23 +181,15 @@ walk_pcap(PyObject *module, PyObject *args)
         return NULL;
     const unsigned char *data = block.buf;
     PyObject *offsets = PyList_New(0);
-    if (offsets == NULL)
-        goto fail;
-    while (pos >= 0 && block.len - pos >= 16) {
+    while (offsets != NULL && pos >= 0 && block.len - pos >= 16) {
         uint32_t caplen = read_u32(data + pos + 8, big_endian);
         if (caplen > max_record || block.len - pos - 16 < (Py_ssize_t)caplen)
             break;
         if (append_int(offsets, pos) < 0)
-            goto fail;
+            Py_CLEAR(offsets);
         pos += 16 + (Py_ssize_t)caplen;
     }
-    PyBuffer_Release(&block);
-    return Py_BuildValue("Nn", offsets, pos);
-
-fail:
-    Py_XDECREF(offsets);
-    PyBuffer_Release(&block);
-    return NULL;
+    return walk_result(offsets, pos, &block);
 }
 
 PyDoc_STRVAR(walk_pcapng_doc,
@@ -211,9 +211,7 @@ walk_pcapng(PyObject *module, PyObject *args)
         return NULL;
     const unsigned char *data = block.buf;
     PyObject *offsets = PyList_New(0);
-    if (offsets == NULL)
-        goto fail;
-    while (pos >= 0 && block.len - pos >= 28) {
+    while (offsets != NULL && pos >= 0 && block.len - pos >= 28) {
         const unsigned char *p = data + pos;
         uint32_t length = read_u32(p + 4, big_endian);
         if (read_u32(p, big_endian) != 6 || length < 32 || length > max_block || length % 4
@@ -221,16 +219,10 @@ walk_pcapng(PyObject *module, PyObject *args)
                 || read_u32(p + 20, big_endian) > length - 32)
             break;
         if (append_int(offsets, pos + 12) < 0)
-            goto fail;
+            Py_CLEAR(offsets);
         pos += length;
     }
-    PyBuffer_Release(&block);
-    return Py_BuildValue("Nn", offsets, pos);
-
-fail:
-    Py_XDECREF(offsets);
-    PyBuffer_Release(&block);
-    return NULL;
+    return walk_result(offsets, pos, &block);
 }
 
 typedef struct {
