@@ -11,6 +11,7 @@ Whose identity a certificate is follows from `tls.client.*` vs `tls.server.*`.
 
 from __future__ import annotations
 
+import functools
 import json
 import types
 import typing
@@ -22,6 +23,7 @@ from typing import IO, Any
 
 from sensor.flowid import Direction, Endpoint, FlowId
 from sensor.records import (
+    CERT_CACHE_SIZE,
     CredentialSeen,
     DhcpLease,
     DicomAssociation,
@@ -38,6 +40,7 @@ from sensor.records import (
     TlsEncryptedHandshake,
     TlsServerCertificate,
     TlsServerHello,
+    X509Cert,
 )
 
 FIELD_PATHS: dict[type[Observation], dict[str, str]] = {
@@ -189,19 +192,26 @@ def to_ecs(obs: Observation) -> dict[str, Any]:
         side = "client" if isinstance(obs, TlsClientCertificate) else "server"
         leaf = obs.leaf
         _put(doc, f"tls.{side}.hash", {"sha1": leaf.sha1, "sha256": leaf.sha256})
-        x509: dict[str, Any] = {}
-        for name, path in X509_PATHS.items():
-            value = getattr(leaf, name)
-            if name == "subject_cn":
-                value = [value] if value else None
-            elif name == "version":
-                value = str(value)
-            elif name == "sans":
-                value = list(value) or None
-            if value is not None:
-                _put(x509, path, value)
-        _put(doc, f"tls.{side}.x509", x509)
+        _put(doc, f"tls.{side}.x509", _x509(leaf))
     return doc
+
+
+@functools.lru_cache(maxsize=CERT_CACHE_SIZE)
+def _x509(cert: X509Cert) -> dict[str, Any]:
+    """The ECS `x509.*` view of a certificate. Cached, like the chain's plain form (`_plain`):
+    the same certificates come back on every connection, so documents share these dicts."""
+    x509: dict[str, Any] = {}
+    for name, path in X509_PATHS.items():
+        value = getattr(cert, name)
+        if name == "subject_cn":
+            value = [value] if value else None
+        elif name == "version":
+            value = str(value)
+        elif name == "sans":
+            value = list(value) or None
+        if value is not None:
+            _put(x509, path, value)
+    return x509
 
 
 def from_ecs(doc: dict[str, Any]) -> Observation:
@@ -229,11 +239,17 @@ def from_ecs(doc: dict[str, Any]) -> Observation:
         raise DecodeError(f"bad {action} record: {e!r}") from e
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":"))
+"""One encoder for every line (`json.dumps` with options builds a new one per call); the
+documents are trees, so the check for cycles is skipped."""
+
+
 def write_jsonl(observations: Iterable[Observation], out: IO[str]) -> int:
     """Write one JSON line per observation; returns how many."""
     n = 0
+    encode = _JSON.encode
     for obs in observations:
-        out.write(json.dumps(to_ecs(obs), separators=(",", ":"), ensure_ascii=False))
+        out.write(encode(to_ecs(obs)))
         out.write("\n")
         n += 1
     return n
@@ -297,16 +313,20 @@ def _plain(value: Any) -> Any:
         return value.value
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
-    names = _FIELD_NAMES.get(kind)
-    if names is None and is_dataclass(value) and not isinstance(value, type):
-        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(value))
-    if names is not None:
-        return {name: _plain(getattr(value, name)) for name in names}
+    if kind is X509Cert:
+        return _plain_certificate(value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
     return value
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-"""Field names of the dataclasses met as values (certificates), by type: `fields()` is slow."""
+@functools.lru_cache(maxsize=CERT_CACHE_SIZE)
+def _plain_certificate(cert: X509Cert) -> dict[str, Any]:
+    """A chain's certificate as JSON, cached (documents share it: see `_x509`)."""
+    return {name: _plain(getattr(cert, name)) for name in _CERT_FIELDS}
+
+
+_CERT_FIELDS = tuple(f.name for f in fields(X509Cert))
 
 
 def _typed(hint: Any, value: Any) -> Any:

@@ -70,6 +70,11 @@ class Observation:
     """Filled in by the dispatcher from the frames the parser consumed."""
 
 
+CERT_CACHE_SIZE = 4096
+"""Certificates whose decoded form (sensor/protocols/tls.py) and JSON form (sensor/encode.py)
+are kept: the same server and CA certificates come back on every connection."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class X509Cert:
     """One certificate of a chain, as X.509 has it (ECS `x509.*`)."""

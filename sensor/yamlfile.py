@@ -1,5 +1,6 @@
 """The one place PyYAML is imported (sensor catalog and analytics files alike): safe loading
-only, errors with a line number."""
+only, errors with a line number. PyYAML's libyaml loader when the wheel has it (ten times
+faster than the pure-Python one: the sensor's rules are read at every start)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml  # type: ignore[import-untyped, unused-ignore]
+
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 """The repository's rules: the default of `--rules` for the sensor and the analytics alike."""
@@ -23,7 +26,7 @@ class YamlError(ValueError):
 def load_yaml(text: str) -> Any:
     """Parse `text` with the safe loader (no Python object tags)."""
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""

@@ -37,6 +37,7 @@ from cryptography.x509.oid import NameOID, ObjectIdentifier
 from sensor.flowid import Direction, FlowId
 from sensor.protocols.base import Extractor, ParseError
 from sensor.records import (
+    CERT_CACHE_SIZE,
     Observation,
     Proto,
     TlsCertificateRequest,
@@ -58,8 +59,6 @@ MAX_RECORD_LEN = 2**14 + 2048
 MAX_HANDSHAKE_MSG = 102_400
 """Largest handshake message we reassemble: OpenSSL's default max_cert_list."""
 MAX_CHAIN = 32
-CERT_CACHE_SIZE = 4096
-"""Decoded certificates kept, by their DER bytes."""
 """Certificates kept per Certificate message; real chains have 1-5."""
 MAX_NAME_LEN = 1024
 """SNI / ALPN / DN text kept per value."""
