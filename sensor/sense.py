@@ -201,11 +201,13 @@ class Sensor:
         """Count the packets of done flows among the records at `offsets`; the indices (into
         `offsets`) of the others."""
         full, counted = count_done(run.data, offsets, run.endian == ">", self._countable)
-        for (flow, d), packets, wire_bytes, last in counted:
+        for (flow, d), packets, wire_bytes, last, closing in counted:
             flow.pkts[d] += packets
             flow.bytes[d] += wire_bytes
             seconds, fraction = struct.unpack_from(run.endian + "II", run.data, last)
             flow.last = max(flow.last, run.stamp(seconds, fraction))
+            if closing:
+                flow.closed = True
         return full
 
     def _countable(self, tcp: bool, key: bytes) -> tuple[Flow, int] | None:

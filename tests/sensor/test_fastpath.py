@@ -40,7 +40,8 @@ def flows_and_observations(path: Path) -> tuple[list[tuple[Any, ...]], list[Any]
     conclude = sensor_._on_remove
 
     def record(flow: Flow, now: float) -> None:
-        flows.append((flow.id.uid, str(flow.id), tuple(flow.pkts), tuple(flow.bytes), flow.first, flow.last))
+        flows.append((flow.id.uid, str(flow.id), tuple(flow.pkts), tuple(flow.bytes), flow.first, flow.last,
+                      flow.closed))
         conclude(flow, now)
 
     sensor_.table._on_remove = record
@@ -89,7 +90,7 @@ def test_bulk_path_counts_like_the_full_path(mix: str, fmt: str, tmp_path: Path,
     full = flows_and_observations(path)
     assert len(fast[0]) > 20 and len(fast[1]) > 20
     assert fast == full
-    frames = sum(p for _uid, _id, pkts, _b, _f, _l in fast[0] for p in pkts)
+    frames = sum(p for _uid, _id, pkts, _b, _f, _l, _c in fast[0] for p in pkts)
     assert frames > 2000
 
 
@@ -134,7 +135,7 @@ def test_ipv6_and_tagged_flows_count_like_the_full_path(tmp_path: Path, monkeypa
     assert bulk_share(path) > 0.8
     full_path_only(monkeypatch)
     assert fast == flows_and_observations(path)
-    assert len(fast[0]) == len(flows) and sum(sum(pkts) for _u, _id, pkts, _b, _f, _l in fast[0]) == len(packets)
+    assert len(fast[0]) == len(flows) and sum(sum(pkts) for _u, _id, pkts, _b, _f, _l, _c in fast[0]) == len(packets)
 
 
 def edge_capture(path: Path) -> None:
@@ -143,8 +144,8 @@ def edge_capture(path: Path) -> None:
     frames the bulk path must leave to the full path or count exactly as it would: the
     server's first frame (it tells the server's own MAC), a bad TCP data offset, an IPv4 total
     length of 0 (segmentation offload) and one under 20, Ethernet padding, frames cut by the
-    snaplen inside and after the TCP header, an IPv4 fragment, a new connection on the ports of
-    a done one, and its FIN."""
+    snaplen inside and after the TCP header, an IPv4 fragment, a FIN and a RST closing done
+    flows, a new connection on the ports of a done one, and its FIN."""
     from scapy.layers.inet import IP, TCP, UDP
     from scapy.layers.inet6 import IPv6
     from scapy.layers.l2 import Dot1AD, Dot1Q, Ether
@@ -173,6 +174,8 @@ def edge_capture(path: Path) -> None:
         160: [(tcp(a_out, 160, 0) + bytes(20), 0)],  # 20 bytes of Ethernet padding
         170: [(tcp(a_out, 170), 60), (tcp(a_out, 171), 50), (tcp(b_out, 170), 74), (tcp(b_out, 171), 68)],
         180: [(bytes(a_out / IP(flags="MF", proto=6) / bytes(40)), 0)],
+        200: [(tcp(b_out, 200, 0, "FA"), 0)],
+        220: [(tcp(a_out, 220, 0, "R"), 0)],
         250: [(tcp(a_out, 250, 0, "S"), 0)],  # the done connection's ports reused by a new one
         299: [(tcp(a_out, 300, 0, "FA"), 0)],
     }
@@ -218,7 +221,7 @@ def test_count_done_takes_any_bytes_and_offsets(block: bytes, offsets: list[int]
 
     full, counted = count_done(block, offsets, big_endian, countable)
     assert full == sorted(full) and len(set(full)) == len(full)
-    assert len(full) + sum(packets for _target, packets, _wire, _last in counted) == len(offsets)
+    assert len(full) + sum(packets for _target, packets, _wire, _last, _closing in counted) == len(offsets)
     assert sorted(target for target, *_ in counted) == list(range(len(keys)))
 
 
