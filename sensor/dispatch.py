@@ -16,7 +16,6 @@ finished, both directions are stopped, or the handshake budget is spent, the flo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from sensor.flowid import Direction, FlowId
 from sensor.flows import MAX_BUFFERED_BYTES, Flow, FlowTable
@@ -235,7 +234,10 @@ class Dispatcher:
         evidence = Evidence(capture=self.capture, frames=tuple(sorted(frames)))
         frames.clear()
         for obs in found:
-            obs = replace(obs, evidence=evidence)
+            # The one field that is the dispatcher's to fill (`Observation.evidence`), set in
+            # place as a frozen dataclass's own __init__ does, before the observation goes
+            # anywhere: `dataclasses.replace` would build every observation twice.
+            object.__setattr__(obs, "evidence", evidence)
             if self._tracker is None or self._tracker.observed(obs):
                 out.append(obs)
 

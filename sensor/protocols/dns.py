@@ -9,6 +9,7 @@ compression pointers followed backwards only, so a loop cannot hang the parser.
 from __future__ import annotations
 
 import ipaddress
+import socket
 import struct
 from collections.abc import Sequence
 from typing import ClassVar
@@ -84,7 +85,7 @@ class DnsExtractor(Extractor):
                 if len(rdata) != rdlen:
                     raise ParseError("dns_truncated_record")
                 if rtype == TYPE_A and rdlen == 4:
-                    addresses.append(str(ipaddress.IPv4Address(rdata)))
+                    addresses.append(socket.inet_ntoa(rdata))
                 elif rtype == TYPE_AAAA and rdlen == 16:
                     addresses.append(str(ipaddress.IPv6Address(rdata)))
                 elif rtype == TYPE_CNAME:

@@ -21,7 +21,6 @@ weird, not an error. Invalid content behind a valid authentication tag raises Pa
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from dataclasses import dataclass, field
 
@@ -37,9 +36,7 @@ from sensor.protocols.tls import (
     HS_CLIENT_HELLO,
     MAX_NAME_LEN,
     TLS_HS_HEADER,
-    ja3_string,
-    ja4,
-    offered_versions,
+    fingerprints,
     parse_client_hello,
 )
 from sensor.records import Observation, Proto, TlsClientHello
@@ -408,13 +405,11 @@ class QuicExtractor(Extractor):
             hello = parse_client_hello(body, dtls=False)
         except ParseError:
             raise ParseError("quic_bad_client_hello") from None
-        text = ja3_string(hello)
+        prints = fingerprints(hello, False, quic=True)
         return [TlsClientHello(
             ts=ts, flow=flow, protocol=Proto.QUIC, server_name=hello.sni,
             alpn=tuple(a[:MAX_NAME_LEN].decode("utf-8", "backslashreplace") for a in hello.alpn),
-            versions=offered_versions(hello), ja3=text,
-            ja3_hash=hashlib.md5(text.encode(), usedforsecurity=False).hexdigest(),
-            ja4=ja4(hello, False, quic=True))]
+            versions=prints.versions, ja3=prints.ja3, ja3_hash=prints.ja3_hash, ja4=prints.ja4)]
 
     def _decrypt(self, buf: bytes, hdr: _LongHeader) -> bytes | None:
         """Try the keys of the client's first Initial, then those of this packet's DCID

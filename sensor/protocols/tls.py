@@ -28,7 +28,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
@@ -60,6 +60,8 @@ MAX_HANDSHAKE_MSG = 102_400
 """Largest handshake message we reassemble: OpenSSL's default max_cert_list."""
 MAX_CHAIN = 32
 """Certificates kept per Certificate message; real chains have 1-5."""
+FINGERPRINT_CACHE_SIZE = 1024
+"""ClientHello offers whose fingerprints are kept (a hospital has a few hundred device makes)."""
 MAX_NAME_LEN = 1024
 """SNI / ALPN / DN text kept per value."""
 MAX_FLIGHT_RECORDS = 64
@@ -110,6 +112,9 @@ VERSION_NAMES = {
     0x0002: "ssl2", 0x0300: "ssl3", 0x0301: "1.0", 0x0302: "1.1", 0x0303: "1.2", 0x0304: "1.3",
     0xFEFF: "dtls1.0", 0xFEFD: "dtls1.2", 0xFEFC: "dtls1.3", 0x0100: "dtls1.0-openssl",
 }
+GREASE = frozenset(0x0A0A + 0x1010 * i for i in range(16))
+"""GREASE values (RFC 8701: 0x0A0A, 0x1A1A ... 0xFAFA) are noise, left out of JA3/JA4: a set,
+as a hundred values of each ClientHello are looked up."""
 JA4_VERSIONS = {
     0x0002: "s2", 0x0300: "s3", 0x0301: "10", 0x0302: "11", 0x0303: "12", 0x0304: "13",
     0xFEFF: "d1", 0xFEFD: "d2", 0xFEFC: "d3",
@@ -201,10 +206,6 @@ DER_SEQUENCE = 0x30
 DER_SET = 0x31
 DER_OID = 0x06
 
-
-def is_grease(value: int) -> bool:
-    """GREASE values (RFC 8701: 0x0A0A, 0x1A1A ... 0xFAFA) are noise, left out of JA3/JA4."""
-    return value & 0x0F0F == 0x0A0A and value >> 8 == value & 0xFF
 
 
 def version_name(version: int) -> str:
@@ -362,7 +363,7 @@ def parse_server_hello(body: bytes, dtls: bool) -> _Hello:
 
 
 def _dashed(values: Sequence[int]) -> str:
-    return "-".join(str(v) for v in values if not is_grease(v))
+    return "-".join(str(v) for v in values if v not in GREASE)
 
 
 def ja3_string(hello: _Hello) -> str:
@@ -397,15 +398,15 @@ def ja4(hello: _Hello, dtls: bool, *, quic: bool = False) -> str:
     """JA4 (FoxIO, BSD-3): t|d|q, version, d|i, #ciphers, #extensions, ALPN _ cipher hash _
     extension hash. Only JA4 itself: JA4S/JA4X/... are under the FoxIO licence.
     `quic`: the ClientHello came in QUIC CRYPTO frames (prefix "q", over `dtls`)."""
-    offered = [v for v in hello.supported_versions if not is_grease(v)]
+    offered = [v for v in hello.supported_versions if v not in GREASE]
     if not offered:
         best = hello.version
     elif dtls:  # DTLS versions count down (0xfefc is newer than 0xfefd): rank by JA4 code
         best = max(offered, key=lambda v: JA4_VERSIONS.get(v, "00"))
     else:  # the highest value, as FoxIO's reference: a TLS 1.3 draft (0x7fxx) gives "00"
         best = max(offered)
-    ciphers = [c for c in hello.ciphers if not is_grease(c)]
-    extensions = [e for e in hello.extensions if not is_grease(e)]
+    ciphers = [c for c in hello.ciphers if c not in GREASE]
+    extensions = [e for e in hello.extensions if e not in GREASE]
     part_a = "{}{}{}{:02d}{:02d}{}".format(
         "q" if quic else "d" if dtls else "t", JA4_VERSIONS.get(best, "00"),
         "d" if EXT_SERVER_NAME in extensions else "i",
@@ -413,15 +414,47 @@ def ja4(hello: _Hello, dtls: bool, *, quic: bool = False) -> str:
     part_b = _sha12(",".join(sorted(f"{c:04x}" for c in ciphers)))
     ext_list = ",".join(sorted(f"{e:04x}" for e in extensions
                                if e not in (EXT_SERVER_NAME, EXT_ALPN)))
-    sigs = ",".join(f"{s:04x}" for s in hello.sig_algs if not is_grease(s))
+    sigs = ",".join(f"{s:04x}" for s in hello.sig_algs if s not in GREASE)
     part_c = _sha12(f"{ext_list}_{sigs}" if sigs else ext_list)
     return f"{part_a}_{part_b}_{part_c}"
 
 
 def offered_versions(hello: _Hello) -> tuple[str, ...]:
     """supported_versions without GREASE, else the legacy version."""
-    listed = [v for v in hello.supported_versions if not is_grease(v)]
+    listed = [v for v in hello.supported_versions if v not in GREASE]
     return tuple(version_name(v) for v in (listed or [hello.version]))
+
+
+class Fingerprints(NamedTuple):
+    """What a ClientHello's offer says about its client."""
+
+    ja3: str
+    ja3_hash: str
+    ja4: str
+    versions: tuple[str, ...]
+
+
+def fingerprints(hello: _Hello, dtls: bool, *, quic: bool = False) -> Fingerprints:
+    """JA3 (string and MD5), JA4 and the offered versions of a ClientHello. Cached by what they
+    are computed from: a network's devices of one make send the same offer again and again, only
+    the random, session id and server name change (computing them costs as much as parsing)."""
+    return _fingerprints((hello.version, tuple(hello.ciphers), tuple(hello.extensions),
+                          tuple(hello.groups), tuple(hello.point_formats), tuple(hello.sig_algs),
+                          tuple(hello.supported_versions), tuple(hello.alpn[:1])), dtls, quic)
+
+
+@functools.lru_cache(maxsize=FINGERPRINT_CACHE_SIZE)
+def _fingerprints(
+    offer: tuple[int, tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...],
+                 tuple[int, ...], tuple[int, ...], tuple[bytes, ...]],
+    dtls: bool, quic: bool,
+) -> Fingerprints:
+    version, ciphers, extensions, groups, point_formats, sig_algs, versions, alpn = offer
+    hello = _Hello(version=version, random=b"", ciphers=list(ciphers), extensions=list(extensions),
+                   alpn=list(alpn), groups=list(groups), point_formats=list(point_formats),
+                   sig_algs=list(sig_algs), supported_versions=list(versions))
+    text = ja3_string(hello)
+    return Fingerprints(text, _md5(text), ja4(hello, dtls, quic=quic), offered_versions(hello))
 
 
 # --- certificates -------------------------------------------------------------------------
@@ -808,11 +841,11 @@ class _TlsBase(Extractor):
         return []  # other messages carry no identity; unknown types keep going
 
     def _client_hello(self, flow: FlowId, ts: float, hello: _Hello) -> Observation:
-        text = ja3_string(hello)
+        prints = fingerprints(hello, self.dtls)
         return TlsClientHello(
             ts=ts, flow=flow, protocol=self.protocol, server_name=hello.sni,
-            alpn=tuple(_text(a) for a in hello.alpn), versions=offered_versions(hello),
-            ja3=text, ja3_hash=_md5(text), ja4=ja4(hello, self.dtls))
+            alpn=tuple(_text(a) for a in hello.alpn), versions=prints.versions,
+            ja3=prints.ja3, ja3_hash=prints.ja3_hash, ja4=prints.ja4)
 
     def _server_hello(
         self, flow: FlowId, direction: Direction, ts: float, hello: _Hello

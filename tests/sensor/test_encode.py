@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from sensor.encode import FIELD_PATHS, DecodeError, from_ecs, read_observations, to_ecs, write_jsonl
+from sensor.encode import FIELD_PATHS, DecodeError, _iso, from_ecs, read_observations, to_ecs, write_jsonl
 from sensor.flowid import Direction, Endpoint, FlowId
 from sensor.records import (
     CredentialSeen,
@@ -122,3 +125,10 @@ def test_jsonl_file_round_trip_and_bad_lines(tmp_path: Path) -> None:
     assert all(e.startswith(str(path)) for e in errors)
     with pytest.raises(DecodeError, match=f":{first_bad}:"):
         list(read_observations(str(path)))
+
+
+@given(st.one_of(st.floats(-2**33, 2**34, allow_nan=False),
+                 st.integers(0, 2**34).map(lambda us: us / 1e6 + 5e-7),  # halfway between microseconds
+                 st.integers(-2**31, 2**34).map(float)))
+def test_timestamps_are_written_as_datetime_writes_them(ts: float) -> None:
+    assert _iso(ts) == datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
