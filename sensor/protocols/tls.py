@@ -207,7 +207,6 @@ DER_SET = 0x31
 DER_OID = 0x06
 
 
-
 def version_name(version: int) -> str:
     """Readable protocol version ("1.2", "dtls1.2"), or "0xHHHH" when unknown."""
     if 0x7F0E <= version <= 0x7F1C:  # TLS 1.3 drafts 14..28
