@@ -234,6 +234,33 @@ walk_pcapng(PyObject *module, PyObject *args)
     return walk_result(offsets, pos, &block);
 }
 
+/* The index into `offsets` of the k-th record to look at: k itself when `indices` is None;
+ * -1 with an exception set when the index is not an int or out of range. */
+static Py_ssize_t
+record_index(PyObject *indices, Py_ssize_t k, PyObject *offsets)
+{
+    if (indices == Py_None)
+        return k;
+    Py_ssize_t i = PyLong_AsSsize_t(PyList_GET_ITEM(indices, k));
+    if ((i < 0 || i >= PyList_GET_SIZE(offsets)) && !PyErr_Occurred())
+        PyErr_SetString(PyExc_IndexError, "count_done: record index out of range");
+    return PyErr_Occurred() ? -1 : i;
+}
+
+/* Where the k-th record to look at starts, if it is there and 64 bytes long; NULL otherwise,
+ * leaving no exception set (a bad index or offset is reported when its turn comes). */
+static const unsigned char *
+record_start(PyObject *indices, Py_ssize_t k, PyObject *offsets, Py_buffer *block)
+{
+    if (k >= PyList_GET_SIZE(indices == Py_None ? offsets : indices))
+        return NULL;
+    Py_ssize_t i = indices == Py_None ? k : PyLong_AsSsize_t(PyList_GET_ITEM(indices, k));
+    Py_ssize_t pos = i >= 0 && i < PyList_GET_SIZE(offsets) ? PyLong_AsSsize_t(PyList_GET_ITEM(offsets, i)) : -1;
+    if (pos == -1 && PyErr_Occurred())
+        PyErr_Clear();
+    return pos >= 0 && pos < block->len - 64 ? (const unsigned char *)block->buf + pos : NULL;
+}
+
 typedef struct {
     Py_ssize_t packets;
     unsigned long long wire_bytes;
@@ -242,10 +269,11 @@ typedef struct {
 } Tally;
 
 PyDoc_STRVAR(count_done_doc,
-"count_done(block, offsets, big_endian, countable) -> (full, counted)\n\n"
+"count_done(block, offsets, indices, big_endian, countable) -> (full, counted)\n\n"
 "Count the packets of done flows among the Ethernet records at `offsets` in `block` (pcap\n"
-"record layout). `countable(tcp, key)` is asked once per flow key, with the flow table's\n"
-"key: what to count the key's packets into, or None when they must go to the full path.\n"
+"record layout): those at the given `indices` into `offsets` (in order), or all when it is\n"
+"None. `countable(tcp, key)` is asked once per flow key, with the flow table's key: what to\n"
+"count the key's packets into, or None when they must go to the full path.\n"
 "Returns the indices (into `offsets`, in order) of the packets the full path must see, and\n"
 "one (what countable gave, packets, wire bytes, offset of the last record, whether a FIN or\n"
 "RST was among them) per counted key.");
@@ -254,11 +282,17 @@ static PyObject *
 count_done(PyObject *module, PyObject *args)
 {
     Py_buffer block;
-    PyObject *offsets, *countable;
+    PyObject *offsets, *indices, *countable;
     int big_endian;
 
-    if (!PyArg_ParseTuple(args, "y*O!pO", &block, &PyList_Type, &offsets, &big_endian, &countable))
+    if (!PyArg_ParseTuple(args, "y*O!OpO", &block, &PyList_Type, &offsets, &indices, &big_endian,
+                          &countable))
         return NULL;
+    if (indices != Py_None && !PyList_Check(indices)) {
+        PyBuffer_Release(&block);
+        PyErr_SetString(PyExc_TypeError, "indices must be a list or None");
+        return NULL;
+    }
     const unsigned char *data = block.buf;
     PyObject *full = PyList_New(0), *known = PyDict_New(), *targets = PyList_New(0), *counted = NULL;
     Tally *tallies = NULL;
@@ -269,18 +303,20 @@ count_done(PyObject *module, PyObject *args)
     if (full == NULL || known == NULL || targets == NULL)
         goto fail;
 
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(offsets); i++) {
+    /* The lists' sizes are read anew at each step: `countable` is Python and could change them. */
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(indices == Py_None ? offsets : indices); k++) {
+        Py_ssize_t i = record_index(indices, k, offsets);
+        if (i < 0)
+            goto fail;
         Py_ssize_t pos = PyLong_AsSsize_t(PyList_GET_ITEM(offsets, i));
         if (pos == -1 && PyErr_Occurred())
             goto fail;
-        if (i + PREFETCH_AHEAD < PyList_GET_SIZE(offsets)) {
-            /* The walk's reads of these records are out of the cache by now: ask for a later
-             * record's headers while this one is classified. */
-            Py_ssize_t ahead = PyLong_AsSsize_t(PyList_GET_ITEM(offsets, i + PREFETCH_AHEAD));
-            if (ahead >= 0 && ahead < block.len - 64) {
-                __builtin_prefetch(data + ahead);
-                __builtin_prefetch(data + ahead + 63);
-            }
+        /* The walk's reads of these records are out of the cache by now: ask for a later
+         * record's headers while this one is classified. */
+        const unsigned char *later = record_start(indices, k + PREFETCH_AHEAD, offsets, &block);
+        if (later != NULL) {
+            __builtin_prefetch(later);
+            __builtin_prefetch(later + 63);
         }
         Py_ssize_t len = 0, caplen = 0;
         if (pos >= 0 && block.len - pos >= 16) {

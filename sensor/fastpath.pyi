@@ -12,6 +12,6 @@ def walk_pcapng(
     block: bytes | bytearray | memoryview, pos: int, big_endian: bool, interface: int, max_block: int, /
 ) -> tuple[list[int], int]: ...
 def count_done(
-    block: bytes | bytearray | memoryview, offsets: list[int], big_endian: bool,
-    countable: Callable[[bool, bytes], T | None], /,
+    block: bytes | bytearray | memoryview, offsets: list[int], indices: list[int] | None,
+    big_endian: bool, countable: Callable[[bool, bytes], T | None], /,
 ) -> tuple[list[int], list[tuple[T, int, int, int, bool]]]: ...

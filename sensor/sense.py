@@ -35,6 +35,9 @@ CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.
 """Files taken from a directory; files named on the command line are always tried."""
 PROGRESS_EVERY = 1 << 16
 """Frames between two progress reports."""
+RECOUNT_AFTER = 8
+"""After a flow's inspection finishes, what is left of a run is counted again once a
+`1/RECOUNT_AFTER` share of what the last count left is through."""
 
 
 @dataclass
@@ -177,7 +180,7 @@ class Sensor:
         slow = self._slow
         ethernet = linktype == LINKTYPE_ETHERNET
         inspected = 0
-        full = self._count_done(run, offsets) if ethernet else range(len(offsets))
+        full = self._count_done(run, None) if ethernet else range(len(offsets))
         k = recount_at = 0
         finished = False
         while k < len(full):
@@ -189,18 +192,17 @@ class Sensor:
             inspected += wirelen
             finished |= slow(ts, linktype, bytes(data[pos + 16 : pos + 16 + caplen]), 0, caplen, wirelen, number + i)
             if finished and ethernet and recount_at <= k < len(full):
-                # Not before a quarter of what the last count left is through: counting again
+                # Not before a share of what the last count left is through: counting again
                 # costs as much as what is left, so a run of many short flows stays linear.
-                rest = full[k:]
-                full = [rest[j] for j in self._count_done(run, [offsets[j] for j in rest])]
-                k, recount_at, finished = 0, len(full) // 4, False
+                full = self._count_done(run, list(full[k:]))
+                k, recount_at, finished = 0, len(full) // RECOUNT_AFTER, False
         self.report.inspected_bytes += inspected
         return ts
 
-    def _count_done(self, run: Records, offsets: list[int]) -> list[int]:
-        """Count the packets of done flows among the records at `offsets`; the indices (into
-        `offsets`) of the others."""
-        full, counted = count_done(run.data, offsets, run.endian == ">", self._countable)
+    def _count_done(self, run: Records, indices: list[int] | None) -> list[int]:
+        """Count the packets of done flows among the run's records at `indices` (all when
+        None); the indices of the others."""
+        full, counted = count_done(run.data, run.offsets, indices, run.endian == ">", self._countable)
         for (flow, d), packets, wire_bytes, last, closing in counted:
             flow.pkts[d] += packets
             flow.bytes[d] += wire_bytes

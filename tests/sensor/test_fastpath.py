@@ -11,6 +11,7 @@ crafted frames at the edges of what the bulk path may count.
 
 from __future__ import annotations
 
+import itertools
 import struct
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scapy.layers.inet import IP, UDP
+from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
 import sensor.capture
@@ -54,8 +55,8 @@ def flows_and_observations(path: Path) -> tuple[list[tuple[Any, ...]], list[Any]
 
 def full_path_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every frame through the full path."""
-    monkeypatch.setattr(sensor.sense, "count_done", lambda _data, offsets, _big, _countable: (
-        range(len(offsets)), []))
+    monkeypatch.setattr(sensor.sense, "count_done", lambda _data, offsets, indices, _big, _countable: (
+        list(range(len(offsets))) if indices is None else indices, []))
 
 
 def bulk_share(path: Path) -> float:
@@ -219,10 +220,37 @@ def test_count_done_takes_any_bytes_and_offsets(block: bytes, offsets: list[int]
         assert len(key) in (12, 36)
         return len(keys) - 1
 
-    full, counted = count_done(block, offsets, big_endian, countable)
+    full, counted = count_done(block, offsets, None, big_endian, countable)
     assert full == sorted(full) and len(set(full)) == len(full)
     assert len(full) + sum(packets for _target, packets, _wire, _last, _closing in counted) == len(offsets)
     assert sorted(target for target, *_ in counted) == list(range(len(keys)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_count_done_on_some_records_is_count_done_on_their_offsets(data: st.DataObject) -> None:
+    """Counting the records at some indices (a run counted again) gives what counting a list
+    of just their offsets gives, with the indices mapped back."""
+    frames = [bytes(Ether() / IP(src=f"10.0.0.{n % 4}", dst="10.0.1.1")
+                    / (TCP(sport=40000, dport=443, flags="A") if n % 2 else UDP(sport=40000, dport=53))
+                    / bytes(n)) for n in range(40)]
+    block = b"".join(struct.pack("<IIII", 0, 0, len(f), len(f)) + f for f in frames)
+    offsets = list(itertools.accumulate([0] + [16 + len(f) for f in frames[:-1]]))
+    keys: list[bytes] = []
+    count_done(block, offsets, None, False, lambda _tcp, key: keys.append(key))
+    assert len(keys) >= 2
+    indices = sorted(data.draw(st.sets(st.integers(0, len(offsets) - 1))))
+    done = data.draw(st.sets(st.sampled_from(keys)))
+
+    def countable(_tcp: bool, key: bytes) -> bytes | None:
+        return key if key in done else None
+
+    full, counted = count_done(block, offsets, indices, False, countable)
+    just_full, just_counted = count_done(block, [offsets[i] for i in indices], None, False, countable)
+    assert full == [indices[j] for j in just_full]
+    assert [row[:3] for row in counted] == [row[:3] for row in just_counted]
+    with pytest.raises(IndexError):
+        count_done(block, offsets, [len(offsets)], False, countable)
 
 
 def test_count_done_passes_on_what_countable_raises() -> None:
@@ -233,4 +261,4 @@ def test_count_done_passes_on_what_countable_raises() -> None:
         raise LookupError("table gone")
 
     with pytest.raises(LookupError, match="table gone"):
-        count_done(record, [0], False, countable)
+        count_done(record, [0], None, False, countable)
