@@ -254,8 +254,8 @@ record_start(PyObject *indices, Py_ssize_t k, PyObject *offsets, Py_buffer *bloc
 {
     if (k >= PyList_GET_SIZE(indices == Py_None ? offsets : indices))
         return NULL;
-    Py_ssize_t i = indices == Py_None ? k : PyLong_AsSsize_t(PyList_GET_ITEM(indices, k));
-    Py_ssize_t pos = i >= 0 && i < PyList_GET_SIZE(offsets) ? PyLong_AsSsize_t(PyList_GET_ITEM(offsets, i)) : -1;
+    Py_ssize_t i = record_index(indices, k, offsets);
+    Py_ssize_t pos = i < 0 ? -1 : PyLong_AsSsize_t(PyList_GET_ITEM(offsets, i));
     if (pos == -1 && PyErr_Occurred())
         PyErr_Clear();
     return pos >= 0 && pos < block->len - 64 ? (const unsigned char *)block->buf + pos : NULL;

@@ -180,7 +180,7 @@ class Sensor:
         slow = self._slow
         ethernet = linktype == LINKTYPE_ETHERNET
         inspected = 0
-        full = self._count_done(run, None) if ethernet else range(len(offsets))
+        full = self._count_done(run, None) if ethernet else list(range(len(offsets)))
         k = recount_at = 0
         finished = False
         while k < len(full):
@@ -194,7 +194,7 @@ class Sensor:
             if finished and ethernet and recount_at <= k < len(full):
                 # Not before a share of what the last count left is through: counting again
                 # costs as much as what is left, so a run of many short flows stays linear.
-                full = self._count_done(run, list(full[k:]))
+                full = self._count_done(run, full[k:])
                 k, recount_at, finished = 0, len(full) // RECOUNT_AFTER, False
         self.report.inspected_bytes += inspected
         return ts
