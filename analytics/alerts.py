@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from analytics.detections.base import Finding
+from .detections.base import Finding
 
 
 def iso(ts: float) -> str:

@@ -11,17 +11,17 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from analytics.correlate import Sighting, correlate
-from analytics.detections import DETECTIONS
-from analytics.detections.base import Context, Detection, Finding, moment
-from analytics.exceptions import RuleException, apply_exceptions
-from analytics.identities import Identity
-from analytics.inventory import Inventory
-from analytics.remote_access import ApprovalWindow, LedgerEntry, ledger, tool_name
-from analytics.rules import RuleSet, Severity
-from analytics.state import State
-from sensor.records import Observation
-from sensor.secrets import EPHEMERAL, SecretHasher
+from ..sensor.records import Observation
+from ..sensor.secrets import EPHEMERAL, SecretHasher
+from .correlate import Sighting, correlate
+from .detections import DETECTIONS
+from .detections.base import Context, Detection, Finding, moment
+from .exceptions import RuleException, apply_exceptions
+from .identities import Identity
+from .inventory import Inventory
+from .remote_access import ApprovalWindow, LedgerEntry, ledger, tool_name
+from .rules import RuleSet, Severity
+from .state import State
 
 
 @dataclass

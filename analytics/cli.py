@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from analytics.options import EXIT_ERROR, EXIT_OK, add_key_option, add_metrics_endpoint_options, open_secrets
-from sensor.encode import write_jsonl
-from sensor.sense import SenseReport, sense_paths, terminal_progress
-from sensor.yamlfile import RULES_DIR, RulesFileError
+from ..sensor.encode import write_jsonl
+from ..sensor.sense import SenseReport, sense_paths, terminal_progress
+from ..sensor.yamlfile import RULES_DIR, RulesFileError
+from .options import EXIT_ERROR, EXIT_OK, add_key_option, add_metrics_endpoint_options, open_secrets
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,8 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sense.set_defaults(func=cmd_sense)
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] != ["sense"]:
-        from analytics.commands import add_commands
-        from analytics.monitor import add_live_commands
+        from .commands import add_commands
+        from .monitor import add_live_commands
 
         add_commands(sub)
         add_live_commands(sub)
@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cmd_sense(args: argparse.Namespace) -> int:
     """`trustwatch sense --read ... [-o FILE]`."""
     if args.interface:
-        from analytics.monitor import cmd_sense_interface  # live: the metrics endpoint's analytics
+        from .monitor import cmd_sense_interface  # live: the metrics endpoint's analytics
 
         return cmd_sense_interface(args)
     secrets = open_secrets(args.key_file)

@@ -24,10 +24,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO
 
-from analytics.alerts import write_alerts
-from analytics.audit import AuditResult, render_ledger, render_summary, run_audit
-from analytics.exceptions import ExceptionsError, RuleException, load_exceptions
-from analytics.inventory import (
+from ..sensor.records import Observation
+from ..sensor.secrets import SecretHasher
+from ..sensor.yamlfile import RULES_DIR, RulesFileError
+from .alerts import write_alerts
+from .audit import AuditResult, render_ledger, render_summary, run_audit
+from .exceptions import ExceptionsError, RuleException, load_exceptions
+from .inventory import (
     ColumnMap,
     Inventory,
     InventoryError,
@@ -35,14 +38,11 @@ from analytics.inventory import (
     load_inventory,
     read_inventory,
 )
-from analytics.metrics import Metrics, add_export_options, export_audit
-from analytics.options import EXIT_ALERTS, EXIT_ERROR, EXIT_OK, add_key_option, open_secrets
-from analytics.remote_access import ApprovalWindow, LedgerEntry, WindowsError, ledger_record, load_windows
-from analytics.rules import RuleError, RuleSet, Severity, load_rules
-from analytics.state import State, StateError, default_state_path
-from sensor.records import Observation
-from sensor.secrets import SecretHasher
-from sensor.yamlfile import RULES_DIR, RulesFileError
+from .metrics import Metrics, add_export_options, export_audit
+from .options import EXIT_ALERTS, EXIT_ERROR, EXIT_OK, add_key_option, open_secrets
+from .remote_access import ApprovalWindow, LedgerEntry, WindowsError, ledger_record, load_windows
+from .rules import RuleError, RuleSet, Severity, load_rules
+from .state import State, StateError, default_state_path
 
 FAIL_ON = [s.value for s in Severity] + ["never"]
 
@@ -142,7 +142,7 @@ def cmd_remote_access(args: argparse.Namespace) -> int:
 
 def _sensed(args: argparse.Namespace) -> Source:
     """The sensor on `args.paths`, with the site's sensor rules (`args.rules`)."""
-    from sensor.sense import sense_paths, terminal_progress
+    from ..sensor.sense import sense_paths, terminal_progress
 
     def observations(secrets: SecretHasher) -> tuple[Iterable[Observation], list[str]]:
         try:
@@ -165,7 +165,7 @@ def _sensed(args: argparse.Namespace) -> Source:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """`trustwatch analyze`: the analytics on observation files from a sensor."""
-    from sensor.encode import read_observations
+    from ..sensor.encode import read_observations
 
     def observations(_secrets: SecretHasher) -> tuple[Iterable[Observation], list[str]]:
         errors: list[str] = []

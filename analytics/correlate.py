@@ -27,10 +27,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from analytics.identities import IdentityKind, Presentation, presentations
-from analytics.inventory import Asset, Inventory, normalise_mac
-from sensor.flowid import Endpoint
-from sensor.records import DhcpLease, Observation
+from ..sensor.flowid import Endpoint
+from ..sensor.records import DhcpLease, Observation
+from .identities import IdentityKind, Presentation, presentations
+from .inventory import Asset, Inventory, normalise_mac
 
 
 class Method(StrEnum):

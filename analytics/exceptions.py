@@ -22,8 +22,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from analytics.detections.base import Finding
-from sensor.yamlfile import YamlError, load_yaml
+from ..sensor.yamlfile import YamlError, load_yaml
+from .detections.base import Finding
 
 FIELDS = ("rule", "subject", "approver", "reason", "expires")
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
-from sensor.flowid import Direction, Endpoint
-from sensor.records import (
+from ..sensor.flowid import Direction, Endpoint
+from ..sensor.records import (
     CredentialSeen,
     DicomAssociation,
     Observation,

@@ -25,7 +25,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sensor.yamlfile import YamlError, load_yaml
+from ..sensor.yamlfile import YamlError, load_yaml
 
 COLUMNS = (
     "asset_id", "mac", "ip", "hostname", "manufacturer", "model", "firmware", "department",

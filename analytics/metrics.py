@@ -36,11 +36,11 @@ from typing import IO, Any
 from prometheus_client import CollectorRegistry, push_to_gateway, start_http_server, write_to_textfile
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from analytics.audit import AuditResult
-from analytics.detections.base import Finding
-from analytics.identities import IdentityKind
-from analytics.rules import RuleSet
-from sensor.records import CredentialSeen, Observation, SecretKind
+from ..sensor.records import CredentialSeen, Observation, SecretKind
+from .audit import AuditResult
+from .detections.base import Finding
+from .identities import IdentityKind
+from .rules import RuleSet
 
 EXPIRY_HORIZON = 30 * 86400.0
 """Client certificates whose notAfter is within this many seconds count as expiring."""

@@ -26,20 +26,20 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-from analytics.alerts import to_alert
-from analytics.audit import run_audit
-from analytics.commands import _Fail, _open_state, _setup, _windows, add_input_options
-from analytics.detections.base import Finding
-from analytics.metrics import Metrics, sensor_snapshot
-from analytics.options import EXIT_ERROR, EXIT_OK, add_key_option, add_metrics_endpoint_options, open_secrets
-from analytics.remote_access import ApprovalWindow
-from analytics.state import State
-from sensor.encode import write_jsonl
-from sensor.live import LiveCapture, LiveError
-from sensor.records import Observation
-from sensor.secrets import SecretHasher
-from sensor.sense import Sensor
-from sensor.yamlfile import RulesFileError
+from ..sensor.encode import write_jsonl
+from ..sensor.live import LiveCapture, LiveError
+from ..sensor.records import Observation
+from ..sensor.secrets import SecretHasher
+from ..sensor.sense import Sensor
+from ..sensor.yamlfile import RulesFileError
+from .alerts import to_alert
+from .audit import run_audit
+from .commands import _Fail, _open_state, _setup, _windows, add_input_options
+from .detections.base import Finding
+from .metrics import Metrics, sensor_snapshot
+from .options import EXIT_ERROR, EXIT_OK, add_key_option, add_metrics_endpoint_options, open_secrets
+from .remote_access import ApprovalWindow
+from .state import State
 
 ANALYZE_EVERY = 10.0
 """Seconds between two analytics runs over the window."""

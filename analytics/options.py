@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sensor.secrets import KEY_ENV, SecretHasher, SiteKeyError, key_path, load_site_key
+from ..sensor.secrets import KEY_ENV, SecretHasher, SiteKeyError, key_path, load_site_key
 
 EXIT_OK = 0
 EXIT_ALERTS = 1

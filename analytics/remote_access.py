@@ -25,10 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from analytics.correlate import Sighting
-from analytics.identities import IdentityKind
-from sensor.records import Proto, RemoteAccessSession
-from sensor.yamlfile import YamlError, load_yaml
+from ..sensor.records import Proto, RemoteAccessSession
+from ..sensor.yamlfile import YamlError, load_yaml
+from .correlate import Sighting
+from .identities import IdentityKind
 
 REMOTE_PROTOCOLS = frozenset({Proto.RDP, Proto.VNC, Proto.SSH})
 """Protocols an inventory may approve by name ("RDP"), whoever the vendor."""

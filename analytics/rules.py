@@ -25,8 +25,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from analytics.correlate import CorrelationSettings
-from sensor.yamlfile import RULES_DIR, YamlError, load_yaml
+from ..sensor.yamlfile import RULES_DIR, YamlError, load_yaml
+from .correlate import CorrelationSettings
 
 _RULE_KEYS = {"id", "name", "severity", "description", "enabled", "params"}
 _FILE_KEYS = {"rules", "correlation", "remote_access", "http_api_keys"}
@@ -116,7 +116,7 @@ class Declares(Protocol):
 def load_rules(rules_dir: str | Path = RULES_DIR, detections: tuple[Declares, ...] | None = None) -> RuleSet:
     """All rules of `rules_dir/*.yaml`, checked against the detections' declarations."""
     if detections is None:
-        from analytics.detections import DETECTIONS  # detections import this module
+        from .detections import DETECTIONS  # detections import this module
 
         detections = DETECTIONS
     declared = {d.RULE_ID: d.Params for d in detections}

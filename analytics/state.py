@@ -18,13 +18,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from analytics.alerts import to_alert
-from analytics.correlate import Sighting
-from analytics.detections.base import Finding
-from analytics.identities import Identity
-from analytics.inventory import normalise_mac
-from analytics.rules import Severity
-from sensor.secrets import state_dir
+from ..sensor.secrets import state_dir
+from .alerts import to_alert
+from .correlate import Sighting
+from .detections.base import Finding
+from .identities import Identity
+from .inventory import normalise_mac
+from .rules import Severity
 
 SCHEMA_VERSION = 1
 _SCHEMA = """

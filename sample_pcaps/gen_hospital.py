@@ -36,7 +36,7 @@ import gen_credentials as K  # noqa: E402
 import gen_remote as R  # noqa: E402
 import generate as G  # noqa: E402
 
-from analytics.inventory import COLUMNS  # noqa: E402
+from trustwatch.analytics.inventory import COLUMNS  # noqa: E402
 
 T0 = C.epoch_ns(C.utc(2025, 3, 11, 7, 0, 0))
 """The morning starts at 07:00 UTC; every conversation is placed at a minute after it."""

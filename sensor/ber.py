@@ -6,7 +6,7 @@ that runs past its container raises `ParseError("<proto>_truncated")`.
 
 from __future__ import annotations
 
-from sensor.protocols.base import ParseError
+from .protocols.base import ParseError
 
 MAX_LENGTH_OCTETS = 4
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from sensor.fastpath import walk_pcap, walk_pcapng
+from .fastpath import walk_pcap, walk_pcapng
 
 READ_BLOCK = 1 << 22
 MAX_RECORD = 1 << 18

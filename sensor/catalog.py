@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sensor.yamlfile import RULES_DIR, RulesFileError, read_rules_file
+from .yamlfile import RULES_DIR, RulesFileError, read_rules_file
 
 CATALOG_PATH = RULES_DIR / "remote_access.yaml"
 """The repository's catalog, the default."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 
-from sensor.weird import Weirds
+from .weird import Weirds
 
 LINKTYPE_NULL = 0
 LINKTYPE_ETHERNET = 1

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sensor.flowid import Direction, FlowId
-from sensor.flows import MAX_BUFFERED_BYTES, Flow, FlowTable
-from sensor.protocols.base import Extractor, ParseError
-from sensor.records import Evidence, Observation
-from sensor.remote import RemoteAccessTracker
-from sensor.secrets import EPHEMERAL, SecretHasher
-from sensor.weird import Weirds
+from .flowid import Direction, FlowId
+from .flows import MAX_BUFFERED_BYTES, Flow, FlowTable
+from .protocols.base import Extractor, ParseError
+from .records import Evidence, Observation
+from .remote import RemoteAccessTracker
+from .secrets import EPHEMERAL, SecretHasher
+from .weird import Weirds
 
 PROBE_MIN = 8
 """Bytes a probe wants to see before deciding (fewer only if the stream ends)."""

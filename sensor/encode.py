@@ -23,8 +23,8 @@ from typing import IO, Any
 
 import orjson
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.records import (
+from .flowid import Direction, Endpoint, FlowId
+from .records import (
     CERT_CACHE_SIZE,
     CredentialSeen,
     DhcpLease,

@@ -431,7 +431,7 @@ static PyMethodDef fastpath_methods[] = {
 };
 
 static struct PyModuleDef fastpath_module = {
-    PyModuleDef_HEAD_INIT, "sensor.fastpath",
+    PyModuleDef_HEAD_INIT, "trustwatch.sensor.fastpath",
     "The per-packet loops, compiled: the record walks and the counting of done flows.", -1,
     fastpath_methods,
 };

@@ -18,8 +18,8 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from sensor.decode import IP_TCP, Packet
-from sensor.flowid import Direction, Endpoint, FlowId
+from .decode import IP_TCP, Packet
+from .flowid import Direction, Endpoint, FlowId
 
 SEQ_MOD = 1 << 32
 SEQ_HALF = 1 << 31

@@ -11,7 +11,7 @@ import binascii
 import json
 from typing import Any
 
-from sensor.records import TokenClaims
+from .records import TokenClaims
 
 MAX_TOKEN = 64 * 1024
 

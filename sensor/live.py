@@ -55,8 +55,8 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sensor.capture import Records
-from sensor.decode import LINKTYPE_ETHERNET, LINKTYPE_RAW
+from .capture import Records
+from .decode import LINKTYPE_ETHERNET, LINKTYPE_RAW
 
 ETH_P_ALL = 0x0003
 SOL_PACKET = 263

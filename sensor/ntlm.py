@@ -16,8 +16,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from sensor.flowid import Direction, FlowId
-from sensor.records import CredentialSeen, Proto, SecretKind
+from .flowid import Direction, FlowId
+from .records import CredentialSeen, Proto, SecretKind
 
 SIGNATURE = b"NTLMSSP\x00"
 AUTHENTICATE = b"\x03\x00\x00\x00"

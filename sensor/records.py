@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar
 
-from sensor.flowid import Direction, FlowId
+from .flowid import Direction, FlowId
 
 
 class Proto(StrEnum):

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import replace
 
-from sensor.catalog import Catalog, Match
-from sensor.flowid import Endpoint
-from sensor.flows import Flow
-from sensor.records import (
+from .catalog import Catalog, Match
+from .flowid import Endpoint
+from .flows import Flow
+from .records import (
     DnsAnswer,
     Evidence,
     Observation,

@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from sensor.records import SecretKind
+from .records import SecretKind
 
 KEY_BYTES = 32
 KEY_ENV = "TRUSTWATCH_KEY_FILE"

@@ -17,19 +17,19 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sensor.capture import Capture, CaptureError, Records
-from sensor.decode import IP_TCP, LINKTYPE_ETHERNET, Decoder
-from sensor.dispatch import Dispatcher
-from sensor.fastpath import count_done
-from sensor.flows import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Flow, FlowTable
-from sensor.protocols import EXTRACTORS
-from sensor.protocols.base import Extractor
-from sensor.records import Observation
-from sensor.remote import RemoteAccessTracker
-from sensor.secrets import EPHEMERAL, SecretHasher
-from sensor.siterules import load_sensor_rules
-from sensor.weird import Weirds
-from sensor.yamlfile import RULES_DIR
+from .capture import Capture, CaptureError, Records
+from .decode import IP_TCP, LINKTYPE_ETHERNET, Decoder
+from .dispatch import Dispatcher
+from .fastpath import count_done
+from .flows import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Flow, FlowTable
+from .protocols import EXTRACTORS
+from .protocols.base import Extractor
+from .records import Observation
+from .remote import RemoteAccessTracker
+from .secrets import EPHEMERAL, SecretHasher
+from .siterules import load_sensor_rules
+from .weird import Weirds
+from .yamlfile import RULES_DIR
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
 """Files taken from a directory; files named on the command line are always tried."""

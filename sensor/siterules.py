@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sensor.catalog import Catalog, load_catalog
-from sensor.protocols.http import ApiKeyNames, load_api_key_names
-from sensor.yamlfile import RULES_DIR
+from .catalog import Catalog, load_catalog
+from .protocols.http import ApiKeyNames, load_api_key_names
+from .yamlfile import RULES_DIR
 
 
 @dataclass(frozen=True, slots=True)

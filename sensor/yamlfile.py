@@ -4,6 +4,7 @@ faster than the pure-Python one: the sensor's rules are read at every start)."""
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,10 @@ import yaml  # type: ignore[import-untyped, unused-ignore]
 
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
-"""The repository's rules: the default of `--rules` for the sensor and the analytics alike."""
+RULES_DIR = Path(str(files("trustwatch.rules")))
+"""The rules installed with the package (`rules/` in the repository): the default of `--rules`
+for the sensor and the analytics alike. A directory on disk, as every install of a package with a
+compiled module is."""
 
 
 class RulesFileError(ValueError):

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from analytics.cli import main
-from sensor.records import SecretKind
 from tests.conftest import REAL_PCAPS, SAMPLES
+from trustwatch.analytics.cli import main
+from trustwatch.sensor.records import SecretKind
 
 SECRET_FIELDS = {"password", "password_correct", "simple_password", "community", "token", "passcode",
                  "jwt", "secret", "secrets"}

@@ -6,7 +6,7 @@ engine (`analytics.audit`) needs no change.
 
 from __future__ import annotations
 
-from analytics.detections import (
+from . import (
     cleartext_credential,
     credential_outlives,
     default_credential,
@@ -20,7 +20,7 @@ from analytics.detections import (
     unknown_device,
     weak_certificate,
 )
-from analytics.detections.base import Context, Detection, DeviceRef, Finding
+from .base import Context, Detection, DeviceRef, Finding
 
 DETECTIONS: tuple[Detection, ...] = (
     shared_credential,

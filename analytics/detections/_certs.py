@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from analytics.correlate import Sighting
-from analytics.identities import IdentityKind
-from sensor.records import X509Cert
+from ...sensor.records import X509Cert
+from ..correlate import Sighting
+from ..identities import IdentityKind
 
 
 def client_cert(s: Sighting) -> X509Cert | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from analytics.inventory import Asset, Status, parse_status
+from ..inventory import Asset, Status, parse_status
 
 GONE = ("retired", "decommissioned")
 """Statuses of devices that should no longer be on the network."""

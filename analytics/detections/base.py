@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from analytics.correlate import Sighting
-from analytics.identities import CERT_KINDS, Identity, IdentityKind
-from analytics.inventory import Asset, Inventory
-from analytics.remote_access import ApprovalWindow
-from analytics.rules import Rule, Severity
-from sensor.records import Evidence
-from sensor.secrets import EPHEMERAL, SecretHasher
+from ...sensor.records import Evidence
+from ...sensor.secrets import EPHEMERAL, SecretHasher
+from ..correlate import Sighting
+from ..identities import CERT_KINDS, Identity, IdentityKind
+from ..inventory import Asset, Inventory
+from ..remote_access import ApprovalWindow
+from ..rules import Rule, Severity
 
 MAX_EVIDENCE_FRAMES = 50
 """Frames kept per capture in one finding: enough to open the packets, bounded in size."""

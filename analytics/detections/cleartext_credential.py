@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from analytics.correlate import Sighting
-from analytics.detections.base import Context, Finding, device_refs, finding, group
-from analytics.identities import IdentityKind
-from analytics.rules import Rule
-from sensor.records import SecretKind
+from ...sensor.records import SecretKind
+from ..correlate import Sighting
+from ..identities import IdentityKind
+from ..rules import Rule
+from .base import Context, Finding, device_refs, finding, group
 
 RULE_ID = "cleartext-credential"
 

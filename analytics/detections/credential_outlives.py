@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from analytics.correlate import Sighting
-from analytics.detections._common import GoneParams, check_statuses, status_phrase
-from analytics.detections.base import (
+from ..correlate import Sighting
+from ..inventory import Status
+from ..rules import Rule
+from ._common import GoneParams, check_statuses, status_phrase
+from .base import (
     Context,
     Finding,
     device_refs,
@@ -17,8 +19,6 @@ from analytics.detections.base import (
     registered_to,
     since,
 )
-from analytics.inventory import Status
-from analytics.rules import Rule
 
 RULE_ID = "credential-outlives-device"
 

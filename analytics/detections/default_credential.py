@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from analytics.correlate import Sighting
-from analytics.detections.base import Context, Finding, device_refs, finding, group, list_devices
-from analytics.identities import IdentityKind
-from analytics.rules import Rule
-from sensor.records import CredentialSeen, SecretKind
+from ...sensor.records import CredentialSeen, SecretKind
+from ..correlate import Sighting
+from ..identities import IdentityKind
+from ..rules import Rule
+from .base import Context, Finding, device_refs, finding, group, list_devices
 
 RULE_ID = "default-credential"
 FIELDS = frozenset({"vendor", "product", "user", "password", "source"})

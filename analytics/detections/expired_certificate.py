@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from analytics.correlate import Sighting
-from analytics.detections._certs import client_cert, when
-from analytics.detections.base import Context, Finding, day, device_refs, finding, group, list_devices
-from analytics.rules import Rule
+from ..correlate import Sighting
+from ..rules import Rule
+from ._certs import client_cert, when
+from .base import Context, Finding, day, device_refs, finding, group, list_devices
 
 RULE_ID = "expired-certificate"
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from analytics.correlate import Sighting
-from analytics.detections._common import GONE, check_statuses
-from analytics.detections.base import Context, Finding, finding, group, registered_to
-from analytics.identities import CERT_KINDS, IdentityKind
-from analytics.inventory import Status
-from analytics.rules import Rule
+from ..correlate import Sighting
+from ..identities import CERT_KINDS, IdentityKind
+from ..inventory import Status
+from ..rules import Rule
+from ._common import GONE, check_statuses
+from .base import Context, Finding, finding, group, registered_to
 
 RULE_ID = "identity-mismatch"
 KINDS = CERT_KINDS | {IdentityKind.AE_TITLE}

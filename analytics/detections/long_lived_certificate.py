@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from analytics.detections._certs import client_cert, when
-from analytics.detections.base import Context, Finding, device_refs, finding, group, list_devices
-from analytics.rules import Rule
-from sensor.records import X509Cert
+from ...sensor.records import X509Cert
+from ..rules import Rule
+from ._certs import client_cert, when
+from .base import Context, Finding, device_refs, finding, group, list_devices
 
 RULE_ID = "long-lived-certificate"
 

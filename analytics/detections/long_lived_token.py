@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from analytics.correlate import Sighting
-from analytics.detections.base import Context, Finding, device_refs, finding, group, list_devices
-from analytics.identities import IdentityKind
-from analytics.rules import Rule
-from sensor.records import CredentialSeen, TokenClaims
+from ...sensor.records import CredentialSeen, TokenClaims
+from ..correlate import Sighting
+from ..identities import IdentityKind
+from ..rules import Rule
+from .base import Context, Finding, device_refs, finding, group, list_devices
 
 RULE_ID = "long-lived-token"
 DAY = 86400.0

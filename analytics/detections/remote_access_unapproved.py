@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from analytics.detections.base import Context, Finding, device_refs, finding, moment
-from analytics.remote_access import LedgerEntry, ledger, tool_name
-from analytics.rules import Rule
+from ..remote_access import LedgerEntry, ledger, tool_name
+from ..rules import Rule
+from .base import Context, Finding, device_refs, finding, moment
 
 RULE_ID = "remote-access-unapproved"
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from analytics.detections._common import GoneParams, check_statuses, status_phrase
-from analytics.detections.base import Context, Finding, finding, group, moment
-from analytics.identities import IdentityKind
-from analytics.rules import Rule
+from ..identities import IdentityKind
+from ..rules import Rule
+from ._common import GoneParams, check_statuses, status_phrase
+from .base import Context, Finding, finding, group, moment
 
 RULE_ID = "retired-device-authenticates"
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from analytics.detections.base import Context, Finding, device_refs, finding, group, list_devices, since
-from analytics.identities import Identity, IdentityKind
-from analytics.rules import Rule
+from ..identities import Identity, IdentityKind
+from ..rules import Rule
+from .base import Context, Finding, device_refs, finding, group, list_devices, since
 
 RULE_ID = "shared-credential"
 KINDS = frozenset({IdentityKind.SECRET, IdentityKind.CLIENT_CERT, IdentityKind.AE_TITLE})

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from analytics.detections.base import Context, Finding, device_refs, finding, group
-from analytics.identities import IdentityKind
-from analytics.rules import Rule
+from ..identities import IdentityKind
+from ..rules import Rule
+from .base import Context, Finding, device_refs, finding, group
 
 RULE_ID = "unknown-device"
 NOT_AUTHENTICATING = frozenset({IdentityKind.SERVER_CERT, IdentityKind.REMOTE_ACCESS})

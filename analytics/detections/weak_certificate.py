@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from analytics.detections._certs import client_cert
-from analytics.detections.base import Context, Finding, device_refs, finding, group, list_devices
-from analytics.rules import Rule
-from sensor.records import X509Cert
+from ...sensor.records import X509Cert
+from ..rules import Rule
+from ._certs import client_cert
+from .base import Context, Finding, device_refs, finding, group, list_devices
 
 RULE_ID = "weak-certificate"
 

@@ -17,12 +17,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from sensor.flowid import Direction, FlowId
-from sensor.records import Observation
-from sensor.secrets import EPHEMERAL, SecretHasher
+from ..flowid import Direction, FlowId
+from ..records import Observation
+from ..secrets import EPHEMERAL, SecretHasher
 
 if TYPE_CHECKING:  # the rules import the extractors that read them
-    from sensor.siterules import SensorRules
+    from ..siterules import SensorRules
 
 
 class ParseError(Exception):

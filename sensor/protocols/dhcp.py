@@ -13,9 +13,9 @@ import struct
 from collections.abc import Sequence
 from typing import ClassVar
 
-from sensor.flowid import Direction, FlowId
-from sensor.protocols.base import Extractor, ParseError
-from sensor.records import DhcpLease, Observation, Proto
+from ..flowid import Direction, FlowId
+from ..records import DhcpLease, Observation, Proto
+from .base import Extractor, ParseError
 
 MAGIC = b"\x63\x82\x53\x63"
 FIXED = 236

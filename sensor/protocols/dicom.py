@@ -14,11 +14,11 @@ import struct
 from collections.abc import Sequence
 from typing import ClassVar
 
-from sensor.flowid import Direction, FlowId
-from sensor.jwt import token_claims
-from sensor.protocols.base import Extractor, ParseError
-from sensor.records import CredentialSeen, DicomAssociation, Observation, Proto, SecretKind
-from sensor.secrets import EPHEMERAL, SecretHasher
+from ..flowid import Direction, FlowId
+from ..jwt import token_claims
+from ..records import CredentialSeen, DicomAssociation, Observation, Proto, SecretKind
+from ..secrets import EPHEMERAL, SecretHasher
+from .base import Extractor, ParseError
 
 PDU_ASSOCIATE_RQ, PDU_ASSOCIATE_AC, PDU_ASSOCIATE_RJ = 0x01, 0x02, 0x03
 PDU_TYPES = frozenset(range(0x01, 0x08))

@@ -14,9 +14,9 @@ import struct
 from collections.abc import Sequence
 from typing import ClassVar
 
-from sensor.flowid import Direction, FlowId
-from sensor.protocols.base import Extractor, ParseError
-from sensor.records import DnsAnswer, Observation, Proto
+from ..flowid import Direction, FlowId
+from ..records import DnsAnswer, Observation, Proto
+from .base import Extractor, ParseError
 
 HEADER = 12
 TYPE_A, TYPE_CNAME, TYPE_AAAA = 1, 5, 28

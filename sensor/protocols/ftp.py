@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from sensor.flowid import Direction, FlowId
-from sensor.protocols.base import Extractor, ParseError, read_line
-from sensor.records import CredentialSeen, Observation, Proto, SecretKind
-from sensor.secrets import EPHEMERAL, SecretHasher
+from ..flowid import Direction, FlowId
+from ..records import CredentialSeen, Observation, Proto, SecretKind
+from ..secrets import EPHEMERAL, SecretHasher
+from .base import Extractor, ParseError, read_line
 
 MAX_LINE = 2048
 """RFC 959 sets no limit; real servers cut commands far shorter."""

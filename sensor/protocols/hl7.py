@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from sensor.flowid import Direction, FlowId
-from sensor.protocols.base import Extractor, ParseError
-from sensor.records import CredentialSeen, Hl7Message, Observation, Proto, SecretKind
-from sensor.secrets import EPHEMERAL, SecretHasher
+from ..flowid import Direction, FlowId
+from ..records import CredentialSeen, Hl7Message, Observation, Proto, SecretKind
+from ..secrets import EPHEMERAL, SecretHasher
+from .base import Extractor, ParseError
 
 START_BLOCK, END_BLOCK = b"\x0b", b"\x1c\x0d"
 MAX_HEADER = 4096

@@ -23,16 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sensor.flowid import Direction, FlowId
-from sensor.jwt import token_claims
-from sensor.ntlm import find_authenticate
-from sensor.protocols.base import Extractor, ParseError
-from sensor.records import CredentialSeen, Observation, Proto, SecretKind
-from sensor.secrets import EPHEMERAL, SecretHasher
-from sensor.yamlfile import RulesFileError, read_rules_file
+from ..flowid import Direction, FlowId
+from ..jwt import token_claims
+from ..ntlm import find_authenticate
+from ..records import CredentialSeen, Observation, Proto, SecretKind
+from ..secrets import EPHEMERAL, SecretHasher
+from ..yamlfile import RulesFileError, read_rules_file
+from .base import Extractor, ParseError
 
 if TYPE_CHECKING:
-    from sensor.siterules import SensorRules
+    from ..siterules import SensorRules
 
 METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ")
 MAX_HEADERS = 32 * 1024

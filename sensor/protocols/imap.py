@@ -17,11 +17,11 @@ import re
 from collections.abc import Sequence
 from typing import ClassVar
 
-from sensor.flowid import Direction, FlowId
-from sensor.protocols.base import Extractor, ParseError, read_line
-from sensor.protocols.sasl import SaslExchange
-from sensor.records import CredentialSeen, Observation, Proto, SecretKind
-from sensor.secrets import EPHEMERAL, SecretHasher
+from ..flowid import Direction, FlowId
+from ..records import CredentialSeen, Observation, Proto, SecretKind
+from ..secrets import EPHEMERAL, SecretHasher
+from .base import Extractor, ParseError, read_line
+from .sasl import SaslExchange
 
 MAX_LINE = 8 * 1024
 """Longest line: SASL responses (a GSSAPI or XOAUTH2 token in base64) run to a few KB."""

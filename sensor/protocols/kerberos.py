@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from sensor.ber import Ber
-from sensor.flowid import Direction, FlowId
-from sensor.protocols.base import Extractor, ParseError
-from sensor.records import CredentialSeen, Observation, Proto, SecretKind
-from sensor.secrets import EPHEMERAL, SecretHasher
+from ..ber import Ber
+from ..flowid import Direction, FlowId
+from ..records import CredentialSeen, Observation, Proto, SecretKind
+from ..secrets import EPHEMERAL, SecretHasher
+from .base import Extractor, ParseError
 
 AS_REQ, AS_REP, TGS_REQ, TGS_REP, KRB_ERROR = 0x6A, 0x6B, 0x6C, 0x6D, 0x7E
 """[APPLICATION 10, 11, 12, 13, 30]."""

@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from sensor.ber import Ber
-from sensor.flowid import Direction, FlowId
-from sensor.ntlm import find_authenticate
-from sensor.protocols.base import Extractor, ParseError
-from sensor.records import CredentialSeen, Observation, Proto, SecretKind
-from sensor.secrets import EPHEMERAL, SecretHasher
+from ..ber import Ber
+from ..flowid import Direction, FlowId
+from ..ntlm import find_authenticate
+from ..records import CredentialSeen, Observation, Proto, SecretKind
+from ..secrets import EPHEMERAL, SecretHasher
+from .base import Extractor, ParseError
 
 OP_BIND_REQUEST, OP_EXTENDED_REQUEST, OP_EXTENDED_RESPONSE = 0x60, 0x77, 0x78
 OPERATIONS = frozenset({0x42, 0x4A, 0x50, *range(0x60, 0x6A), 0x6B, 0x6C, 0x6D, 0x77, 0x78, 0x79})

@@ -11,10 +11,10 @@ import struct
 from collections.abc import Sequence
 from typing import ClassVar
 
-from sensor.flowid import Direction, FlowId
-from sensor.protocols.base import Extractor, ParseError
-from sensor.records import CredentialSeen, Observation, Proto, SecretKind
-from sensor.secrets import EPHEMERAL, SecretHasher
+from ..flowid import Direction, FlowId
+from ..records import CredentialSeen, Observation, Proto, SecretKind
+from ..secrets import EPHEMERAL, SecretHasher
+from .base import Extractor, ParseError
 
 CONNECT = 0x10
 PROTOCOL_NAMES = (b"\x00\x04MQTT", b"\x00\x06MQIsdp")

@@ -30,17 +30,17 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
-from sensor.flowid import Direction, FlowId
-from sensor.protocols.base import Extractor, ParseError
-from sensor.protocols.tls import (
+from ..flowid import Direction, FlowId
+from ..records import Observation, Proto, TlsClientHello
+from ..secrets import EPHEMERAL, SecretHasher
+from .base import Extractor, ParseError
+from .tls import (
     HS_CLIENT_HELLO,
     MAX_NAME_LEN,
     TLS_HS_HEADER,
     fingerprints,
     parse_client_hello,
 )
-from sensor.records import Observation, Proto, TlsClientHello
-from sensor.secrets import EPHEMERAL, SecretHasher
 
 # --- limits -------------------------------------------------------------------------------
 

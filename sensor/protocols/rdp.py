@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import ClassVar
 
-from sensor.flowid import Direction, FlowId
-from sensor.protocols.base import Extractor, ParseError
-from sensor.records import Observation, Proto, RemoteAccessSession
-from sensor.secrets import EPHEMERAL, SecretHasher
+from ..flowid import Direction, FlowId
+from ..records import Observation, Proto, RemoteAccessSession
+from ..secrets import EPHEMERAL, SecretHasher
+from .base import Extractor, ParseError
 
 TPKT_VERSION = 3
 X224_CR = 0xE0

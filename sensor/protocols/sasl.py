@@ -14,10 +14,10 @@ import base64
 import binascii
 from dataclasses import dataclass
 
-from sensor.flowid import Direction, FlowId
-from sensor.protocols.base import ParseError
-from sensor.records import CredentialSeen, Proto, SecretKind
-from sensor.secrets import Fingerprint, SecretHasher
+from ..flowid import Direction, FlowId
+from ..records import CredentialSeen, Proto, SecretKind
+from ..secrets import Fingerprint, SecretHasher
+from .base import ParseError
 
 MECHANISMS = frozenset({b"PLAIN", b"LOGIN", b"CRAM-MD5"})
 """The mechanisms whose exchange is read; any other is only named."""

@@ -19,11 +19,11 @@ import re
 from collections.abc import Sequence
 from typing import ClassVar
 
-from sensor.flowid import Direction, FlowId
-from sensor.protocols.base import Extractor, ParseError
-from sensor.protocols.http import DIGEST_PARAM, header_end
-from sensor.records import CredentialSeen, Observation, Proto, SecretKind
-from sensor.secrets import EPHEMERAL, SecretHasher
+from ..flowid import Direction, FlowId
+from ..records import CredentialSeen, Observation, Proto, SecretKind
+from ..secrets import EPHEMERAL, SecretHasher
+from .base import Extractor, ParseError
+from .http import DIGEST_PARAM, header_end
 
 VERSION = b"SIP/2.0"
 KEEPALIVE = b"\r\n \t\x00"

@@ -16,11 +16,11 @@ import struct
 from collections.abc import Sequence
 from typing import ClassVar
 
-from sensor.flowid import Direction, FlowId
-from sensor.ntlm import find_authenticate
-from sensor.protocols.base import Extractor, ParseError
-from sensor.records import Observation, Proto
-from sensor.secrets import EPHEMERAL, SecretHasher
+from ..flowid import Direction, FlowId
+from ..ntlm import find_authenticate
+from ..records import Observation, Proto
+from ..secrets import EPHEMERAL, SecretHasher
+from .base import Extractor, ParseError
 
 NBSS_HEADER = 4
 SESSION_MESSAGE = 0x00

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from sensor.flowid import Direction, FlowId
-from sensor.protocols.base import Extractor, read_line
-from sensor.protocols.sasl import SaslExchange, SaslLogin
-from sensor.records import Observation, Proto
-from sensor.secrets import EPHEMERAL, SecretHasher
+from ..flowid import Direction, FlowId
+from ..records import Observation, Proto
+from ..secrets import EPHEMERAL, SecretHasher
+from .base import Extractor, read_line
+from .sasl import SaslExchange, SaslLogin
 
 MAX_LINE = 4096
 

@@ -14,10 +14,10 @@ import struct
 from collections.abc import Sequence
 from typing import ClassVar
 
-from sensor.flowid import Direction, FlowId
-from sensor.protocols.base import Extractor, ParseError, read_line
-from sensor.records import Observation, Proto, RemoteAccessSession
-from sensor.secrets import EPHEMERAL, SecretHasher
+from ..flowid import Direction, FlowId
+from ..records import Observation, Proto, RemoteAccessSession
+from ..secrets import EPHEMERAL, SecretHasher
+from .base import Extractor, ParseError, read_line
 
 MAX_LINE = 255
 """RFC 4253: the version line, CR LF included, is at most 255 bytes."""

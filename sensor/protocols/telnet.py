@@ -20,10 +20,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from sensor.flowid import Direction, FlowId
-from sensor.protocols.base import Extractor, ParseError
-from sensor.records import CredentialSeen, Observation, Proto, SecretKind
-from sensor.secrets import EPHEMERAL, SecretHasher
+from ..flowid import Direction, FlowId
+from ..records import CredentialSeen, Observation, Proto, SecretKind
+from ..secrets import EPHEMERAL, SecretHasher
+from .base import Extractor, ParseError
 
 MAX_TAIL = 128
 """Bytes of the server's latest output kept to recognise a prompt."""

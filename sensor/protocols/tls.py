@@ -34,9 +34,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
-from sensor.flowid import Direction, FlowId
-from sensor.protocols.base import Extractor, ParseError
-from sensor.records import (
+from ..flowid import Direction, FlowId
+from ..records import (
     CERT_CACHE_SIZE,
     Observation,
     Proto,
@@ -48,7 +47,8 @@ from sensor.records import (
     TlsServerHello,
     X509Cert,
 )
-from sensor.secrets import EPHEMERAL, SecretHasher
+from ..secrets import EPHEMERAL, SecretHasher
+from .base import Extractor, ParseError
 
 # --- limits -------------------------------------------------------------------------------
 

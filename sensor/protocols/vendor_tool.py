@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from sensor.catalog import Catalog
-from sensor.flowid import Direction, FlowId
-from sensor.protocols.base import Extractor
-from sensor.records import Observation, Proto, RemoteAccessSession
-from sensor.secrets import EPHEMERAL, SecretHasher
+from ..catalog import Catalog
+from ..flowid import Direction, FlowId
+from ..records import Observation, Proto, RemoteAccessSession
+from ..secrets import EPHEMERAL, SecretHasher
+from .base import Extractor
 
 if TYPE_CHECKING:
-    from sensor.siterules import SensorRules
+    from ..siterules import SensorRules
 
 
 class VendorToolExtractor(Extractor):

@@ -13,10 +13,10 @@ import struct
 from collections.abc import Sequence
 from typing import ClassVar
 
-from sensor.flowid import Direction, FlowId
-from sensor.protocols.base import Extractor, ParseError
-from sensor.records import Observation, Proto, RemoteAccessSession
-from sensor.secrets import EPHEMERAL, SecretHasher
+from ..flowid import Direction, FlowId
+from ..records import Observation, Proto, RemoteAccessSession
+from ..secrets import EPHEMERAL, SecretHasher
+from .base import Extractor, ParseError
 
 VERSION = re.compile(rb"RFB \d{3}\.\d{3}\n")
 VERSION_LEN = 12

@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.protocols.tls import decode_certificate
-from sensor.records import (
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.protocols.tls import decode_certificate
+from trustwatch.sensor.records import (
     CredentialSeen,
     Evidence,
     Proto,
@@ -26,7 +26,7 @@ from sensor.records import (
     TokenClaims,
     X509Cert,
 )
-from sensor.secrets import SecretHasher
+from trustwatch.sensor.secrets import SecretHasher
 
 T0 = datetime(2024, 3, 4, 8, 0, tzinfo=UTC).timestamp()
 """Monday 4 March 2024, 08:00 UTC: the scenario's first packet."""

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sensor.flowid import Endpoint
-from sensor.records import Observation, Proto, RemoteAccessSession, SecretKind, TokenClaims, X509Cert
 from tests.analytics.builders import T0, cert, client_cert, credential, ep, fingerprint, flow, server_cert
+from trustwatch.sensor.flowid import Endpoint
+from trustwatch.sensor.records import Observation, Proto, RemoteAccessSession, SecretKind, TokenClaims, X509Cert
 
 ROUTER = "00-00-5E-00-01-14"
 """The core router: every routed endpoint carries its MAC."""

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from analytics.alerts import to_alert, write_alerts
-from analytics.audit import AuditResult, run_audit
-from analytics.inventory import load_inventory
-from analytics.rules import load_rules
 from tests.analytics import scenario
 from tests.analytics.builders import HASHER
+from trustwatch.analytics.alerts import to_alert, write_alerts
+from trustwatch.analytics.audit import AuditResult, run_audit
+from trustwatch.analytics.inventory import load_inventory
+from trustwatch.analytics.rules import load_rules
 
 
 @pytest.fixture(scope="module")

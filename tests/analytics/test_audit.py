@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analytics.audit import render_summary, run_audit
-from analytics.inventory import load_inventory
-from analytics.rules import Severity, load_rules
 from tests.analytics import scenario
 from tests.analytics.builders import HASHER
+from trustwatch.analytics.audit import render_summary, run_audit
+from trustwatch.analytics.inventory import load_inventory
+from trustwatch.analytics.rules import Severity, load_rules
 
 
 def test_summary(tmp_path: Path) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analytics.correlate import CorrelationSettings, Method, correlate, router_macs
-from analytics.inventory import Inventory, load_inventory
-from sensor.records import DhcpLease, Observation, Proto
 from tests.analytics import scenario
 from tests.analytics.builders import T0, cert, client_cert, ep, flow
+from trustwatch.analytics.correlate import CorrelationSettings, Method, correlate, router_macs
+from trustwatch.analytics.inventory import Inventory, load_inventory
+from trustwatch.sensor.records import DhcpLease, Observation, Proto
 
 PACS = ep("10.20.0.200", "00-1B-4F-00-00-C8", 443)
 ROUTER = scenario.ROUTER

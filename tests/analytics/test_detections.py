@@ -11,18 +11,18 @@ from types import SimpleNamespace
 
 import pytest
 
-from analytics.audit import AuditResult, run_audit
-from analytics.detections import DETECTIONS
-from analytics.detections.base import Context, Finding, finding
-from analytics.detections.long_lived_certificate import too_long
-from analytics.detections.weak_certificate import Params as WeakParams
-from analytics.detections.weak_certificate import weaknesses
-from analytics.inventory import load_inventory
-from analytics.rules import Rule, RuleSet, load_rules
-from sensor.records import Observation, X509Cert
-from sensor.yamlfile import RULES_DIR
 from tests.analytics import scenario
 from tests.analytics.builders import HASHER, T0, cert, client_cert, ep
+from trustwatch.analytics.audit import AuditResult, run_audit
+from trustwatch.analytics.detections import DETECTIONS
+from trustwatch.analytics.detections.base import Context, Finding, finding
+from trustwatch.analytics.detections.long_lived_certificate import too_long
+from trustwatch.analytics.detections.weak_certificate import Params as WeakParams
+from trustwatch.analytics.detections.weak_certificate import weaknesses
+from trustwatch.analytics.inventory import load_inventory
+from trustwatch.analytics.rules import Rule, RuleSet, load_rules
+from trustwatch.sensor.records import Observation, X509Cert
+from trustwatch.sensor.yamlfile import RULES_DIR
 
 
 @pytest.fixture(scope="module")

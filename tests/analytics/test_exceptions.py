@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from analytics.audit import AuditResult, run_audit
-from analytics.exceptions import ExceptionsError, RuleException, load_exceptions
-from analytics.inventory import load_inventory
-from analytics.rules import load_rules
 from tests.analytics import scenario
 from tests.analytics.builders import HASHER
+from trustwatch.analytics.audit import AuditResult, run_audit
+from trustwatch.analytics.exceptions import ExceptionsError, RuleException, load_exceptions
+from trustwatch.analytics.inventory import load_inventory
+from trustwatch.analytics.rules import load_rules
 
 FLEET = f"client-certificate:{scenario.FLEET.sha256}"
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from analytics.cli import main
-from analytics.rules import load_rules
-from sensor.records import SecretKind
-from sensor.secrets import SecretHasher
 from tests.conftest import SAMPLES
+from trustwatch.analytics.cli import main
+from trustwatch.analytics.rules import load_rules
+from trustwatch.sensor.records import SecretKind
+from trustwatch.sensor.secrets import SecretHasher
 
 HOSPITAL = SAMPLES / "hospital"
 INVENTORY = HOSPITAL / "inventory.csv"

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
-from analytics import identities
-from analytics.identities import Identity, IdentityKind, Presentation, presentations, register
-from sensor.flowid import Direction
-from sensor.records import Observation, Proto, SecretKind, TlsClientHello
 from tests.analytics.builders import T0, cert, client_cert, credential, ep, fingerprint, flow, server_cert
+from trustwatch.analytics import identities
+from trustwatch.analytics.identities import Identity, IdentityKind, Presentation, presentations, register
+from trustwatch.sensor.flowid import Direction
+from trustwatch.sensor.records import Observation, Proto, SecretKind, TlsClientHello
 
 PUMP = ep("10.20.0.51", "00-1B-4F-00-00-01", 50000)
 PACS = ep("10.20.0.200", "00-1B-4F-00-00-C8", 443)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from analytics.inventory import (
+from tests.analytics import scenario
+from trustwatch.analytics.inventory import (
     ColumnMap,
     InventoryError,
     Status,
@@ -17,7 +18,6 @@ from analytics.inventory import (
     normalise_mac,
     parse_status,
 )
-from tests.analytics import scenario
 
 HEADER = ("asset_id,mac,ip,hostname,manufacturer,model,firmware,department,clinical_function,"
           "status,status_date,cert_sha256,usernames,ae_titles,remote_access\n")

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from analytics.correlate import correlate
-from analytics.detections import remote_access_unapproved
-from analytics.detections.base import Context
-from analytics.inventory import load_inventory
-from analytics.remote_access import WindowsError, ledger, ledger_record, load_windows
-from analytics.rules import load_rules
-from sensor.records import Proto, RemoteAccessSession
 from tests.analytics.builders import T0, ep, flow
+from trustwatch.analytics.correlate import correlate
+from trustwatch.analytics.detections import remote_access_unapproved
+from trustwatch.analytics.detections.base import Context
+from trustwatch.analytics.inventory import load_inventory
+from trustwatch.analytics.remote_access import WindowsError, ledger, ledger_record, load_windows
+from trustwatch.analytics.rules import load_rules
+from trustwatch.sensor.records import Proto, RemoteAccessSession
 
 INVENTORY = """asset_id,mac,ip,department,status,remote_access
 CT-01,44-4B-5D-02-31-A7,10.30.8.41,Radiology,active,GE HealthCare

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from analytics.detections import DETECTIONS, long_lived_certificate, shared_credential
-from analytics.rules import RuleError, Severity, load_rules
-from sensor.yamlfile import RULES_DIR
+from trustwatch.analytics.detections import DETECTIONS, long_lived_certificate, shared_credential
+from trustwatch.analytics.rules import RuleError, Severity, load_rules
+from trustwatch.sensor.yamlfile import RULES_DIR
 
 
 def test_repository_rules_cover_every_detection() -> None:

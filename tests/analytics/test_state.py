@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from analytics.audit import run_audit
-from analytics.identities import Identity, IdentityKind
-from analytics.inventory import load_inventory
-from analytics.rules import Severity, load_rules
-from analytics.state import State, StateError, default_state_path
-from sensor.records import Observation
 from tests.analytics import scenario
 from tests.analytics.builders import HASHER, T0
+from trustwatch.analytics.audit import run_audit
+from trustwatch.analytics.identities import Identity, IdentityKind
+from trustwatch.analytics.inventory import load_inventory
+from trustwatch.analytics.rules import Severity, load_rules
+from trustwatch.analytics.state import State, StateError, default_state_path
+from trustwatch.sensor.records import Observation
 
 DAY = 86400.0
 

@@ -57,8 +57,8 @@ def receive(method: str, interface: str) -> dict[str, float]:
     start_cpu = 0.0
     print("ready", flush=True)
     if method in ("ring", "ring+sensor"):
-        from sensor.live import LiveCapture
-        from sensor.sense import Sensor
+        from trustwatch.sensor.live import LiveCapture
+        from trustwatch.sensor.sense import Sensor
         cap = LiveCapture(interface)
         sensor = Sensor() if method == "ring+sensor" else None
         while not count or time.perf_counter() - last < IDLE:
@@ -70,7 +70,7 @@ def receive(method: str, interface: str) -> dict[str, float]:
     elif method in ("pcapy", "pcapy-loop"):
         import pcapy
 
-        from sensor.capture import Records
+        from trustwatch.sensor.capture import Records
         p = pcapy.create(interface)
         p.set_snaplen(65535)
         p.set_promisc(1)

@@ -34,7 +34,7 @@ DEFAULT_RATES = "200,400,600,800,1000,1200,1500,2000"
 def one_rate(ns: VethNamespace, capture: str, mbps: int, packets: int | None) -> tuple[int, int, str]:
     """(frames the sensor read, kernel drops, tcpreplay's rate line) at `mbps`."""
     sensor = subprocess.Popen(
-        ns.exec(sys.executable, "-m", "analytics.cli", "sense", "--interface", ns.sense, "-o", os.devnull,
+        ns.exec(sys.executable, "-m", "trustwatch.analytics.cli", "sense", "--interface", ns.sense, "-o", os.devnull,
                 "--metrics-port", "0", "--key-file", os.path.join("/tmp", f"twbench-{os.getpid()}.key")),
         cwd=ROOT, stderr=subprocess.PIPE, text=True)
     time.sleep(1.5)  # imports and the ring set up

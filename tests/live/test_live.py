@@ -24,11 +24,11 @@ from typing import Any
 
 import pytest
 
-from analytics.cli import main
-from sensor.records import SecretKind
-from sensor.secrets import SecretHasher
 from tests.conftest import ROOT, SAMPLES
 from tests.live.netns import VethNamespace
+from trustwatch.analytics.cli import main
+from trustwatch.sensor.records import SecretKind
+from trustwatch.sensor.secrets import SecretHasher
 
 HOSPITAL = SAMPLES / "hospital"
 CAPTURES = sorted(p for p in HOSPITAL.iterdir() if p.name.endswith((".pcap", ".pcapng")))
@@ -113,7 +113,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRun]:
     alerts = tmp / "alerts.jsonl"
     with VethNamespace("twt") as ns:
         monitor = subprocess.Popen(
-            ns.exec(sys.executable, "-m", "analytics.cli", "monitor", "--interface", ns.sense,
+            ns.exec(sys.executable, "-m", "trustwatch.analytics.cli", "monitor", "--interface", ns.sense,
                     "--inventory", str(HOSPITAL / "inventory.csv"), "--state", str(tmp / "state.db"),
                     "--alerts", str(alerts), "--key-file", str(tmp / "site.key"),
                     "--metrics-port", str(METRICS_PORT), "--analyze-every", "1"),
@@ -256,7 +256,8 @@ def test_sense_interface_filters_in_the_kernel_and_keeps_vlan_tags(tmp_path: Pat
     out = tmp_path / "observations.jsonl"
     with VethNamespace("twf") as ns:
         sense = subprocess.Popen(
-            ns.exec(sys.executable, "-m", "analytics.cli", "sense", "--interface", ns.sense, "--bpf", "tcp port 104",
+            ns.exec(sys.executable, "-m", "trustwatch.analytics.cli", "sense", "--interface", ns.sense,
+                    "--bpf", "tcp port 104",
                     "-o", str(out), "--metrics-port", "0", "--key-file", str(tmp_path / "site.key")),
             cwd=ROOT, stderr=subprocess.PIPE, text=True)
         assert sense.stderr is not None

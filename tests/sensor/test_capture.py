@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sensor import capture
-from sensor.capture import Capture, CaptureError
-from sensor.fastpath import walk_pcap, walk_pcapng
 from tests.conftest import needs_real_pcaps
+from trustwatch.sensor import capture
+from trustwatch.sensor.capture import Capture, CaptureError
+from trustwatch.sensor.fastpath import walk_pcap, walk_pcapng
 
 FRAMES = [bytes([i]) * (60 + 37 * i) for i in range(6)]
 

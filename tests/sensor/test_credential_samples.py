@@ -31,11 +31,11 @@ from typing import Any
 
 import pytest
 
-from sensor.flowid import Direction, FlowId
-from sensor.records import CredentialSeen, DicomAssociation, Hl7Message, Observation
-from sensor.secrets import SecretHasher
-from sensor.sense import Sensor
 from tests.conftest import REAL_PCAPS, SAMPLES, needs_real_pcaps
+from trustwatch.sensor.flowid import Direction, FlowId
+from trustwatch.sensor.records import CredentialSeen, DicomAssociation, Hl7Message, Observation
+from trustwatch.sensor.secrets import SecretHasher
+from trustwatch.sensor.sense import Sensor
 
 CREDENTIALS = SAMPLES / "credentials"
 EXPECTED = sorted(CREDENTIALS.glob("*.expected.json"))

@@ -20,9 +20,9 @@ from scapy.layers.ppp import PPP
 from scapy.layers.vxlan import VXLAN
 from scapy.packet import Raw
 
-from sensor import decode
-from sensor.decode import Decoder, Packet
-from sensor.weird import Weirds
+from trustwatch.sensor import decode
+from trustwatch.sensor.decode import Decoder, Packet
+from trustwatch.sensor.weird import Weirds
 
 PAYLOAD = b"\x16\x03\x01\x00\x05hello"
 TCP_PKT = (IP(src="10.1.2.3", dst="10.9.8.7") / TCP(sport=50123, dport=2762, seq=1000, flags="PA")

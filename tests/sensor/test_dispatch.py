@@ -6,14 +6,14 @@ import struct
 from collections.abc import Sequence
 from typing import ClassVar
 
-from sensor.decode import Packet
-from sensor.dispatch import IDENTIFY_BUDGET, MAX_UDP_PROBES, Dispatcher
-from sensor.flowid import Direction, FlowId
-from sensor.flows import Flow, FlowTable
-from sensor.protocols.base import Extractor, ParseError
-from sensor.records import Observation, Proto, TlsCertificateRequest
-from sensor.secrets import EPHEMERAL, SecretHasher
-from sensor.weird import Weirds
+from trustwatch.sensor.decode import Packet
+from trustwatch.sensor.dispatch import IDENTIFY_BUDGET, MAX_UDP_PROBES, Dispatcher
+from trustwatch.sensor.flowid import Direction, FlowId
+from trustwatch.sensor.flows import Flow, FlowTable
+from trustwatch.sensor.protocols.base import Extractor, ParseError
+from trustwatch.sensor.records import Observation, Proto, TlsCertificateRequest
+from trustwatch.sensor.secrets import EPHEMERAL, SecretHasher
+from trustwatch.sensor.weird import Weirds
 
 
 class LineExtractor(Extractor):

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor.encode import FIELD_PATHS, DecodeError, _iso, from_ecs, read_observations, to_ecs, write_jsonl
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.records import (
+from trustwatch.sensor.encode import FIELD_PATHS, DecodeError, _iso, from_ecs, read_observations, to_ecs, write_jsonl
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.records import (
     CredentialSeen,
     DhcpLease,
     DicomAssociation,

@@ -24,13 +24,13 @@ from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
-import sensor.capture
-import sensor.sense
-from sensor.encode import to_ecs
-from sensor.fastpath import count_done
-from sensor.flows import Flow
-from sensor.sense import Sensor
+import trustwatch.sensor.capture
+import trustwatch.sensor.sense
 from tests.conftest import ROOT
+from trustwatch.sensor.encode import to_ecs
+from trustwatch.sensor.fastpath import count_done
+from trustwatch.sensor.flows import Flow
+from trustwatch.sensor.sense import Sensor
 
 
 def flows_and_observations(path: Path) -> tuple[list[tuple[Any, ...]], list[Any], Any]:
@@ -55,7 +55,7 @@ def flows_and_observations(path: Path) -> tuple[list[tuple[Any, ...]], list[Any]
 
 def full_path_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every frame through the full path."""
-    monkeypatch.setattr(sensor.sense, "count_done", lambda _data, offsets, indices, _big, _countable: (
+    monkeypatch.setattr(trustwatch.sensor.sense, "count_done", lambda _data, offsets, indices, _big, _countable: (
         list(range(len(offsets))) if indices is None else indices, []))
 
 
@@ -84,7 +84,7 @@ def test_bulk_path_counts_like_the_full_path(mix: str, fmt: str, tmp_path: Path,
     if fmt == "pcapng":  # Wireshark's converter writes Enhanced Packet Blocks
         subprocess.run(["editcap", "-F", "pcapng", str(path), str(path.with_suffix(".pcapng"))], check=True)
         path = path.with_suffix(".pcapng")
-    monkeypatch.setattr(sensor.capture, "READ_BLOCK", 1 << 16)
+    monkeypatch.setattr(trustwatch.sensor.capture, "READ_BLOCK", 1 << 16)
     fast = flows_and_observations(path)
     assert bulk_share(path) > {"hospital": 0.8, "small": 0.5}[mix]  # the small mix is mostly short connections
     full_path_only(monkeypatch)
@@ -131,7 +131,7 @@ def test_ipv6_and_tagged_flows_count_like_the_full_path(tmp_path: Path, monkeypa
         p.time = 1_700_000_000 + i / 1000
     path = tmp_path / "v6.pcap"
     wrpcap(str(path), packets)
-    monkeypatch.setattr(sensor.capture, "READ_BLOCK", 1 << 16)
+    monkeypatch.setattr(trustwatch.sensor.capture, "READ_BLOCK", 1 << 16)
     fast = flows_and_observations(path)
     assert bulk_share(path) > 0.8
     full_path_only(monkeypatch)
@@ -196,7 +196,7 @@ def edge_capture(path: Path) -> None:
 def test_edge_frames_count_like_the_full_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "edges.pcap"
     edge_capture(path)
-    monkeypatch.setattr(sensor.capture, "READ_BLOCK", 1 << 15)
+    monkeypatch.setattr(trustwatch.sensor.capture, "READ_BLOCK", 1 << 15)
     fast = flows_and_observations(path)
     assert bulk_share(path) > 0.55  # a quarter of the frames are VXLAN: the full path opens the tunnel
     full_path_only(monkeypatch)

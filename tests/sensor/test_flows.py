@@ -6,10 +6,10 @@ import struct
 
 import pytest
 
-from sensor import flows
-from sensor.decode import Packet
-from sensor.flowid import Direction
-from sensor.flows import Flow, FlowStats, FlowTable, TcpStream
+from trustwatch.sensor import flows
+from trustwatch.sensor.decode import Packet
+from trustwatch.sensor.flowid import Direction
+from trustwatch.sensor.flows import Flow, FlowStats, FlowTable, TcpStream
 
 DATA = bytes(range(256)) * 4
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from sensor.encode import write_jsonl
-from sensor.records import Evidence
-from sensor.secrets import SecretHasher
-from sensor.sense import Sensor, find_captures
 from tests.conftest import SAMPLES
+from trustwatch.sensor.encode import write_jsonl
+from trustwatch.sensor.records import Evidence
+from trustwatch.sensor.secrets import SecretHasher
+from trustwatch.sensor.sense import Sensor, find_captures
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 CAPTURES = [Path(p) for p in find_captures([str(SAMPLES)])]

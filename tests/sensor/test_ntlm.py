@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.ntlm import SIGNATURE, NtlmAuthenticate, find_authenticate
-from sensor.records import CredentialSeen, Proto, SecretKind
-from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.ntlm import SIGNATURE, NtlmAuthenticate, find_authenticate
+from trustwatch.sensor.records import CredentialSeen, Proto, SecretKind
+from trustwatch.sensor.sense import Sensor
 
 FLOW = FlowId(uid="Cntlm", transport="tcp", orig=Endpoint("10.20.3.7", 49670, None),
               resp=Endpoint("10.10.1.5", 445, None))

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from analytics.cli import main
-from sensor.catalog import CatalogError, load_catalog
-from sensor.flowid import Endpoint, FlowId
-from sensor.flows import Flow
-from sensor.records import (
+from tests.conftest import SAMPLES, needs_real_pcaps
+from trustwatch.analytics.cli import main
+from trustwatch.sensor.catalog import CatalogError, load_catalog
+from trustwatch.sensor.flowid import Endpoint, FlowId
+from trustwatch.sensor.flows import Flow
+from trustwatch.sensor.records import (
     DnsAnswer,
     Evidence,
     Proto,
@@ -22,10 +23,9 @@ from sensor.records import (
     TlsClientHello,
     X509Cert,
 )
-from sensor.remote import RemoteAccessTracker
-from sensor.sense import Sensor
-from sensor.yamlfile import RULES_DIR
-from tests.conftest import SAMPLES, needs_real_pcaps
+from trustwatch.sensor.remote import RemoteAccessTracker
+from trustwatch.sensor.sense import Sensor
+from trustwatch.sensor.yamlfile import RULES_DIR
 
 CATALOG = """remote_access:
   - {vendor: Acme Medical, product: Acme Link, names: ["*.acme-med.example"], ip_ranges: ["192.0.2.0/24"],

@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 
-from sensor.flowid import Endpoint
-from sensor.records import (
+from tests.conftest import REAL_PCAPS, SAMPLES, needs_real_pcaps
+from trustwatch.sensor.flowid import Endpoint
+from trustwatch.sensor.records import (
     DhcpLease,
     DnsAnswer,
     Observation,
@@ -30,8 +31,7 @@ from sensor.records import (
     TlsClientCertificate,
     TlsServerCertificate,
 )
-from sensor.sense import Sensor
-from tests.conftest import REAL_PCAPS, SAMPLES, needs_real_pcaps
+from trustwatch.sensor.sense import Sensor
 
 HERE = SAMPLES / "remote-access"
 EXPECTED = sorted(HERE.glob("*.expected.json"))

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from sensor.flowid import FlowId
-from sensor.protocols.tls import cipher_name
-from sensor.records import (
+from tests.conftest import SAMPLES
+from trustwatch.sensor.flowid import FlowId
+from trustwatch.sensor.protocols.tls import cipher_name
+from trustwatch.sensor.records import (
     Observation,
     TlsCertificate,
     TlsCertificateRequest,
@@ -24,8 +25,7 @@ from sensor.records import (
     TlsServerHello,
     X509Cert,
 )
-from sensor.sense import Sensor
-from tests.conftest import SAMPLES
+from trustwatch.sensor.sense import Sensor
 
 EXPECTED = sorted(SAMPLES.glob("*.expected.json"))
 ETHERNET = 1

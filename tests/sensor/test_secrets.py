@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sensor.records import SecretKind
-from sensor.secrets import KEY_ENV, SecretHasher, SiteKeyError, key_path, load_site_key
+from trustwatch.sensor.records import SecretKind
+from trustwatch.sensor.secrets import KEY_ENV, SecretHasher, SiteKeyError, key_path, load_site_key
 
 
 def test_key_is_created_private_once_and_reused(tmp_path: Path) -> None:

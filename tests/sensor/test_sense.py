@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from analytics.cli import main
-from sensor.records import TlsClientCertificate
-from sensor.sense import Sensor
 from tests.conftest import SAMPLES, needs_real_pcaps
+from trustwatch.analytics.cli import main
+from trustwatch.sensor.records import TlsClientCertificate
+from trustwatch.sensor.sense import Sensor
 
 SAMPLE_CAPTURES = sorted(p for p in SAMPLES.glob("*") if ".pcap" in p.name)
 
@@ -112,13 +112,14 @@ def test_sense_starts_without_the_analytics(tmp_path: Path) -> None:
     run); the other commands are still there for everything else."""
     script = (
         "import sys\n"
-        "from analytics.cli import main\n"
+        "from trustwatch.analytics.cli import main\n"
         f"code = main(['sense', '--read', {str(SAMPLE_CAPTURES[0])!r}, '-q', '-o', {str(tmp_path / 'o.jsonl')!r}])\n"
-        "print(code, sorted(m for m in sys.modules if m.startswith(('analytics.', 'numpy', 'prometheus'))))\n"
+        "print(code, sorted(m for m in sys.modules\n"
+        "                   if m.startswith(('trustwatch.analytics.', 'numpy', 'prometheus'))))\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    assert out.split(" ", 1) == ["0", "['analytics.cli', 'analytics.options']\n"]
+    assert out.split(" ", 1) == ["0", "['trustwatch.analytics.cli', 'trustwatch.analytics.options']\n"]
     assert (tmp_path / "o.jsonl").stat().st_size > 0
-    usage = subprocess.run([sys.executable, "-m", "analytics.cli", "--help"], capture_output=True, text=True,
+    usage = subprocess.run([sys.executable, "-m", "trustwatch.analytics.cli", "--help"], capture_output=True, text=True,
                            check=True).stdout
     assert all(command in usage for command in ("audit", "analyze", "remote-access", "alerts", "inventory", "monitor"))

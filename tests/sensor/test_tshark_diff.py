@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from sensor.records import TlsClientCertificate, TlsClientHello, TlsServerCertificate
-from sensor.sense import Sensor, find_captures
 from tests.conftest import REAL_PCAPS, SAMPLES
+from trustwatch.sensor.records import TlsClientCertificate, TlsClientHello, TlsServerCertificate
+from trustwatch.sensor.sense import Sensor, find_captures
 
 TSHARK_FIELDS = [
     "frame.number", "tcp.stream", "udp.stream", "ip.src", "ipv6.src", "tcp.srcport",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sensor.flowid import Direction, FlowId
-from sensor.protocols.base import Extractor
-from sensor.records import CredentialSeen
+from trustwatch.sensor.flowid import Direction, FlowId
+from trustwatch.sensor.protocols.base import Extractor
+from trustwatch.sensor.records import CredentialSeen
 
 
 def credentials(ext: Extractor, flow: FlowId, chunks: list[tuple[Direction, bytes]]) -> list[CredentialSeen]:

@@ -13,13 +13,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.protocols.base import ParseError
-from sensor.protocols.dhcp import DhcpExtractor
-from sensor.protocols.dns import DnsExtractor
-from sensor.records import DhcpLease, DnsAnswer
-from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.protocols.base import ParseError
+from trustwatch.sensor.protocols.dhcp import DhcpExtractor
+from trustwatch.sensor.protocols.dns import DnsExtractor
+from trustwatch.sensor.records import DhcpLease, DnsAnswer
+from trustwatch.sensor.sense import Sensor
 
 UDP = FlowId(uid="Cdhcp", transport="udp", orig=Endpoint("0.0.0.0", 68, None), resp=Endpoint("255.255.255.255", 67))
 TCP = FlowId(uid="Cdns", transport="tcp", orig=Endpoint("10.0.0.5", 40000), resp=Endpoint("10.0.0.53", 53))

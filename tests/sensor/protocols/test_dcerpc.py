@@ -12,13 +12,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.protocols.base import ParseError
-from sensor.protocols.dcerpc import DceRpcExtractor
-from sensor.records import CredentialSeen, Observation, Proto
-from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
 from tests.sensor.test_ntlm import NEGOTIATE, authenticate, spnego
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.protocols.base import ParseError
+from trustwatch.sensor.protocols.dcerpc import DceRpcExtractor
+from trustwatch.sensor.records import CredentialSeen, Observation, Proto
+from trustwatch.sensor.sense import Sensor
 
 FLOW = FlowId(uid="Cdce", transport="tcp", orig=Endpoint("10.20.3.7", 54784, None),
               resp=Endpoint("10.10.1.5", 58772, None))

@@ -16,13 +16,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.protocols.base import ParseError
-from sensor.protocols.dicom import DicomExtractor
-from sensor.records import CredentialSeen, DicomAssociation, Observation, SecretKind
-from sensor.secrets import SecretHasher
-from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.protocols.base import ParseError
+from trustwatch.sensor.protocols.dicom import DicomExtractor
+from trustwatch.sensor.records import CredentialSeen, DicomAssociation, Observation, SecretKind
+from trustwatch.sensor.secrets import SecretHasher
+from trustwatch.sensor.sense import Sensor
 
 KEY = SecretHasher(b"dicom-test-site-key")
 FLOW = FlowId(uid="Cdcm", transport="tcp", orig=Endpoint("10.30.8.41", 50200, None),

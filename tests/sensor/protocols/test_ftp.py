@@ -15,13 +15,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.protocols.base import ParseError
-from sensor.protocols.ftp import FtpExtractor
-from sensor.records import CredentialSeen, Proto, SecretKind, TlsServerCertificate
-from sensor.secrets import SecretHasher
-from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.protocols.base import ParseError
+from trustwatch.sensor.protocols.ftp import FtpExtractor
+from trustwatch.sensor.records import CredentialSeen, Proto, SecretKind, TlsServerCertificate
+from trustwatch.sensor.secrets import SecretHasher
+from trustwatch.sensor.sense import Sensor
 
 KEY = SecretHasher(b"ftp-test-site-key")
 FLOW = FlowId(uid="Cftp", transport="tcp", orig=Endpoint("10.20.2.31", 40100, None),

@@ -15,13 +15,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.protocols.base import ParseError
-from sensor.protocols.hl7 import Hl7Extractor
-from sensor.records import CredentialSeen, Hl7Message, Observation, SecretKind
-from sensor.secrets import SecretHasher
-from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.protocols.base import ParseError
+from trustwatch.sensor.protocols.hl7 import Hl7Extractor
+from trustwatch.sensor.records import CredentialSeen, Hl7Message, Observation, SecretKind
+from trustwatch.sensor.secrets import SecretHasher
+from trustwatch.sensor.sense import Sensor
 
 KEY = SecretHasher(b"hl7-test-site-key")
 FLOW = FlowId(uid="Chl7", transport="tcp", orig=Endpoint("10.40.1.11", 50300, None),

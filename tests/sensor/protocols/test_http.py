@@ -15,16 +15,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.protocols.base import ParseError
-from sensor.protocols.http import HttpExtractor, load_api_key_names
-from sensor.records import CredentialSeen, Observation, SecretKind
-from sensor.secrets import SecretHasher
-from sensor.sense import Sensor
-from sensor.siterules import load_sensor_rules
-from sensor.yamlfile import RULES_DIR, RulesFileError
 from tests.conftest import needs_real_pcaps
 from tests.sensor.test_ntlm import NEGOTIATE, authenticate, spnego
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.protocols.base import ParseError
+from trustwatch.sensor.protocols.http import HttpExtractor, load_api_key_names
+from trustwatch.sensor.records import CredentialSeen, Observation, SecretKind
+from trustwatch.sensor.secrets import SecretHasher
+from trustwatch.sensor.sense import Sensor
+from trustwatch.sensor.siterules import load_sensor_rules
+from trustwatch.sensor.yamlfile import RULES_DIR, RulesFileError
 
 KEY = SecretHasher(b"http-test-site-key")
 FLOW = FlowId(uid="Chttp", transport="tcp", orig=Endpoint("10.20.1.21", 50400, None),

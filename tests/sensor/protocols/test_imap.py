@@ -13,14 +13,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.protocols.base import ParseError
-from sensor.protocols.imap import MAX_LINE, MAX_LITERAL, ImapExtractor
-from sensor.records import CredentialSeen, SecretKind, TlsServerCertificate
-from sensor.secrets import SecretHasher
-from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
 from tests.sensor.protocols.streams import credentials
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.protocols.base import ParseError
+from trustwatch.sensor.protocols.imap import MAX_LINE, MAX_LITERAL, ImapExtractor
+from trustwatch.sensor.records import CredentialSeen, SecretKind, TlsServerCertificate
+from trustwatch.sensor.secrets import SecretHasher
+from trustwatch.sensor.sense import Sensor
 
 KEY = SecretHasher(b"imap-test-site-key")
 FLOW = FlowId(uid="Cimap", transport="tcp", orig=Endpoint("10.20.9.7", 50143, None),

@@ -12,14 +12,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.protocols.base import ParseError
-from sensor.protocols.ldap import LdapExtractor
-from sensor.records import CredentialSeen, SecretKind, TlsClientHello
-from sensor.secrets import SecretHasher
-from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
 from tests.sensor.test_ntlm import NEGOTIATE, authenticate, spnego
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.protocols.base import ParseError
+from trustwatch.sensor.protocols.ldap import LdapExtractor
+from trustwatch.sensor.records import CredentialSeen, SecretKind, TlsClientHello
+from trustwatch.sensor.secrets import SecretHasher
+from trustwatch.sensor.sense import Sensor
 
 KEY = SecretHasher(b"ldap-test-site-key")
 FLOW = FlowId(uid="Cldap", transport="tcp", orig=Endpoint("10.30.8.41", 50500, None),

@@ -12,13 +12,13 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.protocols.base import ParseError
-from sensor.protocols.mqtt import MqttExtractor
-from sensor.records import CredentialSeen, SecretKind
-from sensor.secrets import SecretHasher
-from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.protocols.base import ParseError
+from trustwatch.sensor.protocols.mqtt import MqttExtractor
+from trustwatch.sensor.records import CredentialSeen, SecretKind
+from trustwatch.sensor.secrets import SecretHasher
+from trustwatch.sensor.sense import Sensor
 
 KEY = SecretHasher(b"mqtt-test-site-key")
 FLOW = FlowId(uid="Cmqtt", transport="tcp", orig=Endpoint("10.20.2.31", 50600, None),

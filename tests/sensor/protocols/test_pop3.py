@@ -13,13 +13,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.protocols.base import ParseError
-from sensor.protocols.pop3 import MAX_LINE, Pop3Extractor
-from sensor.records import CredentialSeen, SecretKind, TlsServerCertificate
-from sensor.secrets import SecretHasher
-from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.protocols.base import ParseError
+from trustwatch.sensor.protocols.pop3 import MAX_LINE, Pop3Extractor
+from trustwatch.sensor.records import CredentialSeen, SecretKind, TlsServerCertificate
+from trustwatch.sensor.secrets import SecretHasher
+from trustwatch.sensor.sense import Sensor
 
 KEY = SecretHasher(b"pop3-test-site-key")
 FLOW = FlowId(uid="Cpop", transport="tcp", orig=Endpoint("10.20.9.1", 50900, None),

@@ -21,9 +21,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.protocols.base import ParseError
-from sensor.protocols.quic import (
+from tests.conftest import REAL_PCAPS, needs_real_pcaps
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.protocols.base import ParseError
+from trustwatch.sensor.protocols.quic import (
     DRAFT_29,
     MAX_CRYPTO,
     VERSION_1,
@@ -31,10 +32,9 @@ from sensor.protocols.quic import (
     client_initial_keys,
     decode_packet_number,
 )
-from sensor.protocols.tls import DtlsExtractor, TlsExtractor
-from sensor.records import Observation, Proto, TlsClientHello
-from sensor.sense import Sensor
-from tests.conftest import REAL_PCAPS, needs_real_pcaps
+from trustwatch.sensor.protocols.tls import DtlsExtractor, TlsExtractor
+from trustwatch.sensor.records import Observation, Proto, TlsClientHello
+from trustwatch.sensor.sense import Sensor
 
 ORIG, RESP = Direction.ORIG, Direction.RESP
 FLOW = FlowId(uid="Cquic1", transport="udp", orig=Endpoint("10.0.0.1", 50000),

@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.protocols.base import ParseError
-from sensor.protocols.redis import RedisExtractor
-from sensor.records import CredentialSeen, SecretKind
-from sensor.secrets import SecretHasher
-from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.protocols.base import ParseError
+from trustwatch.sensor.protocols.redis import RedisExtractor
+from trustwatch.sensor.records import CredentialSeen, SecretKind
+from trustwatch.sensor.secrets import SecretHasher
+from trustwatch.sensor.sense import Sensor
 
 KEY = SecretHasher(b"redis-test-site-key")
 FLOW = FlowId(uid="Credis", transport="tcp", orig=Endpoint("10.40.1.11", 50700, None),

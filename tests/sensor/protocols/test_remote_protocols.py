@@ -14,14 +14,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.protocols.base import Extractor, ParseError
-from sensor.protocols.rdp import RdpExtractor
-from sensor.protocols.ssh import MAX_PRE_BANNER_LINES, SshExtractor, hassh
-from sensor.protocols.vnc import VncExtractor
-from sensor.records import RemoteAccessSession, TlsServerCertificate
-from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.protocols.base import Extractor, ParseError
+from trustwatch.sensor.protocols.rdp import RdpExtractor
+from trustwatch.sensor.protocols.ssh import MAX_PRE_BANNER_LINES, SshExtractor, hassh
+from trustwatch.sensor.protocols.vnc import VncExtractor
+from trustwatch.sensor.records import RemoteAccessSession, TlsServerCertificate
+from trustwatch.sensor.sense import Sensor
 
 FLOW = FlowId(uid="Crem", transport="tcp", orig=Endpoint("203.0.113.9", 50100, None),
               resp=Endpoint("10.20.4.15", 3389, None))

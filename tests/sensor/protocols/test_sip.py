@@ -13,14 +13,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.protocols.base import ParseError
-from sensor.protocols.sip import MAX_MESSAGES, MAX_SEEN, SipExtractor
-from sensor.records import CredentialSeen, SecretKind
-from sensor.secrets import SecretHasher
-from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
 from tests.sensor.protocols.streams import credentials
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.protocols.base import ParseError
+from trustwatch.sensor.protocols.sip import MAX_MESSAGES, MAX_SEEN, SipExtractor
+from trustwatch.sensor.records import CredentialSeen, SecretKind
+from trustwatch.sensor.secrets import SecretHasher
+from trustwatch.sensor.sense import Sensor
 
 KEY = SecretHasher(b"sip-test-site-key")
 UDP = FlowId(uid="Csipu", transport="udp", orig=Endpoint("10.30.4.21", 5060, None),

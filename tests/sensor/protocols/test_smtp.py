@@ -12,13 +12,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.protocols.base import ParseError
-from sensor.protocols.smtp import SmtpExtractor
-from sensor.records import CredentialSeen, SecretKind
-from sensor.secrets import SecretHasher
-from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.protocols.base import ParseError
+from trustwatch.sensor.protocols.smtp import SmtpExtractor
+from trustwatch.sensor.records import CredentialSeen, SecretKind
+from trustwatch.sensor.secrets import SecretHasher
+from trustwatch.sensor.sense import Sensor
 
 KEY = SecretHasher(b"smtp-test-site-key")
 FLOW = FlowId(uid="Csmtp", transport="tcp", orig=Endpoint("10.30.8.44", 50800, None),

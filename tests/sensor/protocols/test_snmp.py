@@ -12,13 +12,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.protocols.base import ParseError
-from sensor.protocols.snmp import SnmpExtractor
-from sensor.records import CredentialSeen, SecretKind
-from sensor.secrets import SecretHasher
-from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.protocols.base import ParseError
+from trustwatch.sensor.protocols.snmp import SnmpExtractor
+from trustwatch.sensor.records import CredentialSeen, SecretKind
+from trustwatch.sensor.secrets import SecretHasher
+from trustwatch.sensor.sense import Sensor
 
 KEY = SecretHasher(b"snmp-test-site-key")
 FLOW = FlowId(uid="Csnmp", transport="udp", orig=Endpoint("10.10.9.5", 40000, None),

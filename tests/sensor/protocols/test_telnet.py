@@ -14,14 +14,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.protocols.base import ParseError
-from sensor.protocols.telnet import MAX_INPUT, MAX_SUBNEGOTIATION, TelnetExtractor
-from sensor.records import CredentialSeen, SecretKind
-from sensor.secrets import SecretHasher
-from sensor.sense import Sensor
 from tests.conftest import needs_real_pcaps
 from tests.sensor.protocols.streams import credentials
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.protocols.base import ParseError
+from trustwatch.sensor.protocols.telnet import MAX_INPUT, MAX_SUBNEGOTIATION, TelnetExtractor
+from trustwatch.sensor.records import CredentialSeen, SecretKind
+from trustwatch.sensor.secrets import SecretHasher
+from trustwatch.sensor.sense import Sensor
 
 KEY = SecretHasher(b"telnet-test-site-key")
 FLOW = FlowId(uid="Ctelnet", transport="tcp", orig=Endpoint("10.20.9.8", 50023, None),

@@ -25,15 +25,16 @@ from hypothesis import strategies as st
 from scapy.layers.inet import TCP
 from scapy.utils import rdpcap
 
-from sensor.flowid import Direction, Endpoint, FlowId
-from sensor.protocols.base import ParseError
-from sensor.protocols.tls import (
+from tests.conftest import REAL_PCAPS, needs_real_pcaps
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.protocols.base import ParseError
+from trustwatch.sensor.protocols.tls import (
     DtlsExtractor,
     TlsExtractor,
     dn_to_rfc4514,
     infer_mutual_auth,
 )
-from sensor.records import (
+from trustwatch.sensor.records import (
     Proto,
     TlsCertificateRequest,
     TlsClientCertificate,
@@ -42,7 +43,6 @@ from sensor.records import (
     TlsServerCertificate,
     TlsServerHello,
 )
-from tests.conftest import REAL_PCAPS, needs_real_pcaps
 
 ORIG, RESP = Direction.ORIG, Direction.RESP
 FLOW = FlowId(uid="Ctls1", transport="tcp", orig=Endpoint("10.0.0.1", 50000),
