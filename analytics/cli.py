@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from ..sensor.encode import write_jsonl
+from ..sensor.ecs import write_jsonl
 from ..sensor.sense import SenseReport, sense_paths, terminal_progress
 from ..sensor.yamlfile import RULES_DIR, RulesFileError
 from .options import EXIT_ERROR, EXIT_OK, add_key_option, add_metrics_endpoint_options, open_secrets

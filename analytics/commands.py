@@ -28,8 +28,6 @@ from ..sensor.records import Observation
 from ..sensor.secrets import SecretHasher
 from ..sensor.yamlfile import RULES_DIR, RulesFileError
 from .alerts import write_alerts
-from .audit import AuditResult, render_ledger, render_summary, run_audit
-from .exceptions import ExceptionsError, RuleException, load_exceptions
 from .inventory import (
     ColumnMap,
     Inventory,
@@ -40,9 +38,11 @@ from .inventory import (
 )
 from .metrics import Metrics, add_export_options, export_audit
 from .options import EXIT_ALERTS, EXIT_ERROR, EXIT_OK, add_key_option, open_secrets
-from .remote_access import ApprovalWindow, LedgerEntry, WindowsError, ledger_record, load_windows
+from .pipeline import AuditResult, render_ledger, render_summary, run_audit
+from .remote_access import ApprovalWindow, ApprovalWindowsError, LedgerEntry, ledger_record, load_windows
 from .rules import RuleError, RuleSet, Severity, load_rules
 from .state import State, StateError, default_state_path
+from .suppressions import Suppression, SuppressionsError, load_suppressions
 
 FAIL_ON = [s.value for s in Severity] + ["never"]
 
@@ -165,7 +165,7 @@ def _sensed(args: argparse.Namespace) -> Source:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """`trustwatch analyze`: the analytics on observation files from a sensor."""
-    from ..sensor.encode import read_observations
+    from ..sensor.ecs import read_observations
 
     def observations(_secrets: SecretHasher) -> tuple[Iterable[Observation], list[str]]:
         errors: list[str] = []
@@ -234,7 +234,7 @@ def _run(args: argparse.Namespace, source: Source) -> tuple[AuditResult, RuleSet
     return result, rules, metrics, errors
 
 
-def _setup(args: argparse.Namespace, err: IO[str]) -> tuple[RuleSet, Inventory, list[RuleException]]:
+def _setup(args: argparse.Namespace, err: IO[str]) -> tuple[RuleSet, Inventory, list[Suppression]]:
     """Rules, inventory and exceptions, every problem reported, or _Fail."""
     try:
         rules = load_rules(args.rules)
@@ -249,11 +249,11 @@ def _setup(args: argparse.Namespace, err: IO[str]) -> tuple[RuleSet, Inventory, 
             err.write(f"{p}\n")
         err.write(f"trustwatch: the inventory has {len(e.problems)} problem(s); fix them first\n")
         raise _Fail from None
-    exceptions: list[RuleException] = []
+    exceptions: list[Suppression] = []
     if args.exceptions:
         try:
-            exceptions = load_exceptions(args.exceptions, rules.rules)
-        except ExceptionsError as e:
+            exceptions = load_suppressions(args.exceptions, rules.rules)
+        except SuppressionsError as e:
             for line in e.problems:
                 err.write(f"{line}\n")
             raise _Fail from None
@@ -266,7 +266,7 @@ def _windows(path: str | None, err: IO[str]) -> list[ApprovalWindow] | None:
         return None
     try:
         return load_windows(path)
-    except WindowsError as e:
+    except ApprovalWindowsError as e:
         for line in e.problems:
             err.write(f"{line}\n")
         raise _Fail from None

@@ -37,9 +37,9 @@ from prometheus_client import CollectorRegistry, push_to_gateway, start_http_ser
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ..sensor.records import CredentialSeen, Observation, SecretKind
-from .audit import AuditResult
 from .detections.base import Finding
 from .identities import IdentityKind
+from .pipeline import AuditResult
 from .rules import RuleSet
 
 EXPIRY_HORIZON = 30 * 86400.0

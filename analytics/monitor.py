@@ -26,18 +26,18 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-from ..sensor.encode import write_jsonl
+from ..sensor.ecs import write_jsonl
 from ..sensor.live import LiveCapture, LiveError
 from ..sensor.records import Observation
 from ..sensor.secrets import SecretHasher
 from ..sensor.sense import Sensor
 from ..sensor.yamlfile import RulesFileError
 from .alerts import to_alert
-from .audit import run_audit
 from .commands import _Fail, _open_state, _setup, _windows, add_input_options
 from .detections.base import Finding
 from .metrics import Metrics, sensor_snapshot
 from .options import EXIT_ERROR, EXIT_OK, add_key_option, add_metrics_endpoint_options, open_secrets
+from .pipeline import run_audit
 from .remote_access import ApprovalWindow
 from .state import State
 

@@ -35,7 +35,7 @@ REMOTE_PROTOCOLS = frozenset({Proto.RDP, Proto.VNC, Proto.SSH})
 _WINDOW_KEYS = {"vendor", "device", "group", "start", "end", "approver", "ticket"}
 
 
-class WindowsError(ValueError):
+class ApprovalWindowsError(ValueError):
     """The windows file is unusable: every problem, each naming the file, entry and field."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -83,15 +83,15 @@ class LedgerEntry:
 
 
 def load_windows(path: str | Path) -> list[ApprovalWindow]:
-    """The windows of a YAML file; `WindowsError` lists every bad entry."""
+    """The windows of a YAML file; `ApprovalWindowsError` lists every bad entry."""
     path = Path(path)
     try:
         doc = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, YamlError) as e:
-        raise WindowsError([f"{path}: {e}"]) from None
+        raise ApprovalWindowsError([f"{path}: {e}"]) from None
     items = doc.get("windows") if isinstance(doc, dict) else None
     if not isinstance(items, list):
-        raise WindowsError([f"{path}: expected a mapping with a `windows:` list"])
+        raise ApprovalWindowsError([f"{path}: expected a mapping with a `windows:` list"])
     problems: list[str] = []
     windows = []
     for i, item in enumerate(items, 1):
@@ -99,7 +99,7 @@ def load_windows(path: str | Path) -> list[ApprovalWindow]:
         if window is not None:
             windows.append(window)
     if problems:
-        raise WindowsError(problems)
+        raise ApprovalWindowsError(problems)
     return windows
 
 

@@ -21,7 +21,7 @@ from .flowid import Direction, FlowId
 from .flows import MAX_BUFFERED_BYTES, Flow, FlowTable
 from .protocols.base import Extractor, ParseError
 from .records import Evidence, Observation
-from .remote import RemoteAccessTracker
+from .remote_access_tracker import RemoteAccessTracker
 from .secrets import EPHEMERAL, SecretHasher
 from .weird import Weirds
 

@@ -1,6 +1,6 @@
 """Observations: the sensor's one record type (DESIGN.md, "sensor").
 
-Every protocol emits subclasses of `Observation`; `sensor.encode` turns them into ECS-shaped
+Every protocol emits subclasses of `Observation`; `sensor.ecs` turns them into ECS-shaped
 JSON lines and back. A record holds identifiers only: secrets arrive already fingerprinted
 and patient data never arrives at all.
 """
@@ -71,7 +71,7 @@ class Observation:
 
 
 CERT_CACHE_SIZE = 4096
-"""Certificates whose decoded form (sensor/protocols/tls.py) and JSON form (sensor/encode.py)
+"""Certificates whose decoded form (sensor/protocols/tls.py) and JSON form (sensor/ecs.py)
 are kept: the same server and CA certificates come back on every connection."""
 
 

@@ -25,7 +25,7 @@ from .flows import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Flow, FlowTable
 from .protocols import EXTRACTORS
 from .protocols.base import Extractor
 from .records import Observation
-from .remote import RemoteAccessTracker
+from .remote_access_tracker import RemoteAccessTracker
 from .secrets import EPHEMERAL, SecretHasher
 from .siterules import load_sensor_rules
 from .weird import Weirds

@@ -1,7 +1,7 @@
 """The detections: one module per rule family, each with RULE_ID, Params and detect().
 
 A new detection is a new module added to `DETECTIONS` and a rule in rules/*.yaml; the
-engine (`analytics.audit`) needs no change.
+engine (`analytics.pipeline`) needs no change.
 """
 
 from __future__ import annotations

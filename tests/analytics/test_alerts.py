@@ -11,8 +11,8 @@ import pytest
 from tests.analytics import scenario
 from tests.analytics.builders import HASHER
 from trustwatch.analytics.alerts import to_alert, write_alerts
-from trustwatch.analytics.audit import AuditResult, run_audit
 from trustwatch.analytics.inventory import load_inventory
+from trustwatch.analytics.pipeline import AuditResult, run_audit
 from trustwatch.analytics.rules import load_rules
 
 

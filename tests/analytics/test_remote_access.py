@@ -12,7 +12,7 @@ from trustwatch.analytics.correlate import correlate
 from trustwatch.analytics.detections import remote_access_unapproved
 from trustwatch.analytics.detections.base import Context
 from trustwatch.analytics.inventory import load_inventory
-from trustwatch.analytics.remote_access import WindowsError, ledger, ledger_record, load_windows
+from trustwatch.analytics.remote_access import ApprovalWindowsError, ledger, ledger_record, load_windows
 from trustwatch.analytics.rules import load_rules
 from trustwatch.sensor.records import Proto, RemoteAccessSession
 
@@ -94,7 +94,7 @@ def test_windows_file_problems_name_entry_and_field(tmp_path: Path) -> None:
                    "  - {vendor: GE, start: yesterday, end: '2025-01-01T00:00:00Z', ticket: T1, colour: red}\n"
                    "  - {vendor: GE, device: CT-01, group: X, start: '2025-01-02', end: '2025-01-01', approver: A,"
                    " ticket: T}\n  - 7\n")
-    with pytest.raises(WindowsError) as e:
+    with pytest.raises(ApprovalWindowsError) as e:
         load_windows(bad)
     text = str(e.value)
     for expected in ("entry 1: colour: unknown field", "entry 1: approver: required", "entry 1: device/group",
@@ -102,5 +102,5 @@ def test_windows_file_problems_name_entry_and_field(tmp_path: Path) -> None:
                      "entry 2: end: not after start", "entry 3: each window is a mapping"):
         assert expected in text
     (tmp_path / "empty.yaml").write_text("[]")
-    with pytest.raises(WindowsError, match="windows:"):
+    with pytest.raises(ApprovalWindowsError, match="windows:"):
         load_windows(tmp_path / "empty.yaml")

@@ -27,7 +27,7 @@ from scapy.layers.l2 import Ether
 import trustwatch.sensor.capture
 import trustwatch.sensor.sense
 from tests.conftest import ROOT
-from trustwatch.sensor.encode import to_ecs
+from trustwatch.sensor.ecs import to_ecs
 from trustwatch.sensor.fastpath import count_done
 from trustwatch.sensor.flows import Flow
 from trustwatch.sensor.sense import Sensor

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SAMPLES
-from trustwatch.sensor.encode import write_jsonl
+from trustwatch.sensor.ecs import write_jsonl
 from trustwatch.sensor.records import Evidence
 from trustwatch.sensor.secrets import SecretHasher
 from trustwatch.sensor.sense import Sensor, find_captures

@@ -23,7 +23,7 @@ from trustwatch.sensor.records import (
     TlsClientHello,
     X509Cert,
 )
-from trustwatch.sensor.remote import RemoteAccessTracker
+from trustwatch.sensor.remote_access_tracker import RemoteAccessTracker
 from trustwatch.sensor.sense import Sensor
 from trustwatch.sensor.yamlfile import RULES_DIR
 

@@ -28,7 +28,7 @@ from .detections.base import Finding
 FIELDS = ("rule", "subject", "approver", "reason", "expires")
 
 
-class ExceptionsError(Exception):
+class SuppressionsError(Exception):
     """The exceptions file cannot be used; `problems` are `file:entry:field: message` lines."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -37,7 +37,7 @@ class ExceptionsError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class RuleException:
+class Suppression:
     """An approved exception to one rule for one subject."""
 
     rule: str
@@ -58,19 +58,19 @@ class RuleException:
         return finding.rule_id == self.rule and finding.subject == self.subject
 
 
-def load_exceptions(path: str | Path, rule_ids: Iterable[str] | None = None) -> list[RuleException]:
-    """All exceptions of `path`, or ExceptionsError with every problem (unknown rule ids too)."""
+def load_suppressions(path: str | Path, rule_ids: Iterable[str] | None = None) -> list[Suppression]:
+    """All exceptions of `path`, or SuppressionsError with every problem (unknown rule ids too)."""
     name = str(path)
     try:
         doc = load_yaml(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, YamlError) as e:
-        raise ExceptionsError([f"{name}:0:-: cannot read: {e}"]) from None
+        raise SuppressionsError([f"{name}:0:-: cannot read: {e}"]) from None
     if isinstance(doc, dict) and set(doc) == {"exceptions"}:
         doc = doc["exceptions"]
     if doc is None:
         return []
     if not isinstance(doc, list):
-        raise ExceptionsError([f"{name}:0:-: expected a list of exceptions (or exceptions: [...])"])
+        raise SuppressionsError([f"{name}:0:-: expected a list of exceptions (or exceptions: [...])"])
     known = set(rule_ids) if rule_ids is not None else None
     problems: list[str] = []
     out = []
@@ -93,10 +93,10 @@ def load_exceptions(path: str | Path, rule_ids: Iterable[str] | None = None) -> 
         if entry.get("expires") not in (None, "") and expires is None:
             problems.append(f"{name}:{n}:expires: not a date or ISO time: {entry.get('expires')!r}")
         if len(problems) == bad and expires is not None:
-            out.append(RuleException(rule, str(entry["subject"]), str(entry["approver"]),
+            out.append(Suppression(rule, str(entry["subject"]), str(entry["approver"]),
                                      str(entry["reason"]), expires, f"{name}:{n}"))
     if problems:
-        raise ExceptionsError(problems)
+        raise SuppressionsError(problems)
     return out
 
 
@@ -118,12 +118,12 @@ def _expiry(value: Any) -> datetime | None:
     return None
 
 
-def apply_exceptions(
-    findings: Sequence[Finding], exceptions: Sequence[RuleException], clock: float
-) -> tuple[list[Finding], list[tuple[Finding, RuleException]], list[RuleException]]:
+def apply_suppressions(
+    findings: Sequence[Finding], exceptions: Sequence[Suppression], clock: float
+) -> tuple[list[Finding], list[tuple[Finding, Suppression]], list[Suppression]]:
     """(kept, suppressed with the exception that did it, expired as of `clock`)."""
     kept: list[Finding] = []
-    suppressed: list[tuple[Finding, RuleException]] = []
+    suppressed: list[tuple[Finding, Suppression]] = []
     for f in findings:
         by = next((e for e in exceptions if e.covers(f)), None)
         if by is None:

@@ -16,12 +16,12 @@ from ..sensor.secrets import EPHEMERAL, SecretHasher
 from .correlate import Sighting, correlate
 from .detections import DETECTIONS
 from .detections.base import Context, Detection, Finding, moment
-from .exceptions import RuleException, apply_exceptions
 from .identities import Identity
 from .inventory import Inventory
 from .remote_access import ApprovalWindow, LedgerEntry, ledger, tool_name
 from .rules import RuleSet, Severity
 from .state import State
+from .suppressions import Suppression, apply_suppressions
 
 
 @dataclass
@@ -30,8 +30,8 @@ class AuditResult:
 
     findings: list[Finding]
     """Unsuppressed findings, most severe first."""
-    suppressed: list[tuple[Finding, RuleException]] = field(default_factory=list)
-    expired: list[RuleException] = field(default_factory=list)
+    suppressed: list[tuple[Finding, Suppression]] = field(default_factory=list)
+    expired: list[Suppression] = field(default_factory=list)
     """Exceptions past their expiry at the run's newest packet time."""
     summary: dict[str, int] = field(default_factory=dict)
     """Rule id -> unsuppressed findings, for every enabled rule (zeros included)."""
@@ -57,7 +57,7 @@ def run_audit(
     inventory: Inventory,
     rules: RuleSet,
     state: State | None = None,
-    exceptions: Sequence[RuleException] = (),
+    exceptions: Sequence[Suppression] = (),
     *,
     source: str = "",
     detections: Sequence[Detection] = DETECTIONS,
@@ -91,7 +91,7 @@ def run_audit(
     first_ts = min((o.ts for o in obs), default=None)
     last_ts = max((o.ts for o in obs), default=None)
     clock = last_ts if last_ts is not None else time.time()
-    kept, suppressed, expired = apply_exceptions(findings, exceptions, clock)
+    kept, suppressed, expired = apply_suppressions(findings, exceptions, clock)
     for f in kept:
         summary[f.rule_id] += 1
     if state is not None and run_id is not None:

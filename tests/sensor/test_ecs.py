@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trustwatch.sensor.encode import FIELD_PATHS, DecodeError, _iso, from_ecs, read_observations, to_ecs, write_jsonl
+from trustwatch.sensor.ecs import FIELD_PATHS, DecodeError, _iso, from_ecs, read_observations, to_ecs, write_jsonl
 from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
 from trustwatch.sensor.records import (
     CredentialSeen,

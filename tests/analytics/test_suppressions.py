@@ -9,10 +9,10 @@ import pytest
 
 from tests.analytics import scenario
 from tests.analytics.builders import HASHER
-from trustwatch.analytics.audit import AuditResult, run_audit
-from trustwatch.analytics.exceptions import ExceptionsError, RuleException, load_exceptions
 from trustwatch.analytics.inventory import load_inventory
+from trustwatch.analytics.pipeline import AuditResult, run_audit
 from trustwatch.analytics.rules import load_rules
+from trustwatch.analytics.suppressions import Suppression, SuppressionsError, load_suppressions
 
 FLEET = f"client-certificate:{scenario.FLEET.sha256}"
 
@@ -28,21 +28,21 @@ def entry(expires: str, subject: str = FLEET) -> str:
             f"  reason: vendor fleet certificate, replacement ordered (CHG-4711)\n  expires: {expires}\n")
 
 
-def run(tmp_path: Path, exceptions: list[RuleException]) -> AuditResult:
+def run(tmp_path: Path, exceptions: list[Suppression]) -> AuditResult:
     inv = load_inventory(scenario.write_inventory(tmp_path))
     return run_audit(scenario.observations(), inv, load_rules(), exceptions=exceptions, secrets=HASHER)
 
 
 def test_load(tmp_path: Path) -> None:
     path = write(tmp_path, "exceptions:\n" + entry("2024-06-30") + entry("2024-03-04T08:05:00Z", "x"))
-    first, second = load_exceptions(path, load_rules().rules)
+    first, second = load_suppressions(path, load_rules().rules)
     assert first.expires.isoformat() == "2024-07-01T00:00:00+00:00"  # through the whole day
     assert second.expires.isoformat() == "2024-03-04T08:05:00+00:00"
     assert first.source == f"{path}:1"
 
 
 def test_active_exception_suppresses(tmp_path: Path) -> None:
-    exc = load_exceptions(write(tmp_path, entry("2024-06-30")))
+    exc = load_suppressions(write(tmp_path, entry("2024-06-30")))
     res = run(tmp_path, exc)
     assert FLEET not in {f.subject for f in res.findings}
     assert [(f.subject, e.approver) for f, e in res.suppressed] == [(FLEET, "Dr. A. Meyer (biomed)")]
@@ -51,7 +51,7 @@ def test_active_exception_suppresses(tmp_path: Path) -> None:
 
 
 def test_expired_exception_stops_and_is_reported(tmp_path: Path) -> None:
-    exc = load_exceptions(write(tmp_path, entry("2024-03-01")))
+    exc = load_suppressions(write(tmp_path, entry("2024-03-01")))
     res = run(tmp_path, exc)
     assert FLEET in {f.subject for f in res.findings}
     assert res.suppressed == [] and res.expired == exc
@@ -59,14 +59,14 @@ def test_expired_exception_stops_and_is_reported(tmp_path: Path) -> None:
 
 def test_expiry_during_the_capture_does_not_cover_later_use(tmp_path: Path) -> None:
     """The fleet certificate is seen from 08:06 to 08:08; an exception ending 08:07 is too short."""
-    exc = load_exceptions(write(tmp_path, entry("2024-03-04T08:07:00Z")))
+    exc = load_suppressions(write(tmp_path, entry("2024-03-04T08:07:00Z")))
     res = run(tmp_path, exc)
     assert FLEET in {f.subject for f in res.findings}
     assert res.expired == exc
 
 
 def test_other_subject_does_not_suppress(tmp_path: Path) -> None:
-    res = run(tmp_path, load_exceptions(write(tmp_path, entry("2030-01-01", "client-certificate:00"))))
+    res = run(tmp_path, load_suppressions(write(tmp_path, entry("2030-01-01", "client-certificate:00"))))
     assert FLEET in {f.subject for f in res.findings} and res.suppressed == []
 
 
@@ -88,6 +88,6 @@ def test_other_subject_does_not_suppress(tmp_path: Path) -> None:
 ])
 def test_bad_exceptions(tmp_path: Path, text: str, problem: str) -> None:
     path = write(tmp_path, text)
-    with pytest.raises(ExceptionsError) as e:
-        load_exceptions(path, load_rules().rules)
+    with pytest.raises(SuppressionsError) as e:
+        load_suppressions(path, load_rules().rules)
     assert any(p.startswith(f"{path}{problem}") for p in e.value.problems), e.value.problems
