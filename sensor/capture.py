@@ -64,6 +64,13 @@ class Records:
     """The two timestamp words -> epoch seconds."""
 
 
+TIME_MIN = 0.0
+TIME_MAX = 253402300799.0
+"""Packet times a record can carry into reports: 1970 to the last second of 9999. A pcapng
+clock can say anything (`if_tsresol` 0 with microsecond values, a huge `if_tsoffset`); a time
+outside is clamped to the nearer end and counted in `Capture.clamped_times`."""
+
+
 class CaptureError(Exception):
     """The file is not a capture we can read (the message says why)."""
 
@@ -79,6 +86,8 @@ class Capture:
         self.path = path
         self.warnings: list[str] = []
         self.frames_read = 0
+        self.clamped_times = 0
+        """Timestamps outside TIME_MIN..TIME_MAX, clamped (each time one is read)."""
         self._raw: io.BufferedReader = open(path, "rb")  # noqa: SIM115 - closed in close()
         try:
             head = self._raw.read(4)
@@ -264,15 +273,20 @@ class Capture:
         linktype, units, offset, _snap = ifaces[iface]
 
         def stamp(high: int, low: int) -> float:
-            return ((high << 32) | low) / units + offset
+            ts = ((high << 32) | low) / units + offset
+            return ts if TIME_MIN <= ts <= TIME_MAX else self._clamp(ts)
 
         self.frames_read += len(offsets)
         yield Records(block, offsets, endian, linktype, stamp)
 
-    @staticmethod
-    def _stamp(block: memoryview, pos: int, endian: str, iface: tuple[int, float, float, int]) -> float:
+    def _stamp(self, block: memoryview, pos: int, endian: str, iface: tuple[int, float, float, int]) -> float:
         high, low = struct.unpack_from(endian + "II", block, pos)
-        return float(((high << 32) | low) / iface[1] + iface[2])
+        ts = float(((high << 32) | low) / iface[1] + iface[2])
+        return ts if TIME_MIN <= ts <= TIME_MAX else self._clamp(ts)
+
+    def _clamp(self, ts: float) -> float:
+        self.clamped_times += 1
+        return min(max(ts, TIME_MIN), TIME_MAX)
 
     def _simple(
         self, block: memoryview, pos: int, blen: int, endian: str,

@@ -10,7 +10,9 @@ the flow. Transport: TCP and UDP. Anything else is counted, never an error.
 from __future__ import annotations
 
 import struct
+from bisect import bisect_left
 
+from .limits import DEFAULT_LIMITS, SensorLimits
 from .weird import Weirds
 
 LINKTYPE_NULL = 0
@@ -47,10 +49,6 @@ IP6_AH = 51
 UDP_VXLAN = 4789
 
 MAX_TUNNEL_DEPTH = 4
-MAX_FRAG_DATAGRAMS = 1024
-"""Datagrams being reassembled at once; past it the oldest is dropped (weird)."""
-MAX_FRAG_BYTES = 1 << 22
-"""Bytes held by incomplete datagrams at once."""
 FRAG_TIMEOUT = 30.0
 MAX_DATAGRAM = 65535 + 8
 _SEQ_ACK = struct.Struct(">II")
@@ -93,10 +91,13 @@ class Packet:
 
 
 class Defragmenter:
-    """Bounded IPv4/IPv6 fragment reassembly (first fragment wins on overlaps)."""
+    """Bounded IPv4/IPv6 fragment reassembly in linear time: each fragment updates its
+    datagram's covered spans, and the bytes are copied once, when the spans close. On
+    overlaps the fragment at the lower offset wins (then the first to arrive)."""
 
-    def __init__(self, weirds: Weirds) -> None:
+    def __init__(self, weirds: Weirds, limits: SensorLimits = DEFAULT_LIMITS) -> None:
         self._weirds = weirds
+        self._limits = limits
         self._pending: dict[bytes, _Datagram] = {}
         self._bytes = 0
 
@@ -105,37 +106,30 @@ class Defragmenter:
         dgram = self._pending.get(key)
         if dgram is None:
             self._expire(ts)
-            if len(self._pending) >= MAX_FRAG_DATAGRAMS:
+            if len(self._pending) >= self._limits.defrag_datagrams:
                 self._drop(next(iter(self._pending)), "ip_frag_table_full")
             dgram = self._pending[key] = _Datagram(ts)
         if offset + len(data) > MAX_DATAGRAM:
             self._drop(key, "ip_frag_too_large")
             return None
         if offset not in dgram.pieces:
+            if len(dgram.pieces) >= self._limits.defrag_fragments:
+                self._drop(key, "ip_frag_too_many")
+                return None
             dgram.pieces[offset] = data
+            dgram.held += len(data)
             self._bytes += len(data)
+            dgram.cover(offset, offset + len(data))
         if not more:
             dgram.total = offset + len(data)
-        if self._bytes > MAX_FRAG_BYTES:
+        if self._bytes > self._limits.defrag_memcap:
             self._drop(next(iter(self._pending)), "ip_frag_memory_full")
             if key not in self._pending:
                 return None
-        if dgram.total is None:
-            return None
-        whole = bytearray(dgram.total)
-        filled = 0
-        for off in sorted(dgram.pieces):
-            piece = dgram.pieces[off]
-            if off > filled:
-                return None  # still a hole
-            end = min(off + len(piece), dgram.total)
-            if end > filled:
-                whole[filled:end] = piece[filled - off : end - off]
-                filled = end
-        if filled < dgram.total:
+        if dgram.total is None or not dgram.complete():
             return None
         self._forget(key)
-        return bytes(whole)
+        return dgram.assemble()
 
     def _expire(self, now: float) -> None:
         for key in [k for k, d in self._pending.items() if now - d.first > FRAG_TIMEOUT]:
@@ -148,24 +142,60 @@ class Defragmenter:
     def _forget(self, key: bytes) -> None:
         dgram = self._pending.pop(key, None)
         if dgram is not None:
-            self._bytes -= sum(len(p) for p in dgram.pieces.values())
+            self._bytes -= dgram.held
 
 
 class _Datagram:
-    __slots__ = ("first", "pieces", "total")
+    """The fragments of one datagram and the spans of it they cover (sorted, disjoint)."""
+
+    __slots__ = ("ends", "first", "held", "pieces", "starts", "total")
 
     def __init__(self, first: float) -> None:
         self.first = first
         self.pieces: dict[int, bytes] = {}
+        self.held = 0
         self.total: int | None = None
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def cover(self, start: int, end: int) -> None:
+        """Merge [start, end) into the covered spans: fragments arrive mostly in order (or in
+        reverse), so the merge touches the ends of the lists."""
+        starts, ends = self.starts, self.ends
+        i = bisect_left(starts, start)
+        if i and ends[i - 1] >= start:
+            i -= 1
+            start = starts[i]
+        j = i
+        while j < len(starts) and starts[j] <= end:
+            end = max(end, ends[j])
+            j += 1
+        starts[i:j] = [start]
+        ends[i:j] = [end]
+
+    def complete(self) -> bool:
+        """Every byte up to the last fragment's end is there."""
+        return len(self.starts) == 1 and self.starts[0] == 0 and self.total is not None and self.ends[0] >= self.total
+
+    def assemble(self) -> bytes:
+        assert self.total is not None
+        whole = bytearray(self.total)
+        filled = 0
+        for off in sorted(self.pieces):
+            piece = self.pieces[off]
+            end = min(off + len(piece), self.total)
+            if end > filled:
+                whole[filled:end] = piece[filled - off : end - off]
+                filled = end
+        return bytes(whole)
 
 
 class Decoder:
     """Frame bytes to a `Packet`, or None (counted in `weirds` when it is a problem)."""
 
-    def __init__(self, weirds: Weirds) -> None:
+    def __init__(self, weirds: Weirds, limits: SensorLimits = DEFAULT_LIMITS) -> None:
         self.weirds = weirds
-        self.defrag = Defragmenter(weirds)
+        self.defrag = Defragmenter(weirds, limits)
         self._bad_linktypes: set[int] = set()
 
     def decode(self, ts: float, linktype: int, buf: bytes, off: int, caplen: int) -> Packet | None:

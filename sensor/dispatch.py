@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .flowid import Direction, FlowId
-from .flows import MAX_BUFFERED_BYTES, Flow, FlowTable
+from .flows import Flow, FlowTable
 from .protocols.base import Extractor, ParseError
 from .records import Evidence, Observation
 from .remote_access_tracker import RemoteAccessTracker
@@ -163,7 +163,12 @@ class Dispatcher:
                 key=lambda e: port not in e.ports,
             ))
         for cls in ordered:
-            if cls.probe(head):
+            try:
+                claimed = cls.probe(head)
+            except Exception:  # a probe's bug must not stop the sensor: that extractor declines
+                self._weirds.add(f"extractor_bug_{cls.name}_probe")
+                continue
+            if claimed:
                 return cls(self._secrets)
         return None
 
@@ -196,7 +201,7 @@ class Dispatcher:
                 if len(buf) > ext.budget:
                     self._weirds.add(f"{ext.name}_message_too_large")
                     self._stop(flow, sess, d, ts, out)
-                elif self._table.buffered > MAX_BUFFERED_BYTES:
+                elif self._table.buffered > self._table.limits.parser_memcap:
                     self._table.stats.over_memory += 1
                     self._stop(flow, sess, d, ts, out)
                 return
@@ -249,6 +254,8 @@ class Dispatcher:
 
     def _stop(self, flow: Flow, sess: Session, d: int, ts: float, out: list[Observation]) -> None:
         sess.stopped[d] = True
+        if flow.streams is not None:
+            flow.streams[d].stop(self._table)
         self._table.buffered -= len(sess.bufs[d])
         sess.bufs[d] = bytearray()
         sess.spans[d] = []
@@ -260,7 +267,7 @@ class Dispatcher:
         self._close(flow, sess, ts, out)
         self._table.buffered -= len(sess.bufs[0]) + len(sess.bufs[1])
         flow.session = None
-        flow.streams = None
+        self._table.release_streams(flow)
         flow.done = True
 
     def _upgrade(self, flow: Flow, sess: Session, ts: float, out: list[Observation]) -> None:

@@ -20,16 +20,10 @@ from typing import Any
 
 from .decode import IP_TCP, Packet
 from .flowid import Direction, Endpoint, FlowId
+from .limits import DEFAULT_LIMITS, SensorLimits
 
 SEQ_MOD = 1 << 32
 SEQ_HALF = 1 << 31
-MAX_OOO_SEGMENTS = 64
-MAX_OOO_BYTES = 256 * 1024
-"""Out-of-order bytes waiting per direction before the hole is declared a gap."""
-MAX_FLOWS = 65536
-"""Flows in the table at once; beyond it the least recently active tenth is evicted."""
-MAX_BUFFERED_BYTES = 64 << 20
-"""Payload bytes held by all flows at once (reassembly and parser buffers)."""
 TCP_IDLE_TIMEOUT = 300.0
 TCP_CLOSED_TIMEOUT = 5.0
 UDP_IDLE_TIMEOUT = 60.0
@@ -45,7 +39,7 @@ TCP_ACK = 0x10
 class TcpStream:
     """One direction of a TCP connection, put back in order."""
 
-    __slots__ = ("buffered", "gap", "next_seq", "ooo")
+    __slots__ = ("buffered", "gap", "next_seq", "ooo", "stopped")
 
     def __init__(self) -> None:
         self.next_seq: int | None = None
@@ -53,19 +47,23 @@ class TcpStream:
         self.buffered = 0
         self.gap = False
         """A hole was skipped: the bytes delivered after it do not follow the ones before."""
+        self.stopped = False
+        """Nobody reads this direction any more: nothing is buffered for it."""
 
     def add(
-        self, seq: int, syn: bool, data: bytes, frame: int, stats: FlowStats
+        self, seq: int, syn: bool, data: bytes, frame: int, table: FlowTable
     ) -> list[tuple[bytes, int]]:
-        """Take one segment; return the bytes that are now in order, each with its frame."""
+        """Take one segment; return the bytes that are now in order, each with its frame.
+        Out-of-order bytes count against the table's `reassembly_memcap`."""
         if syn:
             seq = (seq + 1) % SEQ_MOD
             if self.next_seq is None:
                 self.next_seq = seq
-        if not data:
+        if not data or self.stopped:
             return []
         if self.next_seq is None:
             self.next_seq = seq  # no SYN seen: start where the capture starts
+        stats = table.stats
         out: list[tuple[bytes, int]] = []
         delta = (seq - self.next_seq) % SEQ_MOD
         if delta >= SEQ_HALF:  # starts before what we have: retransmission or overlap
@@ -76,20 +74,36 @@ class TcpStream:
             stats.overlaps += 1
             data, delta = data[skip:], 0
         if delta:
-            if seq not in self.ooo or len(self.ooo[seq][0]) < len(data):
+            held = self.ooo.get(seq)
+            if held is None or len(held[0]) < len(data):
+                grow = len(data) - (len(held[0]) if held else 0)
+                if table.reassembly_held + grow > table.limits.reassembly_memcap:
+                    stats.reassembly_memcap += 1
+                    self._skip_hole(stats)
+                    self._drain(out, stats, table)
+                    return out
                 self.ooo[seq] = (data, frame)
-                self.buffered += len(data)
-            if len(self.ooo) > MAX_OOO_SEGMENTS or self.buffered > MAX_OOO_BYTES:
+                self.buffered += grow
+                table.reassembly_held += grow
+            limits = table.limits
+            if len(self.ooo) > limits.reassembly_segments or self.buffered > limits.reassembly_direction:
                 self._skip_hole(stats)
             else:
                 return out
         else:
             out.append((data, frame))
             self.next_seq = (self.next_seq + len(data)) % SEQ_MOD
-        self._drain(out, stats)
+        self._drain(out, stats, table)
         return out
 
-    def _drain(self, out: list[tuple[bytes, int]], stats: FlowStats) -> None:
+    def stop(self, table: FlowTable) -> None:
+        """No more reading of this direction: free what waits and buffer nothing more."""
+        self.stopped = True
+        table.reassembly_held -= self.buffered
+        self.buffered = 0
+        self.ooo = {}
+
+    def _drain(self, out: list[tuple[bytes, int]], stats: FlowStats, table: FlowTable) -> None:
         progress = True
         while progress and self.ooo:
             progress = False
@@ -100,6 +114,7 @@ class TcpStream:
                     continue
                 data, frame = self.ooo.pop(seq)
                 self.buffered -= len(data)
+                table.reassembly_held -= len(data)
                 skip = (SEQ_MOD - delta) % SEQ_MOD
                 if skip < len(data):
                     if skip:
@@ -109,6 +124,8 @@ class TcpStream:
                 progress = True
 
     def _skip_hole(self, stats: FlowStats) -> None:
+        if not self.ooo:
+            return
         assert self.next_seq is not None
         base = self.next_seq
         self.next_seq = min(self.ooo, key=lambda s: (s - base) % SEQ_MOD)
@@ -126,6 +143,7 @@ class FlowStats:
         "gaps",
         "over_memory",
         "overlaps",
+        "reassembly_memcap",
         "retransmissions",
     )
 
@@ -135,7 +153,10 @@ class FlowStats:
         self.evicted = 0
         """Flows pushed out because the table was full."""
         self.over_memory = 0
-        """Flow directions dropped because buffered bytes hit MAX_BUFFERED_BYTES."""
+        """Flow directions dropped because the parsers' bytes hit `parser_memcap`."""
+        self.reassembly_memcap = 0
+        """Out-of-order segments not held because `reassembly_memcap` was reached (the hole
+        became a gap)."""
         self.retransmissions = 0
         self.overlaps = 0
         self.gaps = 0
@@ -177,16 +198,20 @@ class FlowTable:
         self,
         server_ports: frozenset[int],
         on_remove: Callable[[Flow, float], None],
-        max_flows: int = MAX_FLOWS,
+        limits: SensorLimits = DEFAULT_LIMITS,
     ) -> None:
         self.tcp: dict[bytes, tuple[Flow, int]] = {}
         self.udp: dict[bytes, tuple[Flow, int]] = {}
         self.stats = FlowStats()
+        self.limits = limits
         self.buffered = 0
-        """Payload bytes held for all flows (kept up to date by the dispatcher)."""
+        """Payload bytes held by the parsers of all flows (kept up to date by the dispatcher),
+        bounded by `limits.parser_memcap`."""
+        self.reassembly_held = 0
+        """Out-of-order bytes held by all TCP streams, bounded by `limits.reassembly_memcap`."""
         self._server_ports = server_ports
         self._on_remove = on_remove
-        self._max_flows = max_flows
+        self._max_flows = limits.max_flows
         self._count = 0
         self._next_sweep = 0.0
 
@@ -270,10 +295,18 @@ class FlowTable:
     def remove(self, flow: Flow, now: float) -> None:
         """Take a flow out of the table, letting the dispatcher conclude it first."""
         self._on_remove(flow, now)
+        self.release_streams(flow)
         table = self.tcp if flow.tcp else self.udp
         for key in flow.keys:
             table.pop(key, None)
         self._count -= 1
+
+    def release_streams(self, flow: Flow) -> None:
+        """The flow needs no reassembly any more: free what its streams hold."""
+        if flow.streams is not None:
+            for stream in flow.streams:
+                stream.stop(self)
+            flow.streams = None
 
     def remove_all(self, now: float) -> None:
         """End of input: conclude every flow."""

@@ -140,6 +140,9 @@ class Sensor:
         finally:
             rep.frames = cap.frames_read
             rep.warnings = cap.warnings
+            if cap.clamped_times:
+                self.weirds.add("capture_time_out_of_range", cap.clamped_times)
+                rep.warnings.append(f"{cap.clamped_times} packet times outside 1970-9999 were clamped to that range")
             cap.close()
             if progress is not None:
                 progress(path, cap.frames_read, size, size)
@@ -261,7 +264,7 @@ class Sensor:
         if pkt.truncated and pkt.payload:
             self.weirds.add("tcp_snaplen_truncated")
             dispatcher.gap(flow, d, ts, self._out)
-        chunks = stream.add(pkt.seq, bool(pkt.flags & TCP_SYN), pkt.payload, frame, table.stats)
+        chunks = stream.add(pkt.seq, bool(pkt.flags & TCP_SYN), pkt.payload, frame, table)
         if stream.gap:
             stream.gap = False
             dispatcher.gap(flow, d, ts, self._out)

@@ -20,8 +20,8 @@ from scapy.layers.ppp import PPP
 from scapy.layers.vxlan import VXLAN
 from scapy.packet import Raw
 
-from trustwatch.sensor import decode
 from trustwatch.sensor.decode import Decoder, Packet
+from trustwatch.sensor.limits import SensorLimits
 from trustwatch.sensor.weird import Weirds
 
 PAYLOAD = b"\x16\x03\x01\x00\x05hello"
@@ -114,15 +114,62 @@ def test_ipv6_fragments_are_reassembled() -> None:
     assert pkt is not None and pkt.payload == b"A" * 1200
 
 
-def test_fragment_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(decode, "MAX_FRAG_DATAGRAMS", 10)
+def test_fragment_memory_is_bounded() -> None:
     weirds = Weirds()
-    decoder = Decoder(weirds)
+    decoder = Decoder(weirds, SensorLimits(defrag_datagrams=10))
     for i in range(50):
         first = IP(src="10.0.0.1", dst="10.0.0.2", id=i, flags="MF", proto=17) / Raw(b"x" * 64)
         dec(101, bytes(first), decoder=decoder)
     assert len(decoder.defrag._pending) <= 10
     assert weirds.counts["ip_frag_table_full"] == 40
+
+
+def fragment_train(count: int, size: int = 8, missing: int | None = None) -> list[bytes]:
+    """One UDP datagram cut into `count` pieces of `size` bytes (IPv4 offsets are in 8-byte
+    units), optionally without the piece at index `missing`."""
+    body = bytes(UDP(sport=5000, dport=5001, chksum=0) / Raw(train_payload(count * size - 8)))
+    frames = []
+    for i in range(count):
+        more = "MF" if i < count - 1 else 0
+        piece = IP(src="10.0.0.1", dst="10.0.0.2", id=77, flags=more, frag=i * size // 8, proto=17)
+        if i != missing:
+            frames.append(bytes(piece / Raw(body[i * size:(i + 1) * size])))
+    return frames
+
+
+def train_payload(length: int) -> bytes:
+    return bytes(i % 251 for i in range(length))
+
+
+def test_a_fragment_train_is_capped_per_datagram() -> None:
+    weirds = Weirds()
+    decoder = Decoder(weirds)  # default: 1024 fragments a datagram
+    assert [dec(101, f, decoder=decoder) for f in fragment_train(8190, missing=4000)].count(None) == 8189
+    assert weirds.counts["ip_frag_too_many"] >= 1
+    assert not decoder.defrag._pending or len(next(iter(decoder.defrag._pending.values())).pieces) <= 1024
+
+
+def test_a_long_fragment_train_reassembles_once_complete() -> None:
+    """8,190 eight-byte pieces (the issue's attack, with the cap raised): nothing until the
+    missing piece arrives, then the datagram, byte for byte."""
+    train = fragment_train(8190)
+    missing = train.pop(4000)
+    decoder = Decoder(Weirds(), SensorLimits(defrag_fragments=8192))
+    assert all(dec(101, f, decoder=decoder) is None for f in reversed(train))
+    pkt = dec(101, missing, decoder=decoder)
+    assert pkt is not None
+    assert pkt.payload == train_payload(8190 * 8 - 8)
+    assert not decoder.defrag._pending
+
+
+@given(st.permutations(range(12)), st.integers(0, 11))
+def test_fragments_in_any_order_and_duplicated_reassemble(order: list[int], dup: int) -> None:
+    train = fragment_train(12, size=16)
+    decoder = Decoder(Weirds())
+    results = [dec(101, train[i], decoder=decoder) for i in [*order[:dup], order[dup], *order[dup:]]]
+    done = [r for r in results if r is not None]
+    assert len(done) == 1
+    assert done[0].payload == train_payload(12 * 16 - 8)
 
 
 def test_tunnels_are_opened() -> None:

@@ -126,6 +126,28 @@ def test_a_bug_in_an_extractor_is_counted_not_raised() -> None:
     assert names(out) == ["HELLO", "closed"]
 
 
+class CrashingProbe(LineExtractor):
+    """A probe with a bug (as LDAP's once raised IndexError on eight bytes)."""
+
+    name = "crashing"
+
+    @staticmethod
+    def probe(first: bytes) -> bool:
+        return bool(first[1000])
+
+
+def test_a_bug_in_a_probe_is_counted_and_the_next_extractor_is_asked() -> None:
+    disp, flow, weirds = setup(extractors=(CrashingProbe, LineExtractor))
+    out: list[Observation] = []
+    disp.stream(flow, 0, 1.0, [(b"HELLO\nab\n", 1)], out)
+    disp.datagram(flow, 0, 1.0, b"HELLO", 2, out)
+    assert names(out) == ["HELLO", "ab"]
+    assert weirds.counts["extractor_bug_crashing_probe"] == 1
+    udp_disp, udp_flow, udp_weirds = setup(extractors=(CrashingProbe,))
+    udp_disp.datagram(udp_flow, 0, 1.0, b"anything", 1, out)
+    assert udp_weirds.counts["extractor_bug_crashing_probe"] == 1
+
+
 def test_finished_extractor_concludes_and_frees_the_flow() -> None:
     disp, flow, weirds = setup()
     out: list[Observation] = []

@@ -6,22 +6,22 @@ import struct
 
 import pytest
 
-from trustwatch.sensor import flows
 from trustwatch.sensor.decode import Packet
 from trustwatch.sensor.flowid import Direction
-from trustwatch.sensor.flows import Flow, FlowStats, FlowTable, TcpStream
+from trustwatch.sensor.flows import Flow, FlowTable, TcpStream
+from trustwatch.sensor.limits import SensorLimits
 
 DATA = bytes(range(256)) * 4
 
 
-def feed(stream: TcpStream, segments: list[tuple[int, bytes]], syn_seq: int | None = None
-         ) -> tuple[bytes, list[int]]:
-    stats = FlowStats()
+def feed(stream: TcpStream, segments: list[tuple[int, bytes]], syn_seq: int | None = None,
+         owner: FlowTable | None = None) -> tuple[bytes, list[int]]:
+    owner = table() if owner is None else owner
     out: list[tuple[bytes, int]] = []
     if syn_seq is not None:
-        out += stream.add(syn_seq, True, b"", 0, stats)
+        out += stream.add(syn_seq, True, b"", 0, owner)
     for frame, (seq, data) in enumerate(segments, 1):
-        out += stream.add(seq, False, data, frame, stats)
+        out += stream.add(seq, False, data, frame, owner)
     return b"".join(d for d, _ in out), [f for _, f in out]
 
 
@@ -55,13 +55,38 @@ def test_sequence_wraparound() -> None:
     assert got == DATA[:200]
 
 
-def test_hole_that_never_fills_becomes_a_gap(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(flows, "MAX_OOO_SEGMENTS", 3)
+def test_hole_that_never_fills_becomes_a_gap() -> None:
     stream = TcpStream()
     got, _ = feed(stream, [(1, DATA[:10])] + [(100 + 10 * i, DATA[99 + 10 * i:109 + 10 * i])
-                                               for i in range(4)], syn_seq=0)
+                                               for i in range(4)], syn_seq=0,
+                  owner=table(limits=SensorLimits(reassembly_segments=3)))
     assert stream.gap
     assert got == DATA[:10] + DATA[99:139]  # what came after the hole, in order
+
+
+def test_out_of_order_bytes_of_all_flows_stay_under_the_memcap() -> None:
+    """Holes that never fill in many flows: each direction stays under its own cap, and all
+    together under `reassembly_memcap`, which counts when it bites."""
+    owner = table(limits=SensorLimits(reassembly_memcap=10_000))
+    streams = [TcpStream() for _ in range(50)]
+    for stream in streams:
+        feed(stream, [(1, DATA[:10])] + [(1000 + 500 * i, DATA[:500]) for i in range(8)], syn_seq=0, owner=owner)
+        assert owner.reassembly_held <= 10_000
+    assert owner.stats.reassembly_memcap > 0
+    assert sum(s.buffered for s in streams) == owner.reassembly_held
+    for stream in streams:
+        stream.stop(owner)
+    assert owner.reassembly_held == 0
+
+
+def test_a_stopped_direction_buffers_nothing() -> None:
+    owner = table()
+    stream = TcpStream()
+    feed(stream, [(1, DATA[:10]), (500, DATA[:100])], syn_seq=0, owner=owner)
+    assert owner.reassembly_held == 100
+    stream.stop(owner)
+    assert feed(stream, [(700, DATA[:100]), (11, DATA[:10])], owner=owner) == (b"", [])
+    assert owner.reassembly_held == 0 and not stream.ooo
 
 
 def packet(src: str, dst: str, sport: int, dport: int, flags: int = 0x10, proto: int = 6) -> Packet:
@@ -75,9 +100,10 @@ def packet(src: str, dst: str, sport: int, dport: int, flags: int = 0x10, proto:
     return pkt
 
 
-def table(removed: list[Flow] | None = None, max_flows: int = 100) -> FlowTable:
+def table(removed: list[Flow] | None = None, max_flows: int = 100, limits: SensorLimits | None = None) -> FlowTable:
     sink = removed if removed is not None else []
-    return FlowTable(frozenset({443, 2762}), lambda f, now: sink.append(f), max_flows)
+    return FlowTable(frozenset({443, 2762}), lambda f, now: sink.append(f),
+                     limits or SensorLimits(max_flows=max_flows))
 
 
 @pytest.mark.parametrize(
