@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from . import mapguard
 from .fastpath import walk_pcap, walk_pcapng
 
 READ_BLOCK = 1 << 22
@@ -140,8 +141,28 @@ class Capture:
     def runs(self) -> Iterator[Records]:
         """The file's records in runs that share a link type and a clock, each inside one read
         block (read into one reused buffer: a fresh allocation per block costs more than
-        walking it). Problems end up in `warnings`."""
-        return self._pcap() if self.format == "pcap" else self._pcapng()
+        walking it). Problems end up in `warnings`, a file cut short while it is read too:
+        the records before its new end are kept, the rest of the run is not delivered."""
+        blocks = self._blocks
+        for run in self._pcap() if self.format == "pcap" else self._pcapng():
+            if blocks.cut_short():
+                run = self._before_end(run)
+            if run.offsets:
+                yield run
+            if blocks.cut_short():
+                self.warnings.append(f"capture truncated while reading, after frame {self.frames_read}; "
+                                     "every frame before the cut was read")
+                return
+
+    def _before_end(self, run: Records) -> Records:
+        """The records of a mapped run that lie wholly before the file's current end."""
+        if not isinstance(run.data.obj, mmap.mmap):
+            return run
+        limit = os.fstat(self._raw.fileno()).st_size - self._blocks.position()
+        caplen = struct.Struct(run.endian + "I").unpack_from
+        kept = [o for o in run.offsets if o + 16 <= limit and o + 16 + caplen(run.data, o + 8)[0] <= limit]
+        self.frames_read -= len(run.offsets) - len(kept)
+        return Records(run.data, kept, run.endian, run.linktype, run.stamp)
 
     def _read_error(self, e: Exception) -> None:
         self.warnings.append(f"read error after frame {self.frames_read}: {e}")
@@ -343,11 +364,13 @@ def _mappable(fd: int) -> bool:
 class _MappedBlocks:
     """A regular file's bytes straight from the page cache, one mapped window at a time. The
     pages are the file's, not the process's own memory, and a window is unmapped once nothing
-    refers to it any more. (A file truncated by another program while it is read would end the
-    process with SIGBUS: capture files are written, rotated and replaced, not cut short.)"""
+    refers to it any more. A file cut short by another program while it is read would end the
+    process with SIGBUS on the next page past its new end: `mapguard` turns that page into
+    zeros and counts, and `cut_short` tells the reader."""
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
+        self._faults = mapguard.faults()
         self._start = 0
         """File offset of the block handed out last."""
         self._window = 0
@@ -368,7 +391,13 @@ class _MappedBlocks:
         base = start - start % mmap.ALLOCATIONGRANULARITY
         length = min(start - base + self._window, size - base)
         self.final = base + length == size
-        return memoryview(mmap.mmap(self._fd, length, access=mmap.ACCESS_READ, offset=base))[start - base :]
+        window = mmap.mmap(self._fd, length, access=mmap.ACCESS_READ, offset=base)
+        mapguard.watch(window)
+        return memoryview(window)[start - base :]
+
+    def cut_short(self) -> bool:
+        """Whether a page of a window vanished under the reader (the file was truncated)."""
+        return mapguard.faults() != self._faults
 
     def position(self) -> int:
         """Bytes of the file behind the last block handed out."""
@@ -402,6 +431,11 @@ class _CopiedBlocks:
         self._have = rest + got
         self.final = not got
         return view[: self._have]
+
+    @staticmethod
+    def cut_short() -> bool:
+        """Copied bytes never vanish."""
+        return False
 
     def position(self) -> int:
         """Bytes of the file on disk read so far."""

@@ -4,8 +4,11 @@ interfaces, gzip, truncation and corruption."""
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import struct
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -318,3 +321,37 @@ def test_a_file_system_that_cannot_map_is_read_by_copying(tmp_path: Path, monkey
     monkeypatch.setattr(capture.mmap, "mmap", refuse)
     got, warnings = read_all(path)
     assert [g[2] for g in got] == BIG and not warnings
+
+
+def test_a_capture_cut_short_while_mapped_keeps_what_came_before(tmp_path: Path) -> None:
+    """Another program truncates the file while its first window is mapped and walked: the
+    pages past the new end would raise SIGBUS. The reader survives (a child process, so a
+    failure cannot take the test run down), every frame before the cut is intact, and the
+    warning says what happened."""
+    frames = [bytes([i % 256]) * 1000 for i in range(6000)]  # ~6 MB: more than one window
+    path = tmp_path / "cut.pcap"
+    path.write_bytes(pcap_bytes(frames))
+    cut = 1_000_000
+    script = f"""
+import json, os, struct
+from trustwatch.sensor import mapguard
+from trustwatch.sensor.capture import Capture
+cap = Capture({str(path)!r})
+intact, read = 0, 0
+for run in cap.runs():
+    if read == 0:
+        os.truncate({str(path)!r}, {cut})
+    for o in run.offsets:
+        caplen = struct.unpack_from("<I", run.data, o + 8)[0]
+        frame = bytes(run.data[o + 16:o + 16 + caplen])
+        intact += frame == bytes([read % 256]) * 1000
+        read += 1
+print(json.dumps({{"intact": intact, "read": read, "warnings": cap.warnings, "faults": mapguard.faults()}}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    whole_before_cut = (cut - 24) // 1016
+    assert result["faults"] > 0
+    assert result["intact"] >= whole_before_cut
+    assert any("truncated while reading" in w for w in result["warnings"])

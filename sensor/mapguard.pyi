@@ -1,0 +1,6 @@
+"""sensor/mapguard.c: SIGBUS in a mapped capture window becomes a page of zeros and a count."""
+
+import mmap
+
+def watch(window: mmap.mmap | memoryview | bytes, /) -> None: ...
+def faults() -> int: ...
