@@ -15,7 +15,8 @@ from ..sensor.records import Observation
 from ..sensor.secrets import EPHEMERAL, SecretHasher
 from .correlate import Sighting, correlate
 from .detections import DETECTIONS
-from .detections.base import Context, Detection, Finding, moment
+from .detections.base import Context, Detection, moment
+from .findings import Finding
 from .identities import Identity
 from .inventory import Inventory
 from .remote_access import ApprovalWindow, LedgerEntry, ledger, tool_name

@@ -20,7 +20,7 @@ from . import (
     unknown_device,
     weak_certificate,
 )
-from .base import Context, Detection, DeviceRef, Finding
+from .base import Context, Detection
 
 DETECTIONS: tuple[Detection, ...] = (
     shared_credential,
@@ -37,4 +37,4 @@ DETECTIONS: tuple[Detection, ...] = (
     remote_access_unapproved,
 )
 
-__all__ = ["DETECTIONS", "Context", "Detection", "DeviceRef", "Finding"]
+__all__ = ["DETECTIONS", "Context", "Detection"]

@@ -6,19 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..correlate import Sighting
+from ..findings import Finding, device_refs, finding
 from ..inventory import Status
 from ..rules import Rule
 from ._common import GoneParams, check_statuses, status_phrase
-from .base import (
-    Context,
-    Finding,
-    device_refs,
-    finding,
-    group,
-    list_devices,
-    registered_to,
-    since,
-)
+from .base import Context, group, list_devices, registered_to, since
 
 RULE_ID = "credential-outlives-device"
 

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..correlate import Sighting
+from ..findings import Finding, device_refs, finding
 from ..rules import Rule
 from ._certs import client_cert, when
-from .base import Context, Finding, day, device_refs, finding, group, list_devices
+from .base import Context, day, group, list_devices
 
 RULE_ID = "expired-certificate"
 

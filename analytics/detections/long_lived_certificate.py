@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ...sensor.records import X509Cert
+from ..findings import Finding, device_refs, finding
 from ..rules import Rule
 from ._certs import client_cert, when
-from .base import Context, Finding, device_refs, finding, group, list_devices
+from .base import Context, group, list_devices
 
 RULE_ID = "long-lived-certificate"
 
