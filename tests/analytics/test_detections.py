@@ -20,8 +20,8 @@ from trustwatch.analytics.detections.weak_certificate import Params as WeakParam
 from trustwatch.analytics.detections.weak_certificate import weaknesses
 from trustwatch.analytics.findings import Finding, finding
 from trustwatch.analytics.inventory import load_inventory
-from trustwatch.analytics.pipeline import AuditResult, run_audit
-from trustwatch.analytics.rules import Rule, RuleSet, load_rules
+from trustwatch.analytics.pipeline import AuditResult, load_rules, run_audit
+from trustwatch.analytics.rules import Rule, RuleSet
 from trustwatch.sensor.records import Observation, X509Cert
 from trustwatch.sensor.yamlfile import RULES_DIR
 
