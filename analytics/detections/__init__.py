@@ -1,4 +1,5 @@
-"""The detections: one module per rule family, each with RULE_ID, Params and detect().
+"""The detections: one module per rule family, each with RULE_ID, Params and detect();
+`base` holds what they share.
 
 A new detection is a new module added to `DETECTIONS` and a rule in rules/*.yaml; the
 engine (`analytics.pipeline`) needs no change.

@@ -1,4 +1,5 @@
-"""What every detection shares: the run `Context`, the `Detection` contract, grouping helpers.
+"""What the detections share: the run `Context`, the `Detection` contract, grouping and message
+helpers, client certificates judged at packet time, and the statuses of gone devices.
 
 A detection module declares `RULE_ID` (the contract), a frozen `Params` dataclass (its
 thresholds, filled from rules/*.yaml) and `detect(ctx, rule)` yielding Findings. It groups
@@ -13,15 +14,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from ...sensor.records import X509Cert
 from ...sensor.secrets import EPHEMERAL, SecretHasher
 from ..correlate import Sighting
 from ..findings import DeviceRef, Finding
 from ..identities import CERT_KINDS, Identity, IdentityKind
-from ..inventory import Asset, Inventory
+from ..inventory import Asset, Inventory, Status, parse_status
 from ..remote_access import ApprovalWindow
 from ..rules import Rule
 
 MAX_DEVICES_IN_MESSAGE = 5
+GONE = ("retired", "decommissioned")
+"""Statuses of devices that should no longer be on the network."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,3 +102,47 @@ def registered_to(inventory: Inventory, identity: Identity) -> tuple[Asset, ...]
     if identity.kind is IdentityKind.AE_TITLE:
         return inventory.by_ae_title.get(identity.value, ())
     return ()
+
+
+def client_cert(s: Sighting) -> X509Cert | None:
+    """The parsed client certificate of `s`, else None (unparsed ones have no fields to judge)."""
+    p = s.presentation
+    if p.identity.kind is IdentityKind.CLIENT_CERT and p.cert is not None and p.cert.parsed:
+        return p.cert
+    return None
+
+
+def validity_time(text: str) -> datetime | None:
+    """An ISO 8601 validity bound as aware UTC datetime; None when unreadable."""
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def check_statuses(statuses: tuple[str, ...]) -> frozenset[Status]:
+    """The statuses named, or ValueError naming the unknown one (rules.py reports it)."""
+    out = set()
+    for text in statuses:
+        status = parse_status(text)
+        if status is None:
+            raise ValueError(f"unknown status {text!r} (expected {', '.join(s.value for s in Status)})")
+        out.add(status)
+    return frozenset(out)
+
+
+def status_phrase(asset: Asset) -> str:
+    """`retired since 2023-05-02` or `decommissioned`."""
+    when = f" since {asset.status_date.isoformat()}" if asset.status_date else ""
+    return f"{asset.status.value.replace('_', ' ')}{when}"
+
+
+@dataclass(frozen=True, slots=True)
+class GoneParams:
+    """Rule parameters of detections about gone devices: which statuses count as gone."""
+
+    statuses: tuple[str, ...] = GONE
+
+    def __post_init__(self) -> None:
+        check_statuses(self.statuses)

@@ -9,8 +9,7 @@ from ..correlate import Sighting
 from ..findings import Finding, device_refs, finding
 from ..inventory import Status
 from ..rules import Rule
-from ._common import GoneParams, check_statuses, status_phrase
-from .base import Context, group, list_devices, registered_to, since
+from .base import Context, GoneParams, check_statuses, group, list_devices, registered_to, since, status_phrase
 
 RULE_ID = "credential-outlives-device"
 

@@ -15,8 +15,7 @@ from ..findings import Finding, finding
 from ..identities import CERT_KINDS, IdentityKind
 from ..inventory import Status
 from ..rules import Rule
-from ._common import GONE, check_statuses
-from .base import Context, group, registered_to
+from .base import GONE, Context, check_statuses, group, registered_to
 
 RULE_ID = "identity-mismatch"
 KINDS = CERT_KINDS | {IdentityKind.AE_TITLE}
