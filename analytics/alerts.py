@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from .detections.base import Finding
+from .findings import Finding
 
 
 def iso(ts: float) -> str:

@@ -38,9 +38,9 @@ from .inventory import (
 )
 from .metrics import Metrics, add_export_options, export_audit
 from .options import EXIT_ALERTS, EXIT_ERROR, EXIT_OK, add_key_option, open_secrets
-from .pipeline import AuditResult, render_ledger, render_summary, run_audit
+from .pipeline import AuditResult, load_rules, render_ledger, render_summary, run_audit
 from .remote_access import ApprovalWindow, ApprovalWindowsError, LedgerEntry, ledger_record, load_windows
-from .rules import RuleError, RuleSet, Severity, load_rules
+from .rules import RuleError, RuleSet, Severity
 from .state import State, StateError, default_state_path
 from .suppressions import Suppression, SuppressionsError, load_suppressions
 

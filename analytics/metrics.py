@@ -37,7 +37,7 @@ from prometheus_client import CollectorRegistry, push_to_gateway, start_http_ser
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ..sensor.records import CredentialSeen, Observation, SecretKind
-from .detections.base import Finding
+from .findings import Finding
 from .identities import IdentityKind
 from .pipeline import AuditResult
 from .rules import RuleSet

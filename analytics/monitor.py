@@ -34,7 +34,7 @@ from ..sensor.sense import Sensor
 from ..sensor.yamlfile import RulesFileError
 from .alerts import to_alert
 from .commands import _Fail, _open_state, _setup, _windows, add_input_options
-from .detections.base import Finding
+from .findings import Finding
 from .metrics import Metrics, sensor_snapshot
 from .options import EXIT_ERROR, EXIT_OK, add_key_option, add_metrics_endpoint_options, open_secrets
 from .pipeline import run_audit

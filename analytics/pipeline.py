@@ -1,8 +1,9 @@
 """The analytics engine: observations in, findings out; and the readable audit summary.
 
-`run_audit` resolves every presented identity to a device (`correlate`), adds the sightings
-to the state, runs every enabled detection of `DETECTIONS` with its rule, and applies the
-exceptions. It knows no detection by name, so a new detection module needs no change here.
+`load_rules` reads the rules for the detections of `DETECTIONS`; `run_audit` resolves every
+presented identity to a device (`correlate`), adds the sightings to the state, runs every
+enabled detection with its rule, and applies the exceptions. It knows no detection by name,
+so a new detection module needs no change here.
 """
 
 from __future__ import annotations
@@ -10,16 +11,19 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..sensor.records import Observation
 from ..sensor.secrets import EPHEMERAL, SecretHasher
+from ..sensor.yamlfile import RULES_DIR
 from .correlate import Sighting, correlate
 from .detections import DETECTIONS
-from .detections.base import Context, Detection, Finding, moment
+from .detections.base import Context, Detection, moment
+from .findings import Finding
 from .identities import Identity
 from .inventory import Inventory
 from .remote_access import ApprovalWindow, LedgerEntry, ledger, tool_name
-from .rules import RuleSet, Severity
+from .rules import RuleSet, Severity, read_rules
 from .state import State
 from .suppressions import Suppression, apply_suppressions
 
@@ -50,6 +54,11 @@ class AuditResult:
     def failing(self, fail_on: Severity | None) -> bool:
         """Whether some finding is at or above `fail_on` (None: never fail)."""
         return fail_on is not None and any(f.severity.rank >= fail_on.rank for f in self.findings)
+
+
+def load_rules(rules_dir: str | Path = RULES_DIR, detections: Sequence[Detection] = DETECTIONS) -> RuleSet:
+    """The rules of `rules_dir`, checked against `detections` (every registered one by default)."""
+    return read_rules(rules_dir, detections)
 
 
 def run_audit(

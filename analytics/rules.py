@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from ..sensor.yamlfile import RULES_DIR, YamlError, load_yaml
+from ..sensor.yamlfile import YamlError, load_yaml
 from .correlate import CorrelationSettings
 
 _RULE_KEYS = {"id", "name", "severity", "description", "enabled", "params"}
@@ -113,12 +113,12 @@ class Declares(Protocol):
         ...
 
 
-def load_rules(rules_dir: str | Path = RULES_DIR, detections: tuple[Declares, ...] | None = None) -> RuleSet:
-    """All rules of `rules_dir/*.yaml`, checked against the detections' declarations."""
-    if detections is None:
-        from .detections import DETECTIONS  # detections import this module
+def read_rules(rules_dir: str | Path, detections: Iterable[Declares]) -> RuleSet:
+    """All rules of `rules_dir/*.yaml`, checked against the declarations of `detections`.
 
-        detections = DETECTIONS
+    The detections are passed in (`pipeline.load_rules` passes the registered ones), so that
+    the detections can use `Rule` without this module knowing any of them.
+    """
     declared = {d.RULE_ID: d.Params for d in detections}
     rules_dir = Path(rules_dir)
     files = sorted(rules_dir.glob("*.yaml")) + sorted(rules_dir.glob("*.yml"))

@@ -21,7 +21,7 @@ from typing import Any
 from ..sensor.secrets import state_dir
 from .alerts import to_alert
 from .correlate import Sighting
-from .detections.base import Finding
+from .findings import Finding
 from .identities import Identity
 from .inventory import normalise_mac
 from .rules import Severity

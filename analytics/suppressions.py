@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..sensor.yamlfile import YamlError, load_yaml
-from .detections.base import Finding
+from .findings import Finding
 
 FIELDS = ("rule", "subject", "approver", "reason", "expires")
 

@@ -1,4 +1,5 @@
-"""The detections: one module per rule family, each with RULE_ID, Params and detect().
+"""The detections: one module per rule family, each with RULE_ID, Params and detect();
+`base` holds what they share.
 
 A new detection is a new module added to `DETECTIONS` and a rule in rules/*.yaml; the
 engine (`analytics.pipeline`) needs no change.
@@ -20,7 +21,7 @@ from . import (
     unknown_device,
     weak_certificate,
 )
-from .base import Context, Detection, DeviceRef, Finding
+from .base import Context, Detection
 
 DETECTIONS: tuple[Detection, ...] = (
     shared_credential,
@@ -37,4 +38,4 @@ DETECTIONS: tuple[Detection, ...] = (
     remote_access_unapproved,
 )
 
-__all__ = ["DETECTIONS", "Context", "Detection", "DeviceRef", "Finding"]
+__all__ = ["DETECTIONS", "Context", "Detection"]

@@ -1,8 +1,9 @@
-"""What every detection shares: the `Finding` record, the run `Context`, grouping helpers.
+"""What the detections share: the run `Context`, the `Detection` contract, grouping and message
+helpers, client certificates judged at packet time, and the statuses of gone devices.
 
 A detection module declares `RULE_ID` (the contract), a frozen `Params` dataclass (its
 thresholds, filled from rules/*.yaml) and `detect(ctx, rule)` yielding Findings. It groups
-sightings by a subject and makes one Finding per subject per run with `finding()`, so
+sightings by a subject and makes one Finding per subject per run with `findings.finding()`, so
 deduplication, counts, devices and evidence are built the same way everywhere.
 """
 
@@ -13,62 +14,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from ...sensor.records import Evidence
+from ...sensor.records import X509Cert
 from ...sensor.secrets import EPHEMERAL, SecretHasher
 from ..correlate import Sighting
+from ..findings import DeviceRef, Finding
 from ..identities import CERT_KINDS, Identity, IdentityKind
-from ..inventory import Asset, Inventory
+from ..inventory import Asset, Inventory, Status, parse_status
 from ..remote_access import ApprovalWindow
-from ..rules import Rule, Severity
+from ..rules import Rule
 
-MAX_EVIDENCE_FRAMES = 50
-"""Frames kept per capture in one finding: enough to open the packets, bounded in size."""
 MAX_DEVICES_IN_MESSAGE = 5
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceRef:
-    """A device involved in a finding, and how it was recognised."""
-
-    key: str
-    """`asset:<id>`, `mac:<MAC>` or `ip:<IP>` (see `Sighting.device_key`)."""
-    asset_id: str | None
-    mac: str | None
-    ips: tuple[str, ...]
-    status: str | None
-    """Inventory status; None for unknown devices."""
-    match: str
-    """Method: mac, dhcp, ip, certificate, ae-title or none."""
-    match_value: str
-    label: str
-    """`INF-0042 (BD Alaris 8015, ICU)` or `unknown 10.1.2.3 (00-1A-...)`."""
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One alert: one rule, one subject, one run (Zeek's NOTICE with its identifier)."""
-
-    rule_id: str
-    rule_name: str
-    severity: Severity
-    subject: str
-    """What the finding is about, e.g. `client-certificate:<sha256>` or `asset:INF-0042`."""
-    message: str
-    """One sentence an analyst understands."""
-    first_seen: float
-    last_seen: float
-    """Packet times."""
-    count: int
-    """Presentations behind the finding."""
-    devices: tuple[DeviceRef, ...]
-    identity: Identity | None
-    evidence: tuple[Evidence, ...]
-    protocols: tuple[str, ...]
-
-    @property
-    def dedup_key(self) -> str:
-        """`rule:subject`: one finding per key per run; exceptions match on it."""
-        return f"{self.rule_id}:{self.subject}"
+GONE = ("retired", "decommissioned")
+"""Statuses of devices that should no longer be on the network."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,51 +70,6 @@ def group(sightings: Iterable[Sighting], key: Callable[[Sighting], str | None]) 
     return out
 
 
-def device_refs(sightings: Iterable[Sighting]) -> tuple[DeviceRef, ...]:
-    """The distinct devices of `sightings`, with every IP each used."""
-    by_key: dict[str, tuple[Sighting, list[str]]] = {}
-    for s in sightings:
-        _first, ips = by_key.setdefault(s.device_key, (s, []))
-        if s.ip not in ips:
-            ips.append(s.ip)
-    refs = []
-    for key, (s, ips) in by_key.items():
-        a = s.asset
-        unknown = f"unknown {', '.join(ips)}" + (f" ({s.mac})" if s.mac else "")
-        label = a.label if a is not None else unknown
-        refs.append(DeviceRef(key, a.asset_id if a else None, s.mac, tuple(ips),
-                              str(a.status) if a else None, str(s.method), s.match_value, label))
-    return tuple(refs)
-
-
-def merge_evidence(sightings: Iterable[Sighting]) -> tuple[Evidence, ...]:
-    """Frames per capture, sorted, at most MAX_EVIDENCE_FRAMES each."""
-    frames: dict[str, set[int]] = {}
-    for s in sightings:
-        ev = s.presentation.obs.evidence
-        if ev.capture or ev.frames:
-            frames.setdefault(ev.capture, set()).update(ev.frames)
-    return tuple(Evidence(c, tuple(sorted(f)[:MAX_EVIDENCE_FRAMES])) for c, f in frames.items())
-
-
-def finding(
-    rule: Rule,
-    subject: str,
-    sightings: Sequence[Sighting],
-    message: str,
-    identity: Identity | None = None,
-) -> Finding:
-    """The finding of `rule` about `subject`, built from the sightings that caused it."""
-    ts = [s.ts for s in sightings]
-    protocols = tuple(dict.fromkeys(str(s.presentation.obs.protocol) for s in sightings))
-    return Finding(
-        rule_id=rule.id, rule_name=rule.name, severity=rule.severity, subject=subject,
-        message=message, first_seen=min(ts), last_seen=max(ts), count=len(sightings),
-        devices=device_refs(sightings), identity=identity, evidence=merge_evidence(sightings),
-        protocols=protocols,
-    )
-
-
 def list_devices(devices: Sequence[DeviceRef]) -> str:
     """`INF-1 (…), INF-2 (…) and 3 more` for messages."""
     names = [d.label for d in devices[:MAX_DEVICES_IN_MESSAGE]]
@@ -190,3 +102,47 @@ def registered_to(inventory: Inventory, identity: Identity) -> tuple[Asset, ...]
     if identity.kind is IdentityKind.AE_TITLE:
         return inventory.by_ae_title.get(identity.value, ())
     return ()
+
+
+def client_cert(s: Sighting) -> X509Cert | None:
+    """The parsed client certificate of `s`, else None (unparsed ones have no fields to judge)."""
+    p = s.presentation
+    if p.identity.kind is IdentityKind.CLIENT_CERT and p.cert is not None and p.cert.parsed:
+        return p.cert
+    return None
+
+
+def validity_time(text: str) -> datetime | None:
+    """An ISO 8601 validity bound as aware UTC datetime; None when unreadable."""
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def check_statuses(statuses: tuple[str, ...]) -> frozenset[Status]:
+    """The statuses named, or ValueError naming the unknown one (rules.py reports it)."""
+    out = set()
+    for text in statuses:
+        status = parse_status(text)
+        if status is None:
+            raise ValueError(f"unknown status {text!r} (expected {', '.join(s.value for s in Status)})")
+        out.add(status)
+    return frozenset(out)
+
+
+def status_phrase(asset: Asset) -> str:
+    """`retired since 2023-05-02` or `decommissioned`."""
+    when = f" since {asset.status_date.isoformat()}" if asset.status_date else ""
+    return f"{asset.status.value.replace('_', ' ')}{when}"
+
+
+@dataclass(frozen=True, slots=True)
+class GoneParams:
+    """Rule parameters of detections about gone devices: which statuses count as gone."""
+
+    statuses: tuple[str, ...] = GONE
+
+    def __post_init__(self) -> None:
+        check_statuses(self.statuses)

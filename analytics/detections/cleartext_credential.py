@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 from ...sensor.records import SecretKind
 from ..correlate import Sighting
+from ..findings import Finding, device_refs, finding
 from ..identities import IdentityKind
 from ..rules import Rule
-from .base import Context, Finding, device_refs, finding, group
+from .base import Context, group
 
 RULE_ID = "cleartext-credential"
 

@@ -6,19 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..correlate import Sighting
+from ..findings import Finding, device_refs, finding
 from ..inventory import Status
 from ..rules import Rule
-from ._common import GoneParams, check_statuses, status_phrase
-from .base import (
-    Context,
-    Finding,
-    device_refs,
-    finding,
-    group,
-    list_devices,
-    registered_to,
-    since,
-)
+from .base import Context, GoneParams, check_statuses, group, list_devices, registered_to, since, status_phrase
 
 RULE_ID = "credential-outlives-device"
 

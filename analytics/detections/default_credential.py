@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from ...sensor.records import CredentialSeen, SecretKind
 from ..correlate import Sighting
+from ..findings import Finding, device_refs, finding
 from ..identities import IdentityKind
 from ..rules import Rule
-from .base import Context, Finding, device_refs, finding, group, list_devices
+from .base import Context, group, list_devices
 
 RULE_ID = "default-credential"
 FIELDS = frozenset({"vendor", "product", "user", "password", "source"})

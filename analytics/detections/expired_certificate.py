@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..correlate import Sighting
+from ..findings import Finding, device_refs, finding
 from ..rules import Rule
-from ._certs import client_cert, when
-from .base import Context, Finding, day, device_refs, finding, group, list_devices
+from .base import Context, client_cert, day, group, list_devices, validity_time
 
 RULE_ID = "expired-certificate"
 
@@ -23,7 +23,7 @@ def _out_of_validity(s: Sighting) -> bool:
     cert = client_cert(s)
     if cert is None:
         return False
-    nb, na = when(cert.not_before), when(cert.not_after)
+    nb, na = validity_time(cert.not_before), validity_time(cert.not_after)
     return bool((na and s.ts > na.timestamp()) or (nb and s.ts < nb.timestamp()))
 
 
@@ -34,7 +34,7 @@ def detect(ctx: Context, rule: Rule) -> Iterator[Finding]:
         cert = client_cert(sightings[0])
         assert cert is not None
         identity = sightings[0].presentation.identity
-        na = when(cert.not_after)
+        na = validity_time(cert.not_after)
         if na and sightings[0].ts > na.timestamp():
             state = f"expired on {na.date().isoformat()}"
         else:

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..correlate import Sighting
+from ..findings import Finding, finding
 from ..identities import CERT_KINDS, IdentityKind
 from ..inventory import Status
 from ..rules import Rule
-from ._common import GONE, check_statuses
-from .base import Context, Finding, finding, group, registered_to
+from .base import GONE, Context, check_statuses, group, registered_to
 
 RULE_ID = "identity-mismatch"
 KINDS = CERT_KINDS | {IdentityKind.AE_TITLE}

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ...sensor.records import X509Cert
+from ..findings import Finding, device_refs, finding
 from ..rules import Rule
-from ._certs import client_cert, when
-from .base import Context, Finding, device_refs, finding, group, list_devices
+from .base import Context, client_cert, group, list_devices, validity_time
 
 RULE_ID = "long-lived-certificate"
 
@@ -35,7 +35,7 @@ def _add_years(dt: datetime, years: int) -> datetime:
 
 def too_long(cert: X509Cert, years: int) -> bool:
     """Whether notAfter lies more than `years` calendar years after notBefore."""
-    nb, na = when(cert.not_before), when(cert.not_after)
+    nb, na = validity_time(cert.not_before), validity_time(cert.not_after)
     return bool(nb and na and na > _add_years(nb, years))
 
 
@@ -47,7 +47,7 @@ def detect(ctx: Context, rule: Rule) -> Iterator[Finding]:
     for subject, sightings in groups.items():
         cert = client_cert(sightings[0])
         assert cert is not None
-        nb, na = when(cert.not_before), when(cert.not_after)
+        nb, na = validity_time(cert.not_before), validity_time(cert.not_after)
         assert nb and na
         span = (na - nb).days / 365.25
         identity = sightings[0].presentation.identity

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 
 from ...sensor.records import CredentialSeen, TokenClaims
 from ..correlate import Sighting
+from ..findings import Finding, device_refs, finding
 from ..identities import IdentityKind
 from ..rules import Rule
-from .base import Context, Finding, device_refs, finding, group, list_devices
+from .base import Context, group, list_devices
 
 RULE_ID = "long-lived-token"
 DAY = 86400.0

@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..findings import Finding, device_refs, finding
 from ..remote_access import LedgerEntry, ledger, tool_name
 from ..rules import Rule
-from .base import Context, Finding, device_refs, finding, moment
+from .base import Context, moment
 
 RULE_ID = "remote-access-unapproved"
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..findings import Finding, finding
 from ..identities import IdentityKind
 from ..rules import Rule
-from ._common import GoneParams, check_statuses, status_phrase
-from .base import Context, Finding, finding, group, moment
+from .base import Context, GoneParams, check_statuses, group, moment, status_phrase
 
 RULE_ID = "retired-device-authenticates"
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..findings import Finding, device_refs, finding
 from ..identities import Identity, IdentityKind
 from ..rules import Rule
-from .base import Context, Finding, device_refs, finding, group, list_devices, since
+from .base import Context, group, list_devices, since
 
 RULE_ID = "shared-credential"
 KINDS = frozenset({IdentityKind.SECRET, IdentityKind.CLIENT_CERT, IdentityKind.AE_TITLE})

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..findings import Finding, device_refs, finding
 from ..identities import IdentityKind
 from ..rules import Rule
-from .base import Context, Finding, device_refs, finding, group
+from .base import Context, group
 
 RULE_ID = "unknown-device"
 NOT_AUTHENTICATING = frozenset({IdentityKind.SERVER_CERT, IdentityKind.REMOTE_ACCESS})

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ...sensor.records import X509Cert
+from ..findings import Finding, device_refs, finding
 from ..rules import Rule
-from ._certs import client_cert
-from .base import Context, Finding, device_refs, finding, group, list_devices
+from .base import Context, client_cert, group, list_devices
 
 RULE_ID = "weak-certificate"
 

@@ -12,8 +12,7 @@ from tests.analytics import scenario
 from tests.analytics.builders import HASHER
 from trustwatch.analytics.alerts import to_alert, write_alerts
 from trustwatch.analytics.inventory import load_inventory
-from trustwatch.analytics.pipeline import AuditResult, run_audit
-from trustwatch.analytics.rules import load_rules
+from trustwatch.analytics.pipeline import AuditResult, load_rules, run_audit
 
 
 @pytest.fixture(scope="module")

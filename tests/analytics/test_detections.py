@@ -14,13 +14,14 @@ import pytest
 from tests.analytics import scenario
 from tests.analytics.builders import HASHER, T0, cert, client_cert, ep
 from trustwatch.analytics.detections import DETECTIONS
-from trustwatch.analytics.detections.base import Context, Finding, finding
+from trustwatch.analytics.detections.base import Context
 from trustwatch.analytics.detections.long_lived_certificate import too_long
 from trustwatch.analytics.detections.weak_certificate import Params as WeakParams
 from trustwatch.analytics.detections.weak_certificate import weaknesses
+from trustwatch.analytics.findings import Finding, finding
 from trustwatch.analytics.inventory import load_inventory
-from trustwatch.analytics.pipeline import AuditResult, run_audit
-from trustwatch.analytics.rules import Rule, RuleSet, load_rules
+from trustwatch.analytics.pipeline import AuditResult, load_rules, run_audit
+from trustwatch.analytics.rules import Rule, RuleSet
 from trustwatch.sensor.records import Observation, X509Cert
 from trustwatch.sensor.yamlfile import RULES_DIR
 

@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import SAMPLES
 from trustwatch.analytics.cli import main
-from trustwatch.analytics.rules import load_rules
+from trustwatch.analytics.pipeline import load_rules
 from trustwatch.sensor.records import SecretKind
 from trustwatch.sensor.secrets import SecretHasher
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from tests.analytics import scenario
 from tests.analytics.builders import HASHER
 from trustwatch.analytics.inventory import load_inventory
-from trustwatch.analytics.pipeline import render_summary, run_audit
-from trustwatch.analytics.rules import Severity, load_rules
+from trustwatch.analytics.pipeline import load_rules, render_summary, run_audit
+from trustwatch.analytics.rules import Severity
 
 
 def test_summary(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from trustwatch.analytics.correlate import correlate
 from trustwatch.analytics.detections import remote_access_unapproved
 from trustwatch.analytics.detections.base import Context
 from trustwatch.analytics.inventory import load_inventory
+from trustwatch.analytics.pipeline import load_rules
 from trustwatch.analytics.remote_access import ApprovalWindowsError, ledger, ledger_record, load_windows
-from trustwatch.analytics.rules import load_rules
 from trustwatch.sensor.records import Proto, RemoteAccessSession
 
 INVENTORY = """asset_id,mac,ip,department,status,remote_access

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from trustwatch.analytics.detections import DETECTIONS, long_lived_certificate, shared_credential
-from trustwatch.analytics.rules import RuleError, Severity, load_rules
+from trustwatch.analytics.rules import RuleError, Severity, read_rules
 from trustwatch.sensor.yamlfile import RULES_DIR
 
 
 def test_repository_rules_cover_every_detection() -> None:
-    rules = load_rules()
+    rules = read_rules(RULES_DIR, DETECTIONS)
     assert set(rules.rules) == {d.RULE_ID for d in DETECTIONS}
     assert rules.get("shared-credential").severity is Severity.HIGH
     assert rules.get("long-lived-certificate").params_as(long_lived_certificate.Params).max_validity_years == 5
@@ -37,7 +37,7 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_thresholds_are_data(rules_dir: Path) -> None:
     edit(rules_dir / "certificates.yaml", "max_validity_years: 5", "max_validity_years: 3")
     edit(rules_dir / "identity.yaml", "min_devices: 2", "min_devices: 4")
-    rules = load_rules(rules_dir)
+    rules = read_rules(rules_dir, DETECTIONS)
     assert rules.get("long-lived-certificate").params_as(long_lived_certificate.Params).max_validity_years == 3
     assert rules.get("shared-credential").params_as(shared_credential.Params).min_devices == 4
 
@@ -68,7 +68,7 @@ def test_thresholds_are_data(rules_dir: Path) -> None:
 def test_rule_errors(rules_dir: Path, file: str, old: str, new: str, rule_id: str, message: str) -> None:
     edit(rules_dir / file, old, new)
     with pytest.raises(RuleError) as e:
-        load_rules(rules_dir)
+        read_rules(rules_dir, DETECTIONS)
     assert e.value.path == str(rules_dir / file)
     assert e.value.rule_id == rule_id
     assert message in e.value.msg
@@ -78,7 +78,7 @@ def test_rule_errors(rules_dir: Path, file: str, old: str, new: str, rule_id: st
 def test_detection_without_rule(rules_dir: Path) -> None:
     (rules_dir / "credentials.yaml").unlink()
     with pytest.raises(RuleError) as e:
-        load_rules(rules_dir)
+        read_rules(rules_dir, DETECTIONS)
     assert e.value.rule_id in ("cleartext-credential", "long-lived-token")
     assert e.value.msg == "no rule for this detection (add it, or set enabled: false)"
 
@@ -86,9 +86,9 @@ def test_detection_without_rule(rules_dir: Path) -> None:
 def test_rule_defined_twice(rules_dir: Path) -> None:
     shutil.copy(rules_dir / "credentials.yaml", rules_dir / "more.yaml")
     with pytest.raises(RuleError, match="defined twice"):
-        load_rules(rules_dir)
+        read_rules(rules_dir, DETECTIONS)
 
 
 def test_empty_directory(tmp_path: Path) -> None:
     with pytest.raises(RuleError, match="no rules files"):
-        load_rules(tmp_path)
+        read_rules(tmp_path, DETECTIONS)

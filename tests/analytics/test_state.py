@@ -11,8 +11,8 @@ from tests.analytics import scenario
 from tests.analytics.builders import HASHER, T0
 from trustwatch.analytics.identities import Identity, IdentityKind
 from trustwatch.analytics.inventory import load_inventory
-from trustwatch.analytics.pipeline import run_audit
-from trustwatch.analytics.rules import Severity, load_rules
+from trustwatch.analytics.pipeline import load_rules, run_audit
+from trustwatch.analytics.rules import Severity
 from trustwatch.analytics.state import State, StateError, default_state_path
 from trustwatch.sensor.records import Observation
 

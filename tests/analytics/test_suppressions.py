@@ -10,8 +10,7 @@ import pytest
 from tests.analytics import scenario
 from tests.analytics.builders import HASHER
 from trustwatch.analytics.inventory import load_inventory
-from trustwatch.analytics.pipeline import AuditResult, run_audit
-from trustwatch.analytics.rules import load_rules
+from trustwatch.analytics.pipeline import AuditResult, load_rules, run_audit
 from trustwatch.analytics.suppressions import Suppression, SuppressionsError, load_suppressions
 
 FLEET = f"client-certificate:{scenario.FLEET.sha256}"
