@@ -17,6 +17,7 @@ import mmap
 import os
 import stat
 import struct
+import sys
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from typing import BinaryIO
 from . import mapguard
 from .fastpath import walk_pcap, walk_pcapng
 
+STDIN = "-"
+"""The path that names standard input."""
 READ_BLOCK = 1 << 22
 MAX_RECORD = 1 << 18
 """Largest frame we accept (pcap's snaplen limit); a bigger one means a corrupt file."""
@@ -84,18 +87,20 @@ class Capture:
     """
 
     def __init__(self, path: str) -> None:
+        """`path` names a file, or is `-` for standard input (a pipe: gzip too)."""
         self.path = path
         self.warnings: list[str] = []
         self.frames_read = 0
         self.clamped_times = 0
         """Timestamps outside TIME_MIN..TIME_MAX, clamped (each time one is read)."""
-        self._raw: io.BufferedReader = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._raw: io.BufferedReader = (  # closed in close()
+            open(os.dup(sys.stdin.fileno()), "rb") if path == STDIN else open(path, "rb")  # noqa: SIM115
+        )
         try:
             head = self._raw.read(4)
             unzipped = None
             if head[:2] == GZIP_MAGIC:
-                self._raw.seek(0)
-                unzipped = _Gunzip(self._raw)
+                unzipped = _Gunzip(self._raw, head)
                 head = unzipped.read(4)
             if len(head) < 4:
                 raise CaptureError("not a capture file (shorter than a capture header)")
@@ -449,10 +454,11 @@ class _Gunzip:
     """Incremental gzip reader that keeps what it could decompress when the file is cut
     short (gzip.GzipFile raises and loses the last block instead)."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, head: bytes) -> None:
+        """`head`: what was already read of `raw` to recognise it (a pipe cannot seek back)."""
         self._raw = raw
         self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self._buf = bytearray()
+        self._buf = bytearray(self._z.decompress(head))
         self._eof = False
 
     def read(self, n: int) -> bytes:

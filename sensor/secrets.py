@@ -13,10 +13,12 @@ database then no longer matches new sightings, so rotate together with a fresh s
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,28 +44,52 @@ def key_path(option: str | None = None) -> Path:
     return Path(option or os.environ.get(KEY_ENV) or state_dir() / "site.key")
 
 
-def load_site_key(path: Path) -> bytes:
-    """The key in `path`, created (mode 0600, parents 0700) if the file does not exist."""
+def load_site_key(path: Path, warn: Callable[[str], None] | None = None) -> bytes:
+    """The key in `path`, created (mode 0600, parents 0700) if the file does not exist.
+
+    Creation is atomic: the bytes go to a temporary file that is synced and then linked to
+    `path`, so a full disk or a crash never leaves a short key behind, and of two runs
+    starting at once one creates the key and both use it. A key that others may read is
+    refused (world) or warned about through `warn` (group: a sensor and an analytics under
+    two accounts of one group may share it)."""
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as e:
         raise SiteKeyError(f"{path}: cannot create the site key's directory: {e.strerror}") from None
+    if not path.exists():
+        _create_key(path)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    except OSError as e:
-        raise SiteKeyError(f"{path}: cannot create the site key: {e.strerror}") from None
-    else:
-        with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_bytes(KEY_BYTES))
-    try:
-        key = path.read_bytes()
+        with open(path, "rb") as f:
+            mode = os.fstat(f.fileno()).st_mode
+            key = f.read()
     except OSError as e:
         raise SiteKeyError(f"{path}: cannot read the site key: {e.strerror}") from None
+    if mode & 0o007:
+        raise SiteKeyError(f"{path}: the site key is readable or writable by every user "
+                           f"(mode {mode & 0o777:04o}); chmod 600 it, or rotate it if it may have leaked")
+    if mode & 0o070 and warn is not None:
+        warn(f"{path}: the site key is open to its group (mode {mode & 0o777:04o}); chmod 600 unless "
+             "the group is trustwatch's own")
     if len(key) < 16:
         raise SiteKeyError(f"{path}: the site key is {len(key)} bytes, at least 16 are needed")
     return key
+
+
+def _create_key(path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, secrets.token_bytes(KEY_BYTES))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        with contextlib.suppress(FileExistsError):  # another run created it first: use that one
+            os.link(tmp, path)
+    except OSError as e:
+        raise SiteKeyError(f"{path}: cannot create the site key: {e.strerror}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,6 +64,8 @@ class SenseReport:
     seconds: float = 0.0
     inspected_bytes: int = 0
     """Wire bytes of the frames the full path decoded; the others were only counted in bulk."""
+    skipped: list[str] = field(default_factory=list)
+    """Files in walked directories that were not read, each with why."""
 
     @property
     def frames(self) -> int:
@@ -82,7 +84,8 @@ class SenseReport:
 
     def warnings(self) -> list[str]:
         """One line per problem inside a capture that was otherwise read."""
-        return [f"warning: {c.path}: {w}" for c in self.captures for w in c.warnings]
+        return [f"warning: {line}" for line in self.skipped] + [
+            f"warning: {c.path}: {w}" for c in self.captures for w in c.warnings]
 
 
 class Sensor:
@@ -289,15 +292,22 @@ class Sensor:
         }
 
 
-def find_captures(paths: Iterable[str]) -> Iterator[str]:
-    """The files to read: named files as they are, directories walked in name order."""
+def find_captures(paths: Iterable[str], skipped: list[str] | None = None) -> Iterator[str]:
+    """The files to read: named files as they are (`-` is standard input, a FIFO is read),
+    directories walked in name order for regular capture files; anything else found there (a
+    FIFO would block the walk forever, a socket or device is no capture) is noted in
+    `skipped`."""
     for path in paths:
         if os.path.isdir(path):
             for root, dirs, files in os.walk(path):
                 dirs.sort()
                 for name in sorted(files):
                     if name.lower().endswith(CAPTURE_SUFFIXES):
-                        yield os.path.join(root, name)
+                        found = os.path.join(root, name)
+                        if os.path.isfile(found):
+                            yield found
+                        elif skipped is not None:
+                            skipped.append(f"{found}: not a regular file; skipped")
         else:
             yield path
 
@@ -314,7 +324,7 @@ def sense_paths(
 
     def run() -> Iterator[Observation]:
         start = time.perf_counter()
-        for path in find_captures(paths):
+        for path in find_captures(paths, sensor.report.skipped):
             yield from sensor.read(path, progress)
         sensor.report.flows = sensor.flow_counters()
         sensor.report.seconds = time.perf_counter() - start

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -123,3 +125,27 @@ def test_sense_starts_without_the_analytics(tmp_path: Path) -> None:
     usage = subprocess.run([sys.executable, "-m", "trustwatch.analytics.cli", "--help"], capture_output=True, text=True,
                            check=True).stdout
     assert all(command in usage for command in ("audit", "analyze", "remote-access", "alerts", "inventory", "monitor"))
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_standard_input_plain_or_gzip(tmp_path: Path, packed: bool) -> None:
+    """`--read -` reads a capture from a pipe, gzip-compressed too (a pipe cannot seek back
+    after its first bytes told what it is)."""
+    source = SAMPLES / "tls12-mutual-auth.pcap"
+    data = gzip.compress(source.read_bytes()) if packed else source.read_bytes()
+    exe = Path(sys.executable).parent / "trustwatch"
+    piped = subprocess.run([str(exe), "sense", "--read", "-", "-q", "--key-file", str(tmp_path / "k")],
+                           input=data, capture_output=True, check=True).stdout.decode()
+    direct = subprocess.run([str(exe), "sense", "--read", str(source), "-q", "--key-file", str(tmp_path / "k")],
+                            capture_output=True, check=True).stdout.decode()
+    assert piped and piped.replace('"capture":"-"', f'"capture":"{source}"') == direct
+
+
+def test_a_fifo_in_a_walked_directory_is_skipped_not_waited_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(SAMPLE_CAPTURES[0], tmp_path / SAMPLE_CAPTURES[0].name)
+    os.mkfifo(tmp_path / "zz-live.pcap")
+    code, docs, err = sense(["--read", str(tmp_path)], capsys)
+    assert code == 0 and docs
+    assert "zz-live.pcap: not a regular file; skipped" in err
