@@ -1,42 +1,34 @@
-"""Prometheus metrics: sensor health and identity hygiene, `trustwatch_` prefixed.
+"""Prometheus metrics of the analytics: identity hygiene and the analysis runs, `trustwatch_` prefixed.
 
-One `Metrics` object owns its own `CollectorRegistry` (never the process-wide one) and is its
-only collector: the monitor loop (or an audit) updates plain snapshots, and a scrape, a
-textfile write or a Pushgateway push reads them, so the HTTP thread never walks the sensor's
-live tables. Labels are bounded by code and rules: rule, severity, protocol, action, status,
-vendor, approval -- never a device, address or credential.
+One `Metrics` object joins the registry of the sensor's metrics (`sensor.metrics.SensorMetrics`:
+packets, flows, weirds, observations, cleartext credentials), so that one endpoint, textfile or
+push carries both. The monitor loop (or an audit) updates plain snapshots, and a scrape, a
+textfile write or a Pushgateway push reads them. Labels are bounded by code and rules: rule,
+severity, vendor, approval, status -- never a device, address or credential.
 
-    sensor health   trustwatch_packets_total, _bytes_total, _kernel_packets_total,
-                    _kernel_drops_total, _flows_active, _flows_created_total, _flows_expired_total,
-                    _flows_evicted_total, _parse_errors_total{protocol}, _inspected_bytes_total,
-                    _skipped_bytes_total, _last_packet_timestamp_seconds
-    identity        trustwatch_observations_total{action,protocol}, _alerts_total{rule,severity},
-                    _findings{rule,severity}, _devices{status}, _shared_credentials,
-                    _cleartext_credentials_total{protocol}, _remote_sessions_total{vendor,approval},
+    identity        trustwatch_alerts_total{rule,severity}, _findings{rule,severity}, _devices{status},
+                    _shared_credentials, _remote_sessions_total{vendor,approval},
                     _client_certificates_expiring
     analytics       trustwatch_analysis_runs_total, _analysis_duration_seconds,
                     _last_analysis_timestamp_seconds, _window_observations
 
-Audits export the same registry in the node_exporter textfile format (`--metrics-textfile`,
-written to a temporary file and renamed over the target, so the collector never reads half a
-file) and/or push it to a Pushgateway (`--pushgateway`).
+Audits export the same registry in the node_exporter textfile format (written to a temporary
+file and renamed over the target, so the collector never reads half a file) and/or push it to
+a Pushgateway (`analytics.cli.audit`).
 """
 
 from __future__ import annotations
 
-import argparse
 import threading
-import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any
 
-from prometheus_client import CollectorRegistry, push_to_gateway, start_http_server, write_to_textfile
+from prometheus_client import push_to_gateway, write_to_textfile
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ..sensor.records import CredentialSeen, Observation, SecretKind
+from ..sensor.metrics import SensorMetrics, labelled
 from .findings import Finding
 from .identities import IdentityKind
 from .pipeline import AuditResult
@@ -62,24 +54,6 @@ def remote_sessions(result: AuditResult) -> Iterator[tuple[str, str, str]]:
 
 
 @dataclass(frozen=True)
-class SensorSnapshot:
-    """The sensor's counters at one moment (None: not measured by this source)."""
-
-    packets: int = 0
-    wire_bytes: int | None = None
-    kernel_packets: int | None = None
-    kernel_drops: int | None = None
-    flows_active: int = 0
-    flows_created: int = 0
-    flows_expired: int = 0
-    flows_evicted: int = 0
-    parse_errors: dict[str, int] = field(default_factory=dict)
-    """Protocol -> weirds counted for it (`<proto>_<problem>`)."""
-    inspected_bytes: int = 0
-    last_packet_ts: float | None = None
-
-
-@dataclass(frozen=True)
 class AnalysisSnapshot:
     """What the latest analysis over the window found."""
 
@@ -94,34 +68,20 @@ class AnalysisSnapshot:
 
 
 class Metrics:
-    """trustwatch's metrics in their own registry; update methods are called from one thread."""
+    """trustwatch's metrics, the sensor's included; update methods are called from one thread."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=False)
+        self.sensor = SensorMetrics()
+        """The sensor's metrics: observations pass through its `observe`."""
+        self.registry = self.sensor.registry
         self._lock = threading.Lock()
-        self._sensor: SensorSnapshot | None = None
         self._analysis = AnalysisSnapshot()
-        self._observations: Counter[tuple[str, str]] = Counter()
-        self._cleartext: Counter[str] = Counter()
         self._remote: Counter[tuple[str, str]] = Counter()
         self._sessions: OrderedDict[str, None] = OrderedDict()
         self._alerts: Counter[tuple[str, str]] = Counter()
         self.registry.register(self)
 
     # --- updates ------------------------------------------------------------------------
-
-    def observe(self, observations: Iterable[Observation]) -> Iterator[Observation]:
-        """Pass `observations` through, counting them by action and protocol on the way."""
-        for obs in observations:
-            with self._lock:
-                self._observations[(obs.action, str(obs.protocol))] += 1
-                if isinstance(obs, CredentialSeen) and obs.secret_kind != SecretKind.NONE:
-                    self._cleartext[str(obs.protocol)] += 1
-            yield obs
-
-    def sensor(self, snapshot: SensorSnapshot) -> None:
-        """The sensor's latest counters (see `sensor_snapshot`)."""
-        self._sensor = snapshot
 
     def alerted(self, findings: Iterable[Finding]) -> None:
         """Alerts that went out (streamed by the monitor, or written by an audit)."""
@@ -165,27 +125,19 @@ class Metrics:
     def collect(self) -> Iterator[Metric]:
         """Every metric from the latest snapshots (prometheus-client's Collector protocol)."""
         with self._lock:
-            observations = dict(self._observations)
-            cleartext = dict(self._cleartext)
             remote = dict(self._remote)
             alerts = dict(self._alerts)
-        s, a = self._sensor, self._analysis
-        if s is not None:
-            yield from _sensor_metrics(s)
-        yield _labelled(CounterMetricFamily, "trustwatch_observations", "Observations by action and protocol.",
-                        ("action", "protocol"), observations)
-        yield _labelled(CounterMetricFamily, "trustwatch_alerts", "Alerts raised by rule and severity.",
-                        ("rule", "severity"), alerts)
-        yield _labelled(CounterMetricFamily, "trustwatch_cleartext_credentials",
-                        "Credentials seen in clear (with a secret) by protocol.", ("protocol",), cleartext)
-        yield _labelled(CounterMetricFamily, "trustwatch_remote_sessions",
-                        "Remote-access sessions by vendor and approval (counted when first analysed).",
-                        ("vendor", "approval"), remote)
-        yield _labelled(GaugeMetricFamily, "trustwatch_findings",
-                        "Unsuppressed findings of the latest analysis by rule and severity.",
-                        ("rule", "severity"), a.findings)
-        yield _labelled(GaugeMetricFamily, "trustwatch_devices",
-                        "Devices seen presenting an identity, by inventory status.", ("status",), a.devices)
+        a = self._analysis
+        yield labelled(CounterMetricFamily, "trustwatch_alerts", "Alerts raised by rule and severity.",
+                       ("rule", "severity"), alerts)
+        yield labelled(CounterMetricFamily, "trustwatch_remote_sessions",
+                       "Remote-access sessions by vendor and approval (counted when first analysed).",
+                       ("vendor", "approval"), remote)
+        yield labelled(GaugeMetricFamily, "trustwatch_findings",
+                       "Unsuppressed findings of the latest analysis by rule and severity.",
+                       ("rule", "severity"), a.findings)
+        yield labelled(GaugeMetricFamily, "trustwatch_devices",
+                       "Devices seen presenting an identity, by inventory status.", ("status",), a.devices)
         yield GaugeMetricFamily("trustwatch_shared_credentials",
                                 "Credentials presented by two or more devices (shared-credential findings).",
                                 value=a.shared_credentials)
@@ -203,11 +155,6 @@ class Metrics:
 
     # --- export -------------------------------------------------------------------------
 
-    def serve(self, address: str, port: int) -> Any:
-        """Serve /metrics over HTTP on `address:port` in a daemon thread; the server."""
-        server, _thread = start_http_server(port, addr=address, registry=self.registry)
-        return server
-
     def write_textfile(self, path: str) -> None:
         """node_exporter textfile format, written to a temporary file then renamed over `path`."""
         write_to_textfile(path, self.registry)
@@ -217,102 +164,9 @@ class Metrics:
         push_to_gateway(gateway, job=job, registry=self.registry)
 
 
-def sensor_snapshot(sensor: Any, capture: Any = None) -> SensorSnapshot:
-    """A `SensorSnapshot` of a `sensor.sense.Sensor` and, live, its `sensor.live.LiveCapture`."""
-    report = sensor.report
-    flows = sensor.flow_counters()
-    errors: Counter[str] = Counter()
-    for name, n in report.weirds.counts.copy().items():
-        errors[name.split("_", 1)[0]] += n
-    if capture is None:
-        return SensorSnapshot(packets=report.frames, flows_active=len(sensor.table),
-                              flows_created=flows["created"], flows_expired=flows["expired"],
-                              flows_evicted=flows["evicted"], parse_errors=dict(errors),
-                              inspected_bytes=report.inspected_bytes)
-    return SensorSnapshot(packets=capture.frames, wire_bytes=capture.wire_bytes,
-                          kernel_packets=capture.kernel.packets, kernel_drops=capture.kernel.drops,
-                          flows_active=len(sensor.table), flows_created=flows["created"],
-                          flows_expired=flows["expired"], flows_evicted=flows["evicted"],
-                          parse_errors=dict(errors), inspected_bytes=report.inspected_bytes,
-                          last_packet_ts=capture.last_ts)
-
-
-def _sensor_metrics(s: SensorSnapshot) -> Iterator[Metric]:
-    yield CounterMetricFamily("trustwatch_packets", "Frames read.", value=s.packets)
-    if s.wire_bytes is not None:
-        yield CounterMetricFamily("trustwatch_bytes", "Frame bytes on the wire.", value=s.wire_bytes)
-        yield CounterMetricFamily("trustwatch_skipped_bytes",
-                                  "Bytes of done flows, only counted in bulk.",
-                                  value=max(0, s.wire_bytes - s.inspected_bytes))
-    if s.kernel_packets is not None and s.kernel_drops is not None:
-        yield CounterMetricFamily("trustwatch_kernel_packets",
-                                  "Frames the kernel passed to the capture, drops included.",
-                                  value=s.kernel_packets)
-        yield CounterMetricFamily("trustwatch_kernel_drops",
-                                  "Frames the kernel dropped because the capture ring was full.",
-                                  value=s.kernel_drops)
-    yield CounterMetricFamily("trustwatch_inspected_bytes", "Bytes of frames decoded and inspected in full.",
-                              value=s.inspected_bytes)
-    yield GaugeMetricFamily("trustwatch_flows_active", "Flows in the flow table.", value=s.flows_active)
-    yield CounterMetricFamily("trustwatch_flows_created", "Flows created.", value=s.flows_created)
-    yield CounterMetricFamily("trustwatch_flows_expired", "Flows removed after their idle timeout.",
-                              value=s.flows_expired)
-    yield CounterMetricFamily("trustwatch_flows_evicted", "Flows pushed out of a full flow table.",
-                              value=s.flows_evicted)
-    yield _labelled(CounterMetricFamily, "trustwatch_parse_errors",
-                    "Malformed or unexpected data, by protocol (weirds).", ("protocol",),
-                    {(k,): v for k, v in s.parse_errors.items()})
-    if s.last_packet_ts is not None:
-        yield GaugeMetricFamily("trustwatch_last_packet_timestamp_seconds",
-                                "Capture time of the newest packet (epoch seconds).", value=s.last_packet_ts)
-
-
-def _labelled(kind: type[Any], name: str, doc: str, labels: tuple[str, ...], values: dict[Any, int]) -> Metric:
-    family = kind(name, doc, labels=list(labels))
-    for key, value in sorted(values.items()):
-        family.add_metric(list(key) if isinstance(key, tuple) else [key], value)
-    m: Metric = family
-    return m
-
-
 def _epoch(iso: str) -> float:
     try:
         return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return float("nan")
 
-
-# --- audit options -------------------------------------------------------------------------
-
-
-def add_export_options(p: argparse.ArgumentParser) -> None:
-    """`--metrics-textfile` and `--pushgateway` for audits."""
-    p.add_argument("--metrics-textfile", metavar="FILE.prom",
-                   help="write the run's metrics here in the node_exporter textfile format (atomically)")
-    p.add_argument("--pushgateway", metavar="URL", help="push the run's metrics to this Pushgateway")
-    p.add_argument("--metrics-job", default=DEFAULT_JOB, metavar="JOB",
-                   help=f"Pushgateway job name (default: {DEFAULT_JOB})")
-
-
-def export_audit(args: argparse.Namespace, result: AuditResult, rules: RuleSet, metrics: Metrics,
-                 err: IO[str]) -> bool:
-    """After an audit: fill `metrics` from `result`, then write/push where asked; False (said
-    on `err`) when an export failed."""
-    if not (args.metrics_textfile or args.pushgateway):
-        return True
-    metrics.alerted(result.findings)
-    metrics.analysed(result, rules, result.last_ts if result.last_ts is not None else time.time(), 0.0)
-    ok = True
-    if args.metrics_textfile:
-        try:
-            metrics.write_textfile(args.metrics_textfile)
-        except OSError as e:
-            err.write(f"trustwatch: cannot write metrics to {args.metrics_textfile}: {e}\n")
-            ok = False
-    if args.pushgateway:
-        try:
-            metrics.push(args.pushgateway, args.metrics_job)
-        except OSError as e:
-            err.write(f"trustwatch: cannot push metrics to {args.pushgateway}: {e}\n")
-            ok = False
-    return ok

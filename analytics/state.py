@@ -18,7 +18,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ..sensor.secrets import state_dir
 from .alerts import to_alert
 from .correlate import Sighting
 from .findings import Finding
@@ -57,11 +56,6 @@ CREATE INDEX IF NOT EXISTS alerts_rule ON alerts (rule_id, last_seen);
 
 class StateError(Exception):
     """The state database cannot be opened or is not ours."""
-
-
-def default_state_path() -> Path:
-    """`state.db` in trustwatch's state directory (`sensor.secrets.state_dir`)."""
-    return state_dir() / "state.db"
 
 
 class State:

@@ -32,16 +32,16 @@ class SiteKeyError(Exception):
     """The site key file exists but cannot be used; the message says why."""
 
 
-def state_dir() -> Path:
+def data_home() -> Path:
     """`$XDG_STATE_HOME/trustwatch`, else `~/.local/state/trustwatch`: where trustwatch keeps
-    what outlives a run (site key, state database)."""
+    what outlives a run (the site key here; the analytics keep their state database beside it)."""
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     return Path(base) / "trustwatch"
 
 
 def key_path(option: str | None = None) -> Path:
     """The key file in effect: the option, the environment, or the default."""
-    return Path(option or os.environ.get(KEY_ENV) or state_dir() / "site.key")
+    return Path(option or os.environ.get(KEY_ENV) or data_home() / "site.key")
 
 
 def load_site_key(path: Path, warn: Callable[[str], None] | None = None) -> bytes:

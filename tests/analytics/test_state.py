@@ -13,7 +13,7 @@ from trustwatch.analytics.identities import Identity, IdentityKind
 from trustwatch.analytics.inventory import load_inventory
 from trustwatch.analytics.pipeline import load_rules, run_audit
 from trustwatch.analytics.rules import Severity
-from trustwatch.analytics.state import State, StateError, default_state_path
+from trustwatch.analytics.state import State, StateError
 from trustwatch.sensor.records import Observation
 
 DAY = 86400.0
@@ -21,13 +21,6 @@ DAY = 86400.0
 
 def shifted(days: float) -> list[Observation]:
     return [replace(o, ts=o.ts + days * DAY) for o in scenario.observations()]
-
-
-def test_default_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
-    assert default_state_path() == tmp_path / "trustwatch" / "state.db"
-    monkeypatch.delenv("XDG_STATE_HOME")
-    assert default_state_path() == Path.home() / ".local" / "state" / "trustwatch" / "state.db"
 
 
 def test_two_runs_accumulate(tmp_path: Path) -> None:

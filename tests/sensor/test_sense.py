@@ -120,7 +120,8 @@ def test_sense_starts_without_the_analytics(tmp_path: Path) -> None:
         "                   if m.startswith(('trustwatch.analytics.', 'numpy', 'prometheus'))))\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    assert out.split(" ", 1) == ["0", "['trustwatch.analytics.cli', 'trustwatch.analytics.options']\n"]
+    assert out.split(" ", 1) == ["0", "['trustwatch.analytics.cli', 'trustwatch.analytics.cli.options', "
+                                      "'trustwatch.analytics.cli.sense']\n"]
     assert (tmp_path / "o.jsonl").stat().st_size > 0
     usage = subprocess.run([sys.executable, "-m", "trustwatch.analytics.cli", "--help"], capture_output=True, text=True,
                            check=True).stdout

@@ -1,19 +1,27 @@
-"""What every `trustwatch` command shares: exit statuses, the site-key option and the metrics
-endpoint options. Light to import (no analytics module): `trustwatch sense` loads only this
-and the sensor, and starts that much sooner."""
+"""What every `trustwatch` command shares: exit statuses, the one error a command fails with,
+the site key and the metrics endpoint options. Light to import (no analytics module):
+`trustwatch sense` loads only this, `cli.sense` and the sensor, and starts that much sooner."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
-from ..sensor.secrets import KEY_ENV, SecretHasher, SiteKeyError, key_path, load_site_key
+from ...sensor.secrets import KEY_ENV, SecretHasher, SiteKeyError, key_path, load_site_key
 
 EXIT_OK = 0
 EXIT_ALERTS = 1
 EXIT_ERROR = 2
 DEFAULT_METRICS_ADDRESS = "127.0.0.1"
 DEFAULT_METRICS_PORT = 9750
+
+
+class CommandError(Exception):
+    """Why a command cannot go on: `main` writes the message on stderr and exits 2. Its lines
+    are written as they are: `trustwatch: ...`, or the `file:row:field: message` problems of an
+    input file (the loaders' own errors, translated by `cli.site`)."""
+
+    def __init__(self, *lines: str) -> None:
+        super().__init__("\n".join(lines))
 
 
 def add_key_option(p: argparse.ArgumentParser) -> None:
@@ -23,13 +31,13 @@ def add_key_option(p: argparse.ArgumentParser) -> None:
                         f"(default: ${KEY_ENV}, else {key_path()})")
 
 
-def open_secrets(option: str | None) -> SecretHasher | None:
-    """The site's hasher, or None after saying on stderr why the key cannot be used."""
+def site_secrets(key_file: str | None) -> SecretHasher:
+    """The site's hasher under the key of `--key-file` (or its default); CommandError when the
+    key cannot be used."""
     try:
-        return SecretHasher(load_site_key(key_path(option)))
+        return SecretHasher(load_site_key(key_path(key_file)))
     except SiteKeyError as e:
-        sys.stderr.write(f"trustwatch: {e}\n")
-        return None
+        raise CommandError(f"trustwatch: {e}") from None
 
 
 def add_metrics_endpoint_options(p: argparse.ArgumentParser) -> None:

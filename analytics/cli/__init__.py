@@ -1,0 +1,53 @@
+"""The `trustwatch` command: the top of the import graph.
+
+One module per command group: `sense` (the sensor alone), `audit` (audit, analyze),
+`remote_access`, `alerts`, `inventory` (inventory check) and `monitor`; `options` holds what
+they share (exit statuses, `CommandError`, the site key) and `site` loads what a site gives the
+analytics. The analytics commands are imported only when one of them may run: `sense` starts
+without loading the analytics.
+Exit status: 0 all well, 1 alerts at or above `--fail-on` (analytics), 2 some input could not
+be read or used: a command that cannot go on raises `CommandError`, written here on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from .options import EXIT_ERROR, EXIT_OK, CommandError
+from .sense import add_sense_command
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = argparse.ArgumentParser(
+        prog="trustwatch", description="Passive device identity monitor for hospital networks."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_sense_command(sub)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] != ["sense"]:
+        from .alerts import add_alerts_command
+        from .audit import add_analyze_command, add_audit_command
+        from .inventory import add_inventory_command
+        from .monitor import add_monitor_command
+        from .remote_access import add_remote_access_command
+
+        add_audit_command(sub)
+        add_remote_access_command(sub)
+        add_analyze_command(sub)
+        add_alerts_command(sub)
+        add_inventory_command(sub)
+        add_monitor_command(sub)
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except CommandError as e:
+        sys.stderr.write(f"{e}\n")
+        return EXIT_ERROR
+    except BrokenPipeError:  # `trustwatch ... | head`: the reader has all it wants
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    return code
