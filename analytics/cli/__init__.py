@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 
 from .options import EXIT_ERROR, EXIT_OK, CommandError
 from .sense import add_sense_command
@@ -25,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="trustwatch", description="Passive device identity monitor for hospital networks."
     )
+    parser.add_argument("--version", action="version", version=f"trustwatch {version('trustwatch')}")
     sub = parser.add_subparsers(dest="command", required=True)
     add_sense_command(sub)
     argv = sys.argv[1:] if argv is None else list(argv)

@@ -5,6 +5,7 @@ the site key and the metrics endpoint options. Light to import (no analytics mod
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ...sensor.secrets import KEY_ENV, SecretHasher, SiteKeyError, key_path, load_site_key
 
@@ -33,11 +34,16 @@ def add_key_option(p: argparse.ArgumentParser) -> None:
 
 def site_secrets(key_file: str | None) -> SecretHasher:
     """The site's hasher under the key of `--key-file` (or its default); CommandError when the
-    key cannot be used."""
+    key cannot be used (a key open to its group is used, with a warning)."""
     try:
-        return SecretHasher(load_site_key(key_path(key_file)))
+        return SecretHasher(load_site_key(key_path(key_file), warn))
     except SiteKeyError as e:
         raise CommandError(f"trustwatch: {e}") from None
+
+
+def warn(message: str) -> None:
+    """A problem that does not stop the command, on stderr."""
+    sys.stderr.write(f"trustwatch: warning: {message}\n")
 
 
 def add_metrics_endpoint_options(p: argparse.ArgumentParser) -> None:
