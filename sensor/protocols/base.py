@@ -15,18 +15,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from ..flowid import Direction, FlowId
 from ..records import Observation
 from ..secrets import EPHEMERAL, SecretHasher
-
-if TYPE_CHECKING:  # the rules import the extractors that read them
-    from ..siterules import SensorRules
-
-
-class ParseError(Exception):
-    """Invalid input; the message is the weird's name, e.g. "tls_bad_record_len"."""
+from ..siterules import SensorRules
+from ..wire import ParseError as ParseError  # part of the contract: extractors import it from here
 
 
 class Extractor(ABC):

@@ -19,20 +19,15 @@ import binascii
 import re
 import urllib.parse
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import ClassVar
 
 from ..flowid import Direction, FlowId
 from ..jwt import token_claims
 from ..ntlm import find_authenticate
 from ..records import CredentialSeen, Observation, Proto, SecretKind
 from ..secrets import EPHEMERAL, SecretHasher
-from ..yamlfile import RulesFileError, read_rules_file
+from ..siterules import ApiKeyNames, SensorRules
 from .base import Extractor, ParseError
-
-if TYPE_CHECKING:
-    from ..siterules import SensorRules
 
 METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ")
 MAX_HEADERS = 32 * 1024
@@ -44,31 +39,6 @@ AUTH_SCHEME = re.compile(r"[a-z][a-z-]{0,19}")
 part of a secret, so it is never written out (the credential is then just `authorization`)."""
 DIGEST_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
 """One name=value parameter of a Digest header (RFC 7616); SIP's digest (RFC 3261) reads it too."""
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKeyNames:
-    """Where requests carry API keys: header names and query parameters, lower case."""
-
-    headers: frozenset[str] = frozenset()
-    parameters: frozenset[str] = frozenset()
-
-
-def load_api_key_names(path: str | Path) -> ApiKeyNames:
-    """The `http_api_keys: {headers: [...], query_parameters: [...]}` of `path`."""
-    path = Path(path)
-    doc = read_rules_file(path)
-    section = doc.get("http_api_keys") if isinstance(doc, dict) else None
-    if not isinstance(section, dict) or set(section) - {"headers", "query_parameters"}:
-        raise RulesFileError(f"{path}: expected `http_api_keys:` with `headers` and `query_parameters` lists")
-    return ApiKeyNames(_names(path, section, "headers"), _names(path, section, "query_parameters"))
-
-
-def _names(path: Path, section: dict[str, Any], key: str) -> frozenset[str]:
-    value = section.get(key) or []
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise RulesFileError(f"{path}: http_api_keys.{key}: expected a list of names")
-    return frozenset(v.strip().lower() for v in value)
 
 
 class HttpExtractor(Extractor):

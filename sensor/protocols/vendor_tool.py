@@ -8,16 +8,14 @@ parsing; the session itself is the fact. The class is bound to a catalog at star
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from ..catalog import Catalog
 from ..flowid import Direction, FlowId
 from ..records import Observation, Proto, RemoteAccessSession
 from ..secrets import EPHEMERAL, SecretHasher
+from ..siterules import SensorRules
 from .base import Extractor
-
-if TYPE_CHECKING:
-    from ..siterules import SensorRules
 
 
 class VendorToolExtractor(Extractor):
