@@ -11,13 +11,14 @@ datasets (P-DATA) full of patient data: the flow is done before any of it is rea
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
 from ..flowid import Direction, FlowId
 from ..jwt import token_claims
 from ..records import CredentialSeen, DicomAssociation, Observation, Proto, SecretKind
 from ..secrets import EPHEMERAL, SecretHasher
+from ..wire import Reader
 from .base import Extractor, ParseError
 
 PDU_ASSOCIATE_RQ, PDU_ASSOCIATE_AC, PDU_ASSOCIATE_RJ = 0x01, 0x02, 0x03
@@ -112,19 +113,11 @@ class DicomExtractor(Extractor):
 
     def _user_identity(self, flow: FlowId, direction: Direction, ts: float, item: bytes) -> CredentialSeen:
         """PS3.7 D.3.3.7.1: type, positive-response-requested, primary field, secondary field."""
-        if len(item) < 4:
-            raise ParseError("dicom_bad_user_identity")
-        kind = item[0]
-        primary_len = struct.unpack_from(">H", item, 2)[0]
-        primary = item[4 : 4 + primary_len]
-        if len(primary) < primary_len:
-            raise ParseError("dicom_bad_user_identity")
-        rest = item[4 + primary_len :]
-        secondary = b""
-        if kind == 2:
-            if len(rest) < 2 or len(rest) < 2 + struct.unpack_from(">H", rest)[0]:
-                raise ParseError("dicom_bad_user_identity")
-            secondary = rest[2 : 2 + struct.unpack_from(">H", rest)[0]]
+        r = Reader(item, "dicom_bad_user_identity")
+        kind = r.uint(1)
+        r.take(1)  # positive-response-requested
+        primary = r.vector(2)
+        secondary = r.vector(2) if kind == 2 else b""
         mechanism = f"user-identity-{IDENTITY_TYPES.get(kind, str(kind))}"
         if kind in (1, 2):
             user = primary.decode("utf-8", "replace")
@@ -151,22 +144,22 @@ def _text(raw: bytes | None) -> str | None:
 
 
 def _user_info(items: bytes) -> dict[int, bytes]:
-    """The sub-items of the User Information item (other items are skipped: unknown is not invalid)."""
-    pos = 0
-    while pos + 4 <= len(items):
-        item_type, length = items[pos], struct.unpack_from(">H", items, pos + 2)[0]
-        value = items[pos + 4 : pos + 4 + length]
-        if len(value) < length:
-            raise ParseError("dicom_bad_item")
+    """The sub-items of the User Information item, the first of each type (other items are skipped:
+    unknown is not invalid)."""
+    for item_type, value in _items(items):
         if item_type == ITEM_USER_INFO:
             sub: dict[int, bytes] = {}
-            at = 0
-            while at + 4 <= len(value):
-                sub_type, sub_len = value[at], struct.unpack_from(">H", value, at + 2)[0]
-                if at + 4 + sub_len > len(value):
-                    raise ParseError("dicom_bad_item")
-                sub.setdefault(sub_type, value[at + 4 : at + 4 + sub_len])
-                at += 4 + sub_len
+            for sub_type, sub_value in _items(value):
+                sub.setdefault(sub_type, sub_value)
             return sub
-        pos += 4 + length
     return {}
+
+
+def _items(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """The (type, value) of each item or sub-item in turn (PS3.8 9.3.2: type, reserved, a 2-byte
+    length, the value); fewer than four bytes left end the walk."""
+    r = Reader(data, "dicom_bad_item")
+    while r.left >= 4:
+        item_type = r.uint(1)
+        r.take(1)  # reserved
+        yield item_type, r.vector(2)

@@ -17,6 +17,7 @@ from typing import ClassVar
 from ..flowid import Direction, FlowId
 from ..records import Observation, Proto, RemoteAccessSession
 from ..secrets import EPHEMERAL, SecretHasher
+from ..wire import Reader
 from .base import Extractor, ParseError, read_line
 
 MAX_LINE = 255
@@ -113,15 +114,6 @@ class SshExtractor(Extractor):
 
 
 def _kexinit_lists(body: bytes) -> list[str]:
-    """The name-lists of a KEXINIT body after its cookie."""
-    lists, pos = [], 0
-    for _ in range(KEXINIT_LISTS):
-        if pos + 4 > len(body):
-            raise ParseError("ssh_kexinit_truncated")
-        n = struct.unpack_from("!I", body, pos)[0]
-        pos += 4
-        if pos + n > len(body):
-            raise ParseError("ssh_kexinit_truncated")
-        lists.append(body[pos : pos + n].decode("ascii", "replace"))
-        pos += n
-    return lists
+    """The name-lists of a KEXINIT body after its cookie: each a 4-byte length and its names."""
+    r = Reader(body, "ssh_kexinit_truncated")
+    return [r.vector(4).decode("ascii", "replace") for _ in range(KEXINIT_LISTS)]
