@@ -45,10 +45,6 @@ class DhcpExtractor(Extractor):
         """BOOTP op 1/2, Ethernet hardware type, and the DHCP magic cookie."""
         return len(first) >= FIXED + 4 and first[0] in (1, 2) and first[1] == 1 and first[FIXED:FIXED + 4] == MAGIC
 
-    @property
-    def finished(self) -> bool:
-        return False
-
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
     ) -> tuple[Sequence[Observation], int]:

@@ -17,9 +17,8 @@ from typing import ClassVar
 from ..flowid import Direction, FlowId
 from ..jwt import token_claims
 from ..records import CredentialSeen, DicomAssociation, Observation, Proto, SecretKind
-from ..secrets import EPHEMERAL, SecretHasher
 from ..wire import Reader
-from .base import Extractor, ParseError
+from .base import Extractor, ParseError, secret_fields
 
 PDU_ASSOCIATE_RQ, PDU_ASSOCIATE_AC, PDU_ASSOCIATE_RJ = 0x01, 0x02, 0x03
 PDU_TYPES = frozenset(range(0x01, 0x08))
@@ -39,27 +38,19 @@ REJECT_REASONS = {
 
 
 class DicomExtractor(Extractor):
-    """One DICOM association: its A-ASSOCIATE exchange."""
+    """One DICOM association: its A-ASSOCIATE exchange. Done once the association is accepted
+    or rejected, or data flows."""
 
     name = "dicom"
     transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
     ports: ClassVar[frozenset[int]] = frozenset({104, 11112})
     budget = MAX_PDU + 6
 
-    def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
-        super().__init__(secrets)
-        self._over = False
-        """The association is accepted, rejected, or data flows: nothing more to read."""
-
     @staticmethod
     def probe(first: bytes) -> bool:
         """An A-ASSOCIATE-RQ or -AC: PDU type, reserved 0, protocol version 1."""
         return len(first) >= 8 and first[0] in (PDU_ASSOCIATE_RQ, PDU_ASSOCIATE_AC) and first[1] == 0 \
             and first[6:8] == b"\x00\x01"
-
-    @property
-    def finished(self) -> bool:
-        return self._over
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -76,7 +67,7 @@ class DicomExtractor(Extractor):
             return [self._reject(flow, ts, body)], 6 + length
         if pdu_type in (PDU_ASSOCIATE_RQ, PDU_ASSOCIATE_AC):
             return self._associate(flow, direction, ts, pdu_type, body), 6 + length
-        self._over = True  # P-DATA (patient data), release or abort: never read
+        self.done = True  # P-DATA (patient data), release or abort: never read
         return [], 6 + length
 
     def _reject(self, flow: FlowId, ts: float, body: bytes) -> DicomAssociation:
@@ -84,7 +75,7 @@ class DicomExtractor(Extractor):
             raise ParseError("dicom_truncated_pdu")
         result, source, reason = body[1], body[2], body[3]
         text = f"{REJECT_RESULTS.get(result, str(result))}: {REJECT_REASONS.get((source, reason), str(reason))}"
-        self._over = True
+        self.done = True
         return DicomAssociation(ts=ts, flow=flow, protocol=Proto.DICOM, pdu="reject", calling_ae="", called_ae="",
                                 implementation_class_uid=None, implementation_version=None, result=text)
 
@@ -103,7 +94,7 @@ class DicomExtractor(Extractor):
             credential = self._user_identity(flow, direction, ts, sub[SUB_USER_IDENTITY])
             identity_type = IDENTITY_TYPES.get(sub[SUB_USER_IDENTITY][0], str(sub[SUB_USER_IDENTITY][0]))
             out.append(credential)
-        self._over = pdu_type == PDU_ASSOCIATE_AC
+        self.done = pdu_type == PDU_ASSOCIATE_AC
         association = DicomAssociation(
             ts=ts, flow=flow, protocol=Proto.DICOM, pdu="request" if pdu_type == PDU_ASSOCIATE_RQ else "accept",
             calling_ae=calling, called_ae=called, implementation_class_uid=impl_uid,
@@ -124,14 +115,12 @@ class DicomExtractor(Extractor):
             fp = self.secrets.fingerprint(SecretKind.PASSCODE, secondary) if kind == 2 else None
             return CredentialSeen(
                 ts=ts, flow=flow, protocol=Proto.DICOM, presenter=direction, username=user,
-                secret_kind=SecretKind.PASSCODE if fp else SecretKind.NONE, secret_fp=fp.value if fp else None,
-                secret_hint=fp.hint if fp else None, mechanism=mechanism)
+                **secret_fields(SecretKind.PASSCODE if fp else SecretKind.NONE, fp), mechanism=mechanism)
         fp = self.secrets.fingerprint(SecretKind.TOKEN, primary)
         claims = token_claims(primary) if kind == 5 else None
         return CredentialSeen(
             ts=ts, flow=flow, protocol=Proto.DICOM, presenter=direction, username=claims.sub if claims else None,
-            secret_kind=SecretKind.TOKEN, secret_fp=fp.value, secret_hint=fp.hint, mechanism=mechanism,
-            token=claims)
+            **secret_fields(SecretKind.TOKEN, fp), mechanism=mechanism, token=claims)
 
 
 def _ae(raw: bytes) -> str:

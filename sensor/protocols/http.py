@@ -27,7 +27,7 @@ from ..ntlm import find_authenticate
 from ..records import CredentialSeen, Observation, Proto, SecretKind
 from ..secrets import EPHEMERAL, SecretHasher
 from ..siterules import ApiKeyNames, SensorRules
-from .base import Extractor, ParseError
+from .base import Extractor, ParseError, secret_fields
 
 METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ")
 MAX_HEADERS = 32 * 1024
@@ -48,6 +48,7 @@ class HttpExtractor(Extractor):
     transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
     ports: ClassVar[frozenset[int]] = frozenset({80, 8080, 8000, 8008, 8081})
     budget = 256 * 1024
+    max_messages = MAX_REQUESTS
     api_keys: ClassVar[ApiKeyNames] = ApiKeyNames()
     """Unbound: no API-key names; `bound` gives the site's."""
 
@@ -58,7 +59,6 @@ class HttpExtractor(Extractor):
 
     def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
         super().__init__(secrets)
-        self._requests = 0
         self._body = 0
         """Bytes of the current request body still to skip (-1: chunked)."""
         self._seen: set[tuple[str, str | None, str | None]] = set()
@@ -66,10 +66,6 @@ class HttpExtractor(Extractor):
     @staticmethod
     def probe(first: bytes) -> bool:
         return first.startswith(METHODS) or first.startswith(b"HTTP/1.")
-
-    @property
-    def finished(self) -> bool:
-        return self._requests >= MAX_REQUESTS
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -90,7 +86,7 @@ class HttpExtractor(Extractor):
         lines = [line.rstrip(b"\r") for line in buf[:end].split(b"\n")]
         if not lines[0].startswith(METHODS):
             raise ParseError("http_bad_request_line")
-        self._requests += 1
+        self.count_message()
         headers = [line.partition(b":") for line in lines[1:]]
         out = self._query(flow, ts, lines[0])
         length = 0
@@ -197,8 +193,7 @@ class HttpExtractor(Extractor):
         return [CredentialSeen(
             ts=ts, flow=flow, protocol=Proto.HTTP, presenter=Direction.ORIG, username=user or (claims.sub if claims
                                                                                                else None),
-            domain=domain, secret_kind=kind, secret_fp=fp.value if fp else None, secret_hint=fp.hint if fp else None,
-            mechanism=mechanism, token=claims)]
+            domain=domain, **secret_fields(kind, fp), mechanism=mechanism, token=claims)]
 
 
 def header_end(buf: bytes) -> tuple[int, int]:

@@ -12,9 +12,8 @@ from typing import ClassVar
 
 from ..flowid import Direction, FlowId
 from ..records import CredentialSeen, Observation, Proto, SecretKind
-from ..secrets import EPHEMERAL, SecretHasher
 from ..wire import Incomplete, Reader
-from .base import Extractor, ParseError
+from .base import Extractor, ParseError, secret_fields
 
 CONNECT = 0x10
 PROTOCOL_NAMES = (b"\x00\x04MQTT", b"\x00\x06MQIsdp")
@@ -42,10 +41,6 @@ class MqttExtractor(Extractor):
     ports: ClassVar[frozenset[int]] = frozenset({1883})
     budget = MAX_CONNECT + 8
 
-    def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
-        super().__init__(secrets)
-        self._done = False
-
     @staticmethod
     def probe(first: bytes) -> bool:
         if first[:1] != bytes([CONNECT]):
@@ -54,10 +49,6 @@ class MqttExtractor(Extractor):
         while at < 5 and at < len(first) and first[at] & 0x80:
             at += 1
         return first[at + 1 : at + 1 + 8].startswith(PROTOCOL_NAMES)
-
-    @property
-    def finished(self) -> bool:
-        return self._done
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -75,7 +66,7 @@ class MqttExtractor(Extractor):
             raise ParseError("mqtt_bad_length")
         if len(buf) < head.pos + length:
             return [], 0
-        self._done = True
+        self.done = True
         return [self._connect(flow, direction, ts, Reader(head.take(length), "mqtt_truncated"))], head.pos
 
     def _connect(self, flow: FlowId, direction: Direction, ts: float, r: Reader) -> CredentialSeen:
@@ -97,5 +88,4 @@ class MqttExtractor(Extractor):
         version = {3: "3.1", 4: "3.1.1", 5: "5.0"}.get(level, str(level))
         return CredentialSeen(
             ts=ts, flow=flow, protocol=Proto.MQTT, presenter=direction, username=user, host=client_id or None,
-            secret_kind=SecretKind.PASSWORD if fp else SecretKind.NONE, secret_fp=fp.value if fp else None,
-            secret_hint=fp.hint if fp else None, mechanism=f"connect {version}")
+            **secret_fields(SecretKind.PASSWORD if fp else SecretKind.NONE, fp), mechanism=f"connect {version}")

@@ -306,7 +306,6 @@ class QuicExtractor(Extractor):
         """Initial keys by (version, Destination Connection ID), first success first."""
         self._largest_pn = -1
         self._crypto = _CryptoStream()
-        self._done = False
 
     @staticmethod
     def probe(first: bytes) -> bool:
@@ -317,22 +316,17 @@ class QuicExtractor(Extractor):
             return False
         return int.from_bytes(first[1:5], "big") in INITIAL_SALTS and first[5] <= MAX_CID_LEN
 
-    @property
-    def finished(self) -> bool:
-        """True once the ClientHello was emitted: nothing after it is readable."""
-        return self._done
-
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
     ) -> tuple[list[Observation], int]:
         """Read the Initial packets of one datagram; consumed is always the whole datagram."""
         if not buf:
             return [], 0
-        if self._done or (self._client is not None and direction != self._client):
+        if self.done or (self._client is not None and direction != self._client):
             return [], len(buf)  # the server's side is protected with keys we skip
         out: list[Observation] = []
         pos = 0
-        while pos < len(buf) and not self._done:
+        while pos < len(buf) and not self.done:
             try:
                 hdr = _long_header(buf, pos)
             except Incomplete as e:  # the datagram ends inside a packet: skip its rest
@@ -364,7 +358,7 @@ class QuicExtractor(Extractor):
         body = self._crypto.client_hello()
         if body is None:
             return []
-        self._done = True
+        self.done = True  # the ClientHello is in: nothing after it is readable
         try:
             hello = parse_client_hello(body, dtls=False)
         except ParseError:

@@ -54,16 +54,11 @@ class SshExtractor(Extractor):
         self._hassh: list[str | None] = [None, None]
         self._lines = [0, 0]
         self._first_ts: float | None = None
-        self._emitted = False
 
     @staticmethod
     def probe(first: bytes) -> bool:
         """A version line (servers only may precede it with other lines: those are not probed)."""
         return first.startswith(b"SSH-")
-
-    @property
-    def finished(self) -> bool:
-        return self._emitted
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -100,12 +95,12 @@ class SshExtractor(Extractor):
         return [], 4 + length
 
     def close(self, flow: FlowId, ts: float) -> Sequence[Observation]:
-        if self._emitted or self._banner == [None, None]:
+        if self.done or self._banner == [None, None]:  # done: the session was emitted
             return []
         return [self._session(flow)]
 
     def _session(self, flow: FlowId) -> RemoteAccessSession:
-        self._emitted = True
+        self.done = True
         assert self._first_ts is not None
         return RemoteAccessSession(ts=self._first_ts, flow=flow, protocol=Proto.SSH, vendor="", product="SSH",
                                    direction="inbound", matched_by="ssh version exchange",
