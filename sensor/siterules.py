@@ -3,16 +3,42 @@
 Loaded once at start-up from the directory `--rules` names, and handed to every extractor
 class (`Extractor.bound`), so a site that adds a vendor or an API-key header changes no code.
 A broken file raises `RulesFileError` naming the file and the entry, before anything is read.
+Below the extractors: they import what they are bound to from here, never the reverse.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .catalog import Catalog, load_catalog
-from .protocols.http import ApiKeyNames, load_api_key_names
-from .yamlfile import RULES_DIR
+from .yamlfile import RULES_DIR, RulesFileError, read_rules_file
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyNames:
+    """Where requests carry API keys: header names and query parameters, lower case."""
+
+    headers: frozenset[str] = frozenset()
+    parameters: frozenset[str] = frozenset()
+
+
+def load_api_key_names(path: str | Path) -> ApiKeyNames:
+    """The `http_api_keys: {headers: [...], query_parameters: [...]}` of `path`."""
+    path = Path(path)
+    doc = read_rules_file(path)
+    section = doc.get("http_api_keys") if isinstance(doc, dict) else None
+    if not isinstance(section, dict) or set(section) - {"headers", "query_parameters"}:
+        raise RulesFileError(f"{path}: expected `http_api_keys:` with `headers` and `query_parameters` lists")
+    return ApiKeyNames(_names(path, section, "headers"), _names(path, section, "query_parameters"))
+
+
+def _names(path: Path, section: dict[str, Any], key: str) -> frozenset[str]:
+    value = section.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise RulesFileError(f"{path}: http_api_keys.{key}: expected a list of names")
+    return frozenset(v.strip().lower() for v in value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,25 +8,22 @@ An extractor instance lives for one connection and sees each direction's bytes i
 * `ParseError("<proto>_<problem>")`: the input is invalid; the dispatcher counts that
   weird and stops feeding this direction.
 
-Nothing else may escape. Bounds are named constants in each module.
+Nothing else may escape. Bounds are named constants in each module. Binary fields are read
+through `sensor.wire.Reader`, whose one signal of running short is `Incomplete`: caught where
+a stream's head may still grow (the first outcome), the `ParseError` it is elsewhere.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar, TypedDict
 
 from ..flowid import Direction, FlowId
-from ..records import Observation
-from ..secrets import EPHEMERAL, SecretHasher
-
-if TYPE_CHECKING:  # the rules import the extractors that read them
-    from ..siterules import SensorRules
-
-
-class ParseError(Exception):
-    """Invalid input; the message is the weird's name, e.g. "tls_bad_record_len"."""
+from ..records import Observation, SecretKind
+from ..secrets import EPHEMERAL, Fingerprint, SecretHasher
+from ..siterules import SensorRules
+from ..wire import ParseError as ParseError  # part of the contract: extractors import it from here
 
 
 class Extractor(ABC):
@@ -40,6 +37,10 @@ class Extractor(ABC):
     """Usual server ports: a tie-breaker when several probes accept, never a requirement."""
     budget: ClassVar[int]
     """Bytes per direction worth inspecting (the handshake); past it the direction is done."""
+    max_messages: ClassVar[int | None] = None
+    """For extractors that read a connection's messages (requests, commands) one after another
+    and count each (`count_message`): after this many, inspection ends, as a poller's later
+    messages only repeat themselves. None: no count."""
 
     def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
         self.secrets = secrets
@@ -50,6 +51,10 @@ class Extractor(ABC):
         self.weirds: list[str] = []
         """Non-fatal oddities of the last `parse` (e.g. a certificate kept only by its hashes);
         the dispatcher counts them and clears the list."""
+        self.done = False
+        """Set by the parser once everything worth knowing was seen (`finished`)."""
+        self.messages = 0
+        """Messages counted so far (`count_message`)."""
 
     @staticmethod
     @abstractmethod
@@ -58,9 +63,18 @@ class Extractor(ABC):
         look like this protocol. Must be cheap and never raise."""
 
     @property
-    @abstractmethod
     def finished(self) -> bool:
-        """True once everything worth knowing was seen; the flow is then done."""
+        """True once everything worth knowing was seen; the flow is then done. By default once
+        the parser set `done` (or `max_messages` were counted); an extractor that judges from
+        more state says so by overriding this. Never set: datagram protocols whose every
+        message counts (DNS, DHCP) are inspected until the flow ends."""
+        return self.done
+
+    def count_message(self) -> None:
+        """One more message read; at `max_messages` the extractor is done."""
+        self.messages += 1
+        if self.max_messages is not None and self.messages >= self.max_messages:
+            self.done = True
 
     @abstractmethod
     def parse(
@@ -90,3 +104,17 @@ def read_line(buf: bytes, max_line: int, proto: str) -> tuple[bytes, int] | None
             raise ParseError(f"{proto}_line_too_long")
         return None
     return buf[:end].rstrip(b"\r"), end + 1
+
+
+class SecretFields(TypedDict):
+    """The secret of a `CredentialSeen`, as the parser's fingerprint gives it."""
+
+    secret_kind: SecretKind
+    secret_fp: str | None
+    secret_hint: str | None
+
+
+def secret_fields(kind: SecretKind, fp: Fingerprint | None) -> SecretFields:
+    """`CredentialSeen(..., **secret_fields(kind, fp))`: the secret's kind, with the fingerprint
+    and its hint when there is one (a hash or a bare user name has none)."""
+    return {"secret_kind": kind, "secret_fp": fp.value if fp else None, "secret_hint": fp.hint if fp else None}

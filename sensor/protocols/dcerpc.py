@@ -17,7 +17,6 @@ from typing import ClassVar
 from ..flowid import Direction, FlowId
 from ..ntlm import find_authenticate
 from ..records import Observation, Proto
-from ..secrets import EPHEMERAL, SecretHasher
 from .base import Extractor, ParseError
 
 HEADER = 16
@@ -42,19 +41,11 @@ class DceRpcExtractor(Extractor):
     budget = 128 * 1024
     """A fragment is at most 64 KiB (a 16-bit length)."""
 
-    def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
-        super().__init__(secrets)
-        self._done = False
-
     @staticmethod
     def probe(first: bytes) -> bool:
         """A BIND PDU, version 5.0 or 5.1, starting a call."""
         return (len(first) >= HEADER and first[0] == VERSION and first[1] in MINOR_VERSIONS and first[2] == BIND
                 and bool(first[3] & PFC_FIRST_FRAG))
-
-    @property
-    def finished(self) -> bool:
-        return self._done
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -70,7 +61,7 @@ class DceRpcExtractor(Extractor):
         if len(buf) < frag_length:
             return [], 0
         if ptype == REQUEST:
-            self._done = True
+            self.done = True
         if ptype not in AUTH_PDUS or not auth_length:
             return [], frag_length
         trailer = frag_length - auth_length - SEC_TRAILER
@@ -79,5 +70,5 @@ class DceRpcExtractor(Extractor):
         found, weird = find_authenticate(buf[trailer + SEC_TRAILER : frag_length])
         if weird:
             self.weirds.append(weird)
-        self._done = found is not None
+        self.done = found is not None
         return [found.credential(ts, flow, Proto.DCERPC, direction)] if found else [], frag_length

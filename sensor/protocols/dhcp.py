@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from ..flowid import Direction, FlowId
 from ..records import DhcpLease, Observation, Proto
+from ..wire import Reader
 from .base import Extractor, ParseError
 
 MAGIC = b"\x63\x82\x53\x63"
@@ -43,10 +44,6 @@ class DhcpExtractor(Extractor):
     def probe(first: bytes) -> bool:
         """BOOTP op 1/2, Ethernet hardware type, and the DHCP magic cookie."""
         return len(first) >= FIXED + 4 and first[0] in (1, 2) and first[1] == 1 and first[FIXED:FIXED + 4] == MAGIC
-
-    @property
-    def finished(self) -> bool:
-        return False
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -82,19 +79,13 @@ def _options(data: bytes) -> dict[int, bytes]:
     """Option code -> value (RFC 3396 long options concatenated); stops at END or at the end
     of the datagram, raises on an option running past it."""
     opts: dict[int, bytes] = {}
-    pos = 0
-    while pos < len(data):
-        code = data[pos]
+    r = Reader(data, "dhcp_option_truncated")
+    while r.left:
+        code = r.uint(1)
         if code == OPT_END:
             break
-        if code == OPT_PAD:
-            pos += 1
-            continue
-        if pos + 2 > len(data) or pos + 2 + data[pos + 1] > len(data):
-            raise ParseError("dhcp_option_truncated")
-        n = data[pos + 1]
-        opts[code] = opts.get(code, b"") + data[pos + 2 : pos + 2 + n]
-        pos += 2 + n
+        if code != OPT_PAD:
+            opts[code] = opts.get(code, b"") + r.vector(1)
     return opts
 
 

@@ -11,14 +11,14 @@ datasets (P-DATA) full of patient data: the flow is done before any of it is rea
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
 from ..flowid import Direction, FlowId
 from ..jwt import token_claims
 from ..records import CredentialSeen, DicomAssociation, Observation, Proto, SecretKind
-from ..secrets import EPHEMERAL, SecretHasher
-from .base import Extractor, ParseError
+from ..wire import Reader
+from .base import Extractor, ParseError, secret_fields
 
 PDU_ASSOCIATE_RQ, PDU_ASSOCIATE_AC, PDU_ASSOCIATE_RJ = 0x01, 0x02, 0x03
 PDU_TYPES = frozenset(range(0x01, 0x08))
@@ -38,27 +38,19 @@ REJECT_REASONS = {
 
 
 class DicomExtractor(Extractor):
-    """One DICOM association: its A-ASSOCIATE exchange."""
+    """One DICOM association: its A-ASSOCIATE exchange. Done once the association is accepted
+    or rejected, or data flows."""
 
     name = "dicom"
     transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
     ports: ClassVar[frozenset[int]] = frozenset({104, 11112})
     budget = MAX_PDU + 6
 
-    def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
-        super().__init__(secrets)
-        self._over = False
-        """The association is accepted, rejected, or data flows: nothing more to read."""
-
     @staticmethod
     def probe(first: bytes) -> bool:
         """An A-ASSOCIATE-RQ or -AC: PDU type, reserved 0, protocol version 1."""
         return len(first) >= 8 and first[0] in (PDU_ASSOCIATE_RQ, PDU_ASSOCIATE_AC) and first[1] == 0 \
             and first[6:8] == b"\x00\x01"
-
-    @property
-    def finished(self) -> bool:
-        return self._over
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -75,7 +67,7 @@ class DicomExtractor(Extractor):
             return [self._reject(flow, ts, body)], 6 + length
         if pdu_type in (PDU_ASSOCIATE_RQ, PDU_ASSOCIATE_AC):
             return self._associate(flow, direction, ts, pdu_type, body), 6 + length
-        self._over = True  # P-DATA (patient data), release or abort: never read
+        self.done = True  # P-DATA (patient data), release or abort: never read
         return [], 6 + length
 
     def _reject(self, flow: FlowId, ts: float, body: bytes) -> DicomAssociation:
@@ -83,7 +75,7 @@ class DicomExtractor(Extractor):
             raise ParseError("dicom_truncated_pdu")
         result, source, reason = body[1], body[2], body[3]
         text = f"{REJECT_RESULTS.get(result, str(result))}: {REJECT_REASONS.get((source, reason), str(reason))}"
-        self._over = True
+        self.done = True
         return DicomAssociation(ts=ts, flow=flow, protocol=Proto.DICOM, pdu="reject", calling_ae="", called_ae="",
                                 implementation_class_uid=None, implementation_version=None, result=text)
 
@@ -102,7 +94,7 @@ class DicomExtractor(Extractor):
             credential = self._user_identity(flow, direction, ts, sub[SUB_USER_IDENTITY])
             identity_type = IDENTITY_TYPES.get(sub[SUB_USER_IDENTITY][0], str(sub[SUB_USER_IDENTITY][0]))
             out.append(credential)
-        self._over = pdu_type == PDU_ASSOCIATE_AC
+        self.done = pdu_type == PDU_ASSOCIATE_AC
         association = DicomAssociation(
             ts=ts, flow=flow, protocol=Proto.DICOM, pdu="request" if pdu_type == PDU_ASSOCIATE_RQ else "accept",
             calling_ae=calling, called_ae=called, implementation_class_uid=impl_uid,
@@ -112,33 +104,23 @@ class DicomExtractor(Extractor):
 
     def _user_identity(self, flow: FlowId, direction: Direction, ts: float, item: bytes) -> CredentialSeen:
         """PS3.7 D.3.3.7.1: type, positive-response-requested, primary field, secondary field."""
-        if len(item) < 4:
-            raise ParseError("dicom_bad_user_identity")
-        kind = item[0]
-        primary_len = struct.unpack_from(">H", item, 2)[0]
-        primary = item[4 : 4 + primary_len]
-        if len(primary) < primary_len:
-            raise ParseError("dicom_bad_user_identity")
-        rest = item[4 + primary_len :]
-        secondary = b""
-        if kind == 2:
-            if len(rest) < 2 or len(rest) < 2 + struct.unpack_from(">H", rest)[0]:
-                raise ParseError("dicom_bad_user_identity")
-            secondary = rest[2 : 2 + struct.unpack_from(">H", rest)[0]]
+        r = Reader(item, "dicom_bad_user_identity")
+        kind = r.uint(1)
+        r.take(1)  # positive-response-requested
+        primary = r.vector(2)
+        secondary = r.vector(2) if kind == 2 else b""
         mechanism = f"user-identity-{IDENTITY_TYPES.get(kind, str(kind))}"
         if kind in (1, 2):
             user = primary.decode("utf-8", "replace")
             fp = self.secrets.fingerprint(SecretKind.PASSCODE, secondary) if kind == 2 else None
             return CredentialSeen(
                 ts=ts, flow=flow, protocol=Proto.DICOM, presenter=direction, username=user,
-                secret_kind=SecretKind.PASSCODE if fp else SecretKind.NONE, secret_fp=fp.value if fp else None,
-                secret_hint=fp.hint if fp else None, mechanism=mechanism)
+                **secret_fields(SecretKind.PASSCODE if fp else SecretKind.NONE, fp), mechanism=mechanism)
         fp = self.secrets.fingerprint(SecretKind.TOKEN, primary)
         claims = token_claims(primary) if kind == 5 else None
         return CredentialSeen(
             ts=ts, flow=flow, protocol=Proto.DICOM, presenter=direction, username=claims.sub if claims else None,
-            secret_kind=SecretKind.TOKEN, secret_fp=fp.value, secret_hint=fp.hint, mechanism=mechanism,
-            token=claims)
+            **secret_fields(SecretKind.TOKEN, fp), mechanism=mechanism, token=claims)
 
 
 def _ae(raw: bytes) -> str:
@@ -151,22 +133,22 @@ def _text(raw: bytes | None) -> str | None:
 
 
 def _user_info(items: bytes) -> dict[int, bytes]:
-    """The sub-items of the User Information item (other items are skipped: unknown is not invalid)."""
-    pos = 0
-    while pos + 4 <= len(items):
-        item_type, length = items[pos], struct.unpack_from(">H", items, pos + 2)[0]
-        value = items[pos + 4 : pos + 4 + length]
-        if len(value) < length:
-            raise ParseError("dicom_bad_item")
+    """The sub-items of the User Information item, the first of each type (other items are skipped:
+    unknown is not invalid)."""
+    for item_type, value in _items(items):
         if item_type == ITEM_USER_INFO:
             sub: dict[int, bytes] = {}
-            at = 0
-            while at + 4 <= len(value):
-                sub_type, sub_len = value[at], struct.unpack_from(">H", value, at + 2)[0]
-                if at + 4 + sub_len > len(value):
-                    raise ParseError("dicom_bad_item")
-                sub.setdefault(sub_type, value[at + 4 : at + 4 + sub_len])
-                at += 4 + sub_len
+            for sub_type, sub_value in _items(value):
+                sub.setdefault(sub_type, sub_value)
             return sub
-        pos += 4 + length
     return {}
+
+
+def _items(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """The (type, value) of each item or sub-item in turn (PS3.8 9.3.2: type, reserved, a 2-byte
+    length, the value); fewer than four bytes left end the walk."""
+    r = Reader(data, "dicom_bad_item")
+    while r.left >= 4:
+        item_type = r.uint(1)
+        r.take(1)  # reserved
+        yield item_type, r.vector(2)

@@ -48,10 +48,6 @@ class DnsExtractor(Extractor):
                 continue
         return False
 
-    @property
-    def finished(self) -> bool:
-        return False
-
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
     ) -> tuple[Sequence[Observation], int]:

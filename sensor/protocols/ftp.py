@@ -15,7 +15,7 @@ from typing import ClassVar
 from ..flowid import Direction, FlowId
 from ..records import CredentialSeen, Observation, Proto, SecretKind
 from ..secrets import EPHEMERAL, SecretHasher
-from .base import Extractor, ParseError, read_line
+from .base import Extractor, ParseError, read_line, secret_fields
 
 MAX_LINE = 2048
 """RFC 959 sets no limit; real servers cut commands far shorter."""
@@ -38,7 +38,6 @@ class FtpExtractor(Extractor):
         self._user: str | None = None
         self._auth_asked = False
         self._notes: tuple[str, ...] = ()
-        self._logged_in = False
         self._not_ftp = False
         self._multiline: bytes | None = None
         """The code of a multi-line reply in progress: its inner lines are free text."""
@@ -51,10 +50,6 @@ class FtpExtractor(Extractor):
             line = head.split(b"\n", 1)[0].upper()
             return b"FTP" in line and b"SMTP" not in line
         return head[:5].upper() in (b"USER ", b"AUTH ")
-
-    @property
-    def finished(self) -> bool:
-        return self._logged_in
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -87,7 +82,7 @@ class FtpExtractor(Extractor):
             else:
                 self._notes = (REFUSED_AUTH,)
         if code == REPLY_LOGGED_IN:
-            self._logged_in = True
+            self.done = True  # logged in: the session follows
 
     def _command(self, flow: FlowId, direction: Direction, ts: float, line: bytes) -> list[Observation]:
         if self._not_ftp:
@@ -103,7 +98,6 @@ class FtpExtractor(Extractor):
             notes = self._notes + (("anonymous login",) if (self._user or "").lower() in ANONYMOUS else ())
             return [CredentialSeen(
                 ts=ts, flow=flow, protocol=Proto.FTP, presenter=direction, username=self._user,
-                secret_kind=SecretKind.PASSWORD, secret_fp=fp.value, secret_hint=fp.hint,
-                mechanism="USER/PASS", notes=notes,
+                **secret_fields(SecretKind.PASSWORD, fp), mechanism="USER/PASS", notes=notes,
             )]
         return []

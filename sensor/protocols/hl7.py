@@ -16,7 +16,7 @@ from typing import ClassVar
 from ..flowid import Direction, FlowId
 from ..records import CredentialSeen, Hl7Message, Observation, Proto, SecretKind
 from ..secrets import EPHEMERAL, SecretHasher
-from .base import Extractor, ParseError
+from .base import Extractor, ParseError, secret_fields
 
 START_BLOCK, END_BLOCK = b"\x0b", b"\x1c\x0d"
 MAX_HEADER = 4096
@@ -35,21 +35,17 @@ class Hl7Extractor(Extractor):
     transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
     ports: ClassVar[frozenset[int]] = frozenset({2575})
     budget = 256 * 1024
+    max_messages = MAX_MESSAGES
 
     def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
         super().__init__(secrets)
         self._skipping = [False, False]
         """Per direction: inside a message's body, looking only for its end marker."""
         self._seen: set[tuple[str, ...]] = set()
-        self._messages = 0
 
     @staticmethod
     def probe(first: bytes) -> bool:
         return first[:1] == START_BLOCK and first[1:4] in (b"MSH", *HEADER_SEGMENTS)
-
-    @property
-    def finished(self) -> bool:
-        return self._messages >= MAX_MESSAGES
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -73,7 +69,7 @@ class Hl7Extractor(Extractor):
             return [], 0
         start, end = msh
         self._skipping[direction] = True
-        self._messages += 1
+        self.count_message()
         return self._header(flow, direction, ts, head[start:end]), end
 
     def _header(self, flow: FlowId, direction: Direction, ts: float, msh: bytes) -> list[Observation]:
@@ -94,8 +90,7 @@ class Hl7Extractor(Extractor):
             fp = self.secrets.fingerprint(SecretKind.PASSCODE, security.encode("latin-1"))
             out.append(CredentialSeen(
                 ts=ts, flow=flow, protocol=Proto.HL7, presenter=direction, username=facts[0] or None,
-                domain=facts[1] or None, secret_kind=SecretKind.PASSCODE, secret_fp=fp.value, secret_hint=fp.hint,
-                mechanism="msh-8"))
+                domain=facts[1] or None, **secret_fields(SecretKind.PASSCODE, fp), mechanism="msh-8"))
         return out
 
 

@@ -19,20 +19,15 @@ import binascii
 import re
 import urllib.parse
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import ClassVar
 
 from ..flowid import Direction, FlowId
 from ..jwt import token_claims
 from ..ntlm import find_authenticate
 from ..records import CredentialSeen, Observation, Proto, SecretKind
 from ..secrets import EPHEMERAL, SecretHasher
-from ..yamlfile import RulesFileError, read_rules_file
-from .base import Extractor, ParseError
-
-if TYPE_CHECKING:
-    from ..siterules import SensorRules
+from ..siterules import ApiKeyNames, SensorRules
+from .base import Extractor, ParseError, secret_fields
 
 METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ")
 MAX_HEADERS = 32 * 1024
@@ -46,31 +41,6 @@ DIGEST_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
 """One name=value parameter of a Digest header (RFC 7616); SIP's digest (RFC 3261) reads it too."""
 
 
-@dataclass(frozen=True, slots=True)
-class ApiKeyNames:
-    """Where requests carry API keys: header names and query parameters, lower case."""
-
-    headers: frozenset[str] = frozenset()
-    parameters: frozenset[str] = frozenset()
-
-
-def load_api_key_names(path: str | Path) -> ApiKeyNames:
-    """The `http_api_keys: {headers: [...], query_parameters: [...]}` of `path`."""
-    path = Path(path)
-    doc = read_rules_file(path)
-    section = doc.get("http_api_keys") if isinstance(doc, dict) else None
-    if not isinstance(section, dict) or set(section) - {"headers", "query_parameters"}:
-        raise RulesFileError(f"{path}: expected `http_api_keys:` with `headers` and `query_parameters` lists")
-    return ApiKeyNames(_names(path, section, "headers"), _names(path, section, "query_parameters"))
-
-
-def _names(path: Path, section: dict[str, Any], key: str) -> frozenset[str]:
-    value = section.get(key) or []
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise RulesFileError(f"{path}: http_api_keys.{key}: expected a list of names")
-    return frozenset(v.strip().lower() for v in value)
-
-
 class HttpExtractor(Extractor):
     """One HTTP/1.x connection."""
 
@@ -78,6 +48,7 @@ class HttpExtractor(Extractor):
     transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
     ports: ClassVar[frozenset[int]] = frozenset({80, 8080, 8000, 8008, 8081})
     budget = 256 * 1024
+    max_messages = MAX_REQUESTS
     api_keys: ClassVar[ApiKeyNames] = ApiKeyNames()
     """Unbound: no API-key names; `bound` gives the site's."""
 
@@ -88,7 +59,6 @@ class HttpExtractor(Extractor):
 
     def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
         super().__init__(secrets)
-        self._requests = 0
         self._body = 0
         """Bytes of the current request body still to skip (-1: chunked)."""
         self._seen: set[tuple[str, str | None, str | None]] = set()
@@ -96,10 +66,6 @@ class HttpExtractor(Extractor):
     @staticmethod
     def probe(first: bytes) -> bool:
         return first.startswith(METHODS) or first.startswith(b"HTTP/1.")
-
-    @property
-    def finished(self) -> bool:
-        return self._requests >= MAX_REQUESTS
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -120,7 +86,7 @@ class HttpExtractor(Extractor):
         lines = [line.rstrip(b"\r") for line in buf[:end].split(b"\n")]
         if not lines[0].startswith(METHODS):
             raise ParseError("http_bad_request_line")
-        self._requests += 1
+        self.count_message()
         headers = [line.partition(b":") for line in lines[1:]]
         out = self._query(flow, ts, lines[0])
         length = 0
@@ -227,8 +193,7 @@ class HttpExtractor(Extractor):
         return [CredentialSeen(
             ts=ts, flow=flow, protocol=Proto.HTTP, presenter=Direction.ORIG, username=user or (claims.sub if claims
                                                                                                else None),
-            domain=domain, secret_kind=kind, secret_fp=fp.value if fp else None, secret_hint=fp.hint if fp else None,
-            mechanism=mechanism, token=claims)]
+            domain=domain, **secret_fields(kind, fp), mechanism=mechanism, token=claims)]
 
 
 def header_end(buf: bytes) -> tuple[int, int]:

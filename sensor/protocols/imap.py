@@ -20,7 +20,7 @@ from typing import ClassVar
 from ..flowid import Direction, FlowId
 from ..records import CredentialSeen, Observation, Proto, SecretKind
 from ..secrets import EPHEMERAL, SecretHasher
-from .base import Extractor, ParseError, read_line
+from .base import Extractor, ParseError, read_line, secret_fields
 from .sasl import SaslExchange
 
 MAX_LINE = 8 * 1024
@@ -55,16 +55,11 @@ class ImapExtractor(Extractor):
         self._login_tag: bytes | None = None
         """Tag of the last LOGIN or AUTHENTICATE."""
         self._starttls_tag: bytes | None = None
-        self._done = False
 
     @staticmethod
     def probe(first: bytes) -> bool:
         """The server's greeting, untagged OK or PREAUTH."""
         return first.startswith((b"* OK ", b"* PREAUTH "))
-
-    @property
-    def finished(self) -> bool:
-        return self._done
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -123,8 +118,8 @@ class ImapExtractor(Extractor):
             self._login_tag = tag
             fp = self.secrets.fingerprint(SecretKind.PASSWORD, words[3])
             return [CredentialSeen(ts=ts, flow=flow, protocol=Proto.IMAP, presenter=direction,
-                                   username=words[2].decode("utf-8", "replace"), secret_kind=SecretKind.PASSWORD,
-                                   secret_fp=fp.value, secret_hint=fp.hint, mechanism="LOGIN")]
+                                   username=words[2].decode("utf-8", "replace"),
+                                   **secret_fields(SecretKind.PASSWORD, fp), mechanism="LOGIN")]
         elif verb == b"AUTHENTICATE" and len(words) >= 3:
             self._login_tag = tag
             login = self._sasl.start(words[2], words[3] if len(words) > 3 else None, others=True)
@@ -135,12 +130,12 @@ class ImapExtractor(Extractor):
         tag, _, rest = line.partition(b" ")
         status = rest.split(b" ", 1)[0].upper()
         if tag == b"*":
-            self._done = self._done or status == b"PREAUTH"
+            self.done = self.done or status == b"PREAUTH"
         elif tag == self._starttls_tag:
             self.upgraded = status == b"OK"
         elif tag == self._login_tag:
             self._sasl.end()
-            self._done = status == b"OK"
+            self.done = status == b"OK"
 
 
 def _words(text: bytes) -> list[bytes]:

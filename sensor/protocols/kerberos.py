@@ -50,10 +50,10 @@ class KerberosExtractor(Extractor):
     transports: ClassVar[frozenset[str]] = frozenset({"tcp", "udp"})
     ports: ClassVar[frozenset[int]] = frozenset({88})
     budget = MAX_RECORD + LENGTH_PREFIX
+    max_messages = MAX_MESSAGES
 
     def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
         super().__init__(secrets)
-        self._messages = 0
         self._skip = [0, 0]
         """Per direction: bytes of a TCP record still to skip."""
         self._seen: set[tuple[Direction, str | None, str | None, SecretKind, tuple[str, ...]]] = set()
@@ -65,10 +65,6 @@ class KerberosExtractor(Extractor):
             length = int.from_bytes(first[:LENGTH_PREFIX], "big")
             return 0 < length <= MAX_RECORD and _request_head(first[LENGTH_PREFIX:], length)
         return _request_head(first, len(first))
-
-    @property
-    def finished(self) -> bool:
-        return self._messages >= MAX_MESSAGES
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -89,7 +85,7 @@ class KerberosExtractor(Extractor):
         if tag != AS_REQ:
             if tag not in MESSAGES:
                 raise ParseError("kerberos_bad_message")
-            self._messages += 1
+            self.count_message()
             self._skip[d] = length
             return [], LENGTH_PREFIX
         if length > MAX_RECORD:
@@ -101,7 +97,7 @@ class KerberosExtractor(Extractor):
 
     def _message(self, flow: FlowId, direction: Direction, ts: float, data: bytes) -> list[Observation]:
         """One whole message: an AS-REQ gives a credential (once per flow), the others nothing."""
-        self._messages += 1
+        self.count_message()
         tag, body = Ber(data, "kerberos").tlv()
         if tag not in MESSAGES:
             raise ParseError("kerberos_bad_message")

@@ -19,7 +19,7 @@ from ..flowid import Direction, FlowId
 from ..ntlm import find_authenticate
 from ..records import CredentialSeen, Observation, Proto, SecretKind
 from ..secrets import EPHEMERAL, SecretHasher
-from .base import Extractor, ParseError
+from .base import Extractor, ParseError, secret_fields
 
 OP_BIND_REQUEST, OP_EXTENDED_REQUEST, OP_EXTENDED_RESPONSE = 0x60, 0x77, 0x78
 OPERATIONS = frozenset({0x42, 0x4A, 0x50, *range(0x60, 0x6A), 0x6B, 0x6C, 0x6D, 0x77, 0x78, 0x79})
@@ -39,10 +39,10 @@ class LdapExtractor(Extractor):
     transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
     ports: ClassVar[frozenset[int]] = frozenset({389, 3268})
     budget = MAX_MESSAGE + 16
+    max_messages = MAX_MESSAGES
 
     def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
         super().__init__(secrets)
-        self._messages = 0
         self._start_tls = False
         self._seen: set[tuple[str, str, str | None]] = set()
         """Binds already reported: a SASL exchange binds once per step."""
@@ -57,10 +57,6 @@ class LdapExtractor(Extractor):
             return False
         op = at + 2 + first[at + 1]
         return op < len(first) and first[op] in OPERATIONS
-
-    @property
-    def finished(self) -> bool:
-        return self._messages >= MAX_MESSAGES
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -82,7 +78,7 @@ class LdapExtractor(Extractor):
                 result = Ber(body, "ldap").expect(0x0A)
                 self.upgraded = result == b"\x00"
             return [], used
-        self._messages += 1
+        self.count_message()
         if op == OP_EXTENDED_REQUEST:
             self._start_tls = Ber(body, "ldap").expect(0x80) == START_TLS
             return [], used
@@ -120,5 +116,4 @@ class LdapExtractor(Extractor):
                 return ntlm.credential(ts, flow, Proto.LDAP, direction)
         return CredentialSeen(
             ts=ts, flow=flow, protocol=Proto.LDAP, presenter=direction, username=dn or None,
-            secret_kind=SecretKind.PASSWORD if fp else SecretKind.NONE, secret_fp=fp.value if fp else None,
-            secret_hint=fp.hint if fp else None, mechanism=mechanism, notes=notes)
+            **secret_fields(SecretKind.PASSWORD if fp else SecretKind.NONE, fp), mechanism=mechanism, notes=notes)

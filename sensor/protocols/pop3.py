@@ -17,7 +17,7 @@ from typing import ClassVar
 from ..flowid import Direction, FlowId
 from ..records import CredentialSeen, Observation, Proto, SecretKind
 from ..secrets import EPHEMERAL, SecretHasher
-from .base import Extractor, read_line
+from .base import Extractor, read_line, secret_fields
 from .sasl import SaslExchange
 
 MAX_LINE = 8 * 1024
@@ -40,17 +40,12 @@ class Pop3Extractor(Extractor):
         """The client's last command was STLS."""
         self._login = False
         """The client's last command presented a credential (PASS, APOP, AUTH with a mechanism)."""
-        self._done = False
 
     @staticmethod
     def probe(first: bytes) -> bool:
         """The server's `+OK` greeting: no other protocol greets so (the client's USER is FTP's
         too, so the greeting decides)."""
         return first[:4] == b"+OK "
-
-    @property
-    def finished(self) -> bool:
-        return self._done
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -65,7 +60,7 @@ class Pop3Extractor(Extractor):
             self._sasl.end()
             if line.startswith(b"+OK"):
                 self.upgraded = self._stls
-                self._done = self._login
+                self.done = self._login
             return [], used
         if self._sasl.active:
             login = self._sasl.respond(line)
@@ -81,8 +76,7 @@ class Pop3Extractor(Extractor):
         elif verb == b"PASS":
             fp = self.secrets.fingerprint(SecretKind.PASSWORD, arg)
             return [CredentialSeen(ts=ts, flow=flow, protocol=Proto.POP3, presenter=direction, username=self._user,
-                                   secret_kind=SecretKind.PASSWORD, secret_fp=fp.value, secret_hint=fp.hint,
-                                   mechanism="USER/PASS")]
+                                   **secret_fields(SecretKind.PASSWORD, fp), mechanism="USER/PASS")]
         elif verb == b"APOP":
             user = arg.rsplit(b" ", 1)[0].decode("utf-8", "replace")
             return [CredentialSeen(ts=ts, flow=flow, protocol=Proto.POP3, presenter=direction, username=user,

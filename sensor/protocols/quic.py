@@ -33,14 +33,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 from ..flowid import Direction, FlowId
 from ..records import Observation, Proto, TlsClientHello
 from ..secrets import EPHEMERAL, SecretHasher
+from ..wire import Incomplete, Reader, add_range
 from .base import Extractor, ParseError
-from .tls import (
-    HS_CLIENT_HELLO,
-    MAX_NAME_LEN,
-    TLS_HS_HEADER,
-    fingerprints,
-    parse_client_hello,
-)
+from .tls_hello import fingerprints, parse_client_hello
+from .tls_names import HS_CLIENT_HELLO, TLS_HS_HEADER, name_text
 
 # --- limits -------------------------------------------------------------------------------
 
@@ -142,32 +138,6 @@ def decode_packet_number(largest: int, truncated: int, nbits: int) -> int:
 # --- long header --------------------------------------------------------------------------
 
 
-class _Truncated(Exception):
-    """The datagram ends inside a packet (an internal signal, never escapes `parse`)."""
-
-
-class _Cursor:
-    """Reads a datagram from `pos`; running past the end raises `_Truncated`."""
-
-    __slots__ = ("buf", "pos")
-
-    def __init__(self, buf: bytes, pos: int) -> None:
-        self.buf = buf
-        self.pos = pos
-
-    def take(self, n: int) -> bytes:
-        if self.pos + n > len(self.buf):
-            raise _Truncated
-        self.pos += n
-        return self.buf[self.pos - n : self.pos]
-
-    def varint(self) -> int:
-        """A variable-length integer (RFC 9000 16): the top two bits give 1, 2, 4 or 8 bytes."""
-        first = self.take(1)[0]
-        rest = self.take((1 << (first >> 6)) - 1)
-        return int.from_bytes(bytes([first & 0x3F]) + rest, "big")
-
-
 @dataclass(frozen=True, slots=True)
 class _LongHeader:
     """A long-header packet (RFC 9000 17.2) within a datagram: buf[start:end]."""
@@ -187,13 +157,13 @@ def _long_header(buf: bytes, pos: int) -> _LongHeader | None:
     first = buf[pos]
     if not first & LONG_HEADER:
         return None
-    c = _Cursor(buf, pos + 1)
-    version = int.from_bytes(c.take(4), "big")
+    c = Reader(buf, "quic_truncated_packet", pos + 1)
+    version = c.uint(4)
     if version not in INITIAL_SALTS:
         return None
     ptype = (first >> 4) & 0x03
-    dcid = c.take(c.take(1)[0])
-    scid_len = c.take(1)[0]
+    dcid = c.vector(1)
+    scid_len = c.uint(1)
     if len(dcid) > MAX_CID_LEN or scid_len > MAX_CID_LEN:
         raise ParseError("quic_bad_cid_len")
     c.take(scid_len)
@@ -204,7 +174,7 @@ def _long_header(buf: bytes, pos: int) -> _LongHeader | None:
     length = c.varint()
     pn_offset = c.pos
     if pn_offset + length > len(buf):
-        raise _Truncated
+        raise Incomplete(c.weird)
     return _LongHeader(version, ptype, dcid, pos, pn_offset, pn_offset + length)
 
 
@@ -230,54 +200,52 @@ def crypto_frames(plain: bytes) -> tuple[list[tuple[int, bytes]], bool]:
     """The (offset, data) of each CRYPTO frame of a decrypted packet payload (RFC 9000 19),
     and whether an unknown frame type stopped the walk (its length cannot be known).
 
-    Raises ParseError("quic_bad_frame") when a frame runs past the payload: the payload
-    passed its authentication tag, so it is what the sender meant.
+    A frame running past the payload is invalid, `Incomplete("quic_bad_frame")` left to
+    propagate as the ParseError it is: the payload passed its authentication tag, so it is
+    what the sender meant.
     """
-    c = _Cursor(plain, 0)
+    c = Reader(plain, "quic_bad_frame")
     out: list[tuple[int, bytes]] = []
-    try:
-        while c.pos < len(plain):
-            ftype = c.varint()
-            if ftype in (FRAME_PADDING, FRAME_PING):
-                continue
-            if ftype in (FRAME_ACK, FRAME_ACK_ECN):
-                c.varint(), c.varint()  # largest acknowledged, ack delay
-                ranges = c.varint()
-                c.varint()  # first ack range
-                for _ in range(ranges):  # each reads >= 2 bytes: bounded by the payload
-                    c.varint(), c.varint()  # gap, ack range length
-                if ftype == FRAME_ACK_ECN:
-                    c.varint(), c.varint(), c.varint()  # ECT0, ECT1, ECN-CE counts
-            elif ftype == FRAME_CRYPTO:
-                offset = c.varint()
-                out.append((offset, c.take(c.varint())))
-            elif ftype in (FRAME_CONNECTION_CLOSE, FRAME_CONNECTION_CLOSE_APP):
-                c.varint()  # error code
-                if ftype == FRAME_CONNECTION_CLOSE:
-                    c.varint()  # offending frame type
-                c.take(c.varint())  # reason phrase
-            elif ftype in FRAME_VARINTS:
-                for _ in range(FRAME_VARINTS[ftype]):
-                    c.varint()
-            elif FRAME_STREAM_FIRST <= ftype <= FRAME_STREAM_LAST:
-                c.varint()  # stream id
-                if ftype & STREAM_OFF:
-                    c.varint()
-                if not ftype & STREAM_LEN:
-                    break  # the stream data runs to the end of the packet
-                c.take(c.varint())
-            elif ftype == FRAME_NEW_TOKEN:
-                c.take(c.varint())
-            elif ftype == FRAME_NEW_CONNECTION_ID:
-                c.varint(), c.varint()  # sequence number, retire prior to
-                c.take(c.take(1)[0])  # connection id
-                c.take(16)  # stateless reset token
-            elif ftype in (FRAME_PATH_CHALLENGE, FRAME_PATH_RESPONSE):
-                c.take(8)
-            else:
-                return out, True
-    except _Truncated:
-        raise ParseError("quic_bad_frame") from None
+    while c.left:
+        ftype = c.varint()
+        if ftype in (FRAME_PADDING, FRAME_PING):
+            continue
+        if ftype in (FRAME_ACK, FRAME_ACK_ECN):
+            c.varint(), c.varint()  # largest acknowledged, ack delay
+            ranges = c.varint()
+            c.varint()  # first ack range
+            for _ in range(ranges):  # each reads >= 2 bytes: bounded by the payload
+                c.varint(), c.varint()  # gap, ack range length
+            if ftype == FRAME_ACK_ECN:
+                c.varint(), c.varint(), c.varint()  # ECT0, ECT1, ECN-CE counts
+        elif ftype == FRAME_CRYPTO:
+            offset = c.varint()
+            out.append((offset, c.take(c.varint())))
+        elif ftype in (FRAME_CONNECTION_CLOSE, FRAME_CONNECTION_CLOSE_APP):
+            c.varint()  # error code
+            if ftype == FRAME_CONNECTION_CLOSE:
+                c.varint()  # offending frame type
+            c.take(c.varint())  # reason phrase
+        elif ftype in FRAME_VARINTS:
+            for _ in range(FRAME_VARINTS[ftype]):
+                c.varint()
+        elif FRAME_STREAM_FIRST <= ftype <= FRAME_STREAM_LAST:
+            c.varint()  # stream id
+            if ftype & STREAM_OFF:
+                c.varint()
+            if not ftype & STREAM_LEN:
+                break  # the stream data runs to the end of the packet
+            c.take(c.varint())
+        elif ftype == FRAME_NEW_TOKEN:
+            c.take(c.varint())
+        elif ftype == FRAME_NEW_CONNECTION_ID:
+            c.varint(), c.varint()  # sequence number, retire prior to
+            c.vector(1)  # connection id
+            c.take(16)  # stateless reset token
+        elif ftype in (FRAME_PATH_CHALLENGE, FRAME_PATH_RESPONSE):
+            c.take(8)
+        else:
+            return out, True
     return out, False
 
 
@@ -299,12 +267,7 @@ class _CryptoStream:
         if len(self.data) < end:
             self.data.extend(bytes(end - len(self.data)))
         self.data[offset:end] = chunk
-        merged: list[tuple[int, int]] = []
-        for start, stop in sorted([*self.ranges, (offset, end)]):
-            if merged and start <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], stop))
-            else:
-                merged.append((start, stop))
+        merged = add_range(self.ranges, offset, end)
         if len(merged) > MAX_CRYPTO_RANGES:
             raise ParseError("quic_too_many_crypto_ranges")
         self.ranges = merged
@@ -343,7 +306,6 @@ class QuicExtractor(Extractor):
         """Initial keys by (version, Destination Connection ID), first success first."""
         self._largest_pn = -1
         self._crypto = _CryptoStream()
-        self._done = False
 
     @staticmethod
     def probe(first: bytes) -> bool:
@@ -354,31 +316,27 @@ class QuicExtractor(Extractor):
             return False
         return int.from_bytes(first[1:5], "big") in INITIAL_SALTS and first[5] <= MAX_CID_LEN
 
-    @property
-    def finished(self) -> bool:
-        """True once the ClientHello was emitted: nothing after it is readable."""
-        return self._done
-
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
     ) -> tuple[list[Observation], int]:
         """Read the Initial packets of one datagram; consumed is always the whole datagram."""
         if not buf:
             return [], 0
-        if self._done or (self._client is not None and direction != self._client):
+        if self.done or (self._client is not None and direction != self._client):
             return [], len(buf)  # the server's side is protected with keys we skip
         out: list[Observation] = []
         pos = 0
-        try:
-            while pos < len(buf) and not self._done:
+        while pos < len(buf) and not self.done:
+            try:
                 hdr = _long_header(buf, pos)
-                if hdr is None:
-                    break
-                pos = hdr.end
-                if hdr.ptype == TYPE_INITIAL:
-                    out.extend(self._initial(flow, direction, ts, buf, hdr))
-        except _Truncated:
-            self.weirds.append("quic_truncated_packet")
+            except Incomplete as e:  # the datagram ends inside a packet: skip its rest
+                self.weirds.append(str(e))
+                break
+            if hdr is None:
+                break
+            pos = hdr.end
+            if hdr.ptype == TYPE_INITIAL:
+                out.extend(self._initial(flow, direction, ts, buf, hdr))
         return out, len(buf)
 
     def _initial(
@@ -400,7 +358,7 @@ class QuicExtractor(Extractor):
         body = self._crypto.client_hello()
         if body is None:
             return []
-        self._done = True
+        self.done = True  # the ClientHello is in: nothing after it is readable
         try:
             hello = parse_client_hello(body, dtls=False)
         except ParseError:
@@ -408,7 +366,7 @@ class QuicExtractor(Extractor):
         prints = fingerprints(hello, False, quic=True)
         return [TlsClientHello(
             ts=ts, flow=flow, protocol=Proto.QUIC, server_name=hello.sni,
-            alpn=tuple(a[:MAX_NAME_LEN].decode("utf-8", "backslashreplace") for a in hello.alpn),
+            alpn=tuple(name_text(a) for a in hello.alpn),
             versions=prints.versions, ja3=prints.ja3, ja3_hash=prints.ja3_hash, ja4=prints.ja4)]
 
     def _decrypt(self, buf: bytes, hdr: _LongHeader) -> bytes | None:

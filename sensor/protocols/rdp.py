@@ -49,7 +49,6 @@ class RdpExtractor(Extractor):
     def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
         super().__init__(secrets)
         self._request: RemoteAccessSession | None = None
-        self._done = False
 
     @staticmethod
     def probe(first: bytes) -> bool:
@@ -59,10 +58,6 @@ class RdpExtractor(Extractor):
             return False
         rest = first[11:]
         return not rest or rest[0] == NEG_REQ or rest.startswith(b"Cookie:")
-
-    @property
-    def finished(self) -> bool:
-        return self._done
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -83,7 +78,7 @@ class RdpExtractor(Extractor):
             return [], length
         if direction == Direction.RESP and code == X224_CC:
             return self._read_confirm(pdu[7:]), length
-        self._done = True  # data PDUs: the negotiation is over
+        self.done = True  # data PDUs: the negotiation is over
         return [], length
 
     def close(self, flow: FlowId, ts: float) -> Sequence[Observation]:
@@ -103,7 +98,7 @@ class RdpExtractor(Extractor):
 
     def _read_confirm(self, neg: bytes) -> list[Observation]:
         request, self._request = self._request, None
-        self._done = True
+        self.done = True
         if request is None:
             return []
         selected: tuple[str, ...] = ()
@@ -111,7 +106,7 @@ class RdpExtractor(Extractor):
             bits = struct.unpack_from("<I", neg, 4)[0]
             selected = tuple(f"selected {p}" for p in protocol_names(bits))
             self.upgraded = bool(bits & 0x1F)
-            self._done = not self.upgraded
+            self.done = not self.upgraded
         elif len(neg) >= 8 and neg[0] == NEG_FAILURE:
             code = struct.unpack_from("<I", neg, 4)[0]
             selected = (f"refused {FAILURES.get(code, code)}",)

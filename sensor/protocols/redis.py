@@ -15,7 +15,7 @@ from typing import ClassVar
 from ..flowid import Direction, FlowId
 from ..records import CredentialSeen, Observation, Proto, SecretKind
 from ..secrets import EPHEMERAL, SecretHasher
-from .base import Extractor, ParseError
+from .base import Extractor, ParseError, secret_fields
 
 MAX_COMMANDS = 16
 MAX_ARGS = 64
@@ -30,18 +30,14 @@ class RedisExtractor(Extractor):
     transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
     ports: ClassVar[frozenset[int]] = frozenset({6379})
     budget = 256 * 1024
+    max_messages = MAX_COMMANDS
 
     def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
         super().__init__(secrets)
-        self._commands = 0
 
     @staticmethod
     def probe(first: bytes) -> bool:
         return bool(_ARRAY.match(first)) or first[:5].upper() in (b"AUTH ", b"HELLO")
-
-    @property
-    def finished(self) -> bool:
-        return self._commands >= MAX_COMMANDS
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -54,7 +50,7 @@ class RedisExtractor(Extractor):
                 raise ParseError("redis_command_too_long")
             return [], 0
         args, used = parsed
-        self._commands += 1
+        self.count_message()
         verb = args[0].upper() if args else b""
         user, password = None, None
         if verb == b"AUTH" and len(args) in (2, 3):
@@ -69,8 +65,7 @@ class RedisExtractor(Extractor):
         return [CredentialSeen(
             ts=ts, flow=flow, protocol=Proto.REDIS, presenter=direction,
             username=user.decode("utf-8", "replace") if user is not None else None,
-            secret_kind=SecretKind.PASSWORD, secret_fp=fp.value, secret_hint=fp.hint,
-            mechanism=verb.decode().lower())], used
+            **secret_fields(SecretKind.PASSWORD, fp), mechanism=verb.decode().lower())], used
 
 
 def _command(buf: bytes) -> tuple[list[bytes], int] | None:

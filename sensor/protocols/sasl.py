@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..flowid import Direction, FlowId
 from ..records import CredentialSeen, Proto, SecretKind
 from ..secrets import Fingerprint, SecretHasher
-from .base import ParseError
+from .base import ParseError, secret_fields
 
 MECHANISMS = frozenset({b"PLAIN", b"LOGIN", b"CRAM-MD5"})
 """The mechanisms whose exchange is read; any other is only named."""
@@ -36,10 +36,8 @@ class SaslLogin:
     def seen(self, ts: float, flow: FlowId, protocol: Proto, presenter: Direction,
              mechanism: str | None = None) -> CredentialSeen:
         """The observation, its mechanism labelled `mechanism` (default: the SASL name)."""
-        fp = self.fingerprint
         return CredentialSeen(ts=ts, flow=flow, protocol=protocol, presenter=presenter, username=self.username,
-                              secret_kind=self.kind, secret_fp=fp.value if fp else None,
-                              secret_hint=fp.hint if fp else None, mechanism=mechanism or self.mechanism)
+                              **secret_fields(self.kind, self.fingerprint), mechanism=mechanism or self.mechanism)
 
 
 class SaslExchange:

@@ -50,10 +50,10 @@ class SipExtractor(Extractor):
     transports: ClassVar[frozenset[str]] = frozenset({"tcp", "udp"})
     ports: ClassVar[frozenset[int]] = frozenset({5060})
     budget = 256 * 1024
+    max_messages = MAX_MESSAGES
 
     def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
         super().__init__(secrets)
-        self._messages = 0
         self._body = [0, 0]
         """Per direction: bytes of a TCP message body still to skip."""
         self._seen: set[tuple[Direction, str | None, str | None, bool]] = set()
@@ -65,10 +65,6 @@ class SipExtractor(Extractor):
         if line.startswith(VERSION + b" "):
             return True
         return _REQUEST_LINE.match(line) is not None and (b"\n" not in first or line.endswith(b" " + VERSION))
-
-    @property
-    def finished(self) -> bool:
-        return self._messages >= MAX_MESSAGES
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -103,7 +99,7 @@ class SipExtractor(Extractor):
         request = not start.startswith(VERSION + b" ")
         if request and not (_REQUEST_LINE.match(start) and start.endswith(b" " + VERSION)):
             raise ParseError("sip_bad_start_line")
-        self._messages += 1
+        self.count_message()
         method = start.split(b" ", 1)[0].decode("ascii")
         found: list[Observation] = []
         length = 0

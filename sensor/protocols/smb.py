@@ -51,16 +51,11 @@ class SmbExtractor(Extractor):
         super().__init__(secrets)
         self._skip = 0
         """Bytes of the current uninteresting message still to pass over."""
-        self._done = False
 
     @staticmethod
     def probe(first: bytes) -> bool:
         """A session message whose payload starts with an SMB1 or SMB2 protocol id."""
         return first[:1] == b"\x00" and first[4:8] in (SMB1, SMB2)
-
-    @property
-    def finished(self) -> bool:
-        return self._done
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -87,7 +82,7 @@ class SmbExtractor(Extractor):
             return [], 0
         message = buf[NBSS_HEADER:size]
         if not request:
-            self._done = _status(message) == 0
+            self.done = _status(message) == 0
             return [], size
         found, weird = find_authenticate(_security_blob(message))
         if weird:

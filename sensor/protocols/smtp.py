@@ -33,7 +33,6 @@ class SmtpExtractor(Extractor):
         super().__init__(secrets)
         self._sasl = SaslExchange(secrets, "smtp")
         self._starttls = False
-        self._done = False
 
     @staticmethod
     def probe(first: bytes) -> bool:
@@ -41,10 +40,6 @@ class SmtpExtractor(Extractor):
         if head[:4] in (b"220 ", b"220-"):
             return b"SMTP" in head.split(b"\n", 1)[0]
         return head[:5] in (b"EHLO ", b"HELO ")
-
-    @property
-    def finished(self) -> bool:
-        return self._done
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -70,7 +65,7 @@ class SmtpExtractor(Extractor):
         if verb == b"STARTTLS":
             self._starttls = True
         elif verb in (b"MAIL", b"DATA"):
-            self._done = True
+            self.done = True
         elif verb == b"AUTH" and len(words) >= 2:
             return _seen(flow, direction, ts, self._sasl.start(words[1], words[2] if len(words) > 2 else None))
         return []

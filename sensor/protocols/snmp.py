@@ -16,7 +16,7 @@ from ..ber import Ber
 from ..flowid import Direction, FlowId
 from ..records import CredentialSeen, Observation, Proto, SecretKind
 from ..secrets import EPHEMERAL, SecretHasher
-from .base import Extractor, ParseError
+from .base import Extractor, ParseError, secret_fields
 
 PDU_NAMES = {
     0xA0: "get-request", 0xA1: "get-next-request", 0xA2: "response", 0xA3: "set-request", 0xA4: "trap",
@@ -34,11 +34,11 @@ class SnmpExtractor(Extractor):
     transports: ClassVar[frozenset[str]] = frozenset({"udp"})
     ports: ClassVar[frozenset[int]] = frozenset({161, 162})
     budget = 64 * 1024
+    max_messages = MAX_MESSAGES
 
     def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
         super().__init__(secrets)
         self._seen: set[tuple[Direction, str]] = set()
-        self._messages = 0
 
     @staticmethod
     def probe(first: bytes) -> bool:
@@ -48,14 +48,10 @@ class SnmpExtractor(Extractor):
         at = 2 + (first[1] & 0x7F if first[1] & 0x80 else 0)
         return first[at : at + 2] == b"\x02\x01" and first[at + 2 : at + 3] in (b"\x00", b"\x01", b"\x03")
 
-    @property
-    def finished(self) -> bool:
-        return self._messages >= MAX_MESSAGES
-
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
     ) -> tuple[Sequence[Observation], int]:
-        self._messages += 1
+        self.count_message()
         message = Ber(Ber(buf, "snmp").expect(0x30), "snmp")
         version = int.from_bytes(message.expect(0x02), "big")
         if version not in VERSIONS:
@@ -67,7 +63,7 @@ class SnmpExtractor(Extractor):
             pdu, _ = message.tlv()
             found = [] if self._repeated(direction, fp.value) else [CredentialSeen(
                 ts=ts, flow=flow, protocol=Proto.SNMP, presenter=direction, username=None,
-                secret_kind=SecretKind.COMMUNITY, secret_fp=fp.value, secret_hint=fp.hint,
+                **secret_fields(SecretKind.COMMUNITY, fp),
                 mechanism=f"{VERSIONS[version]} {PDU_NAMES.get(pdu, hex(pdu))}")]
         return found, len(buf)
 

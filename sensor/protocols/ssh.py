@@ -17,6 +17,7 @@ from typing import ClassVar
 from ..flowid import Direction, FlowId
 from ..records import Observation, Proto, RemoteAccessSession
 from ..secrets import EPHEMERAL, SecretHasher
+from ..wire import Reader
 from .base import Extractor, ParseError, read_line
 
 MAX_LINE = 255
@@ -53,16 +54,11 @@ class SshExtractor(Extractor):
         self._hassh: list[str | None] = [None, None]
         self._lines = [0, 0]
         self._first_ts: float | None = None
-        self._emitted = False
 
     @staticmethod
     def probe(first: bytes) -> bool:
         """A version line (servers only may precede it with other lines: those are not probed)."""
         return first.startswith(b"SSH-")
-
-    @property
-    def finished(self) -> bool:
-        return self._emitted
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -99,12 +95,12 @@ class SshExtractor(Extractor):
         return [], 4 + length
 
     def close(self, flow: FlowId, ts: float) -> Sequence[Observation]:
-        if self._emitted or self._banner == [None, None]:
+        if self.done or self._banner == [None, None]:  # done: the session was emitted
             return []
         return [self._session(flow)]
 
     def _session(self, flow: FlowId) -> RemoteAccessSession:
-        self._emitted = True
+        self.done = True
         assert self._first_ts is not None
         return RemoteAccessSession(ts=self._first_ts, flow=flow, protocol=Proto.SSH, vendor="", product="SSH",
                                    direction="inbound", matched_by="ssh version exchange",
@@ -113,15 +109,6 @@ class SshExtractor(Extractor):
 
 
 def _kexinit_lists(body: bytes) -> list[str]:
-    """The name-lists of a KEXINIT body after its cookie."""
-    lists, pos = [], 0
-    for _ in range(KEXINIT_LISTS):
-        if pos + 4 > len(body):
-            raise ParseError("ssh_kexinit_truncated")
-        n = struct.unpack_from("!I", body, pos)[0]
-        pos += 4
-        if pos + n > len(body):
-            raise ParseError("ssh_kexinit_truncated")
-        lists.append(body[pos : pos + n].decode("ascii", "replace"))
-        pos += n
-    return lists
+    """The name-lists of a KEXINIT body after its cookie: each a 4-byte length and its names."""
+    r = Reader(body, "ssh_kexinit_truncated")
+    return [r.vector(4).decode("ascii", "replace") for _ in range(KEXINIT_LISTS)]

@@ -23,7 +23,7 @@ from typing import ClassVar
 from ..flowid import Direction, FlowId
 from ..records import CredentialSeen, Observation, Proto, SecretKind
 from ..secrets import EPHEMERAL, SecretHasher
-from .base import Extractor, ParseError
+from .base import Extractor, ParseError, secret_fields
 
 MAX_TAIL = 128
 """Bytes of the server's latest output kept to recognise a prompt."""
@@ -59,16 +59,11 @@ class TelnetExtractor(Extractor):
         self._cr = False
         """The client's last byte was CR: an LF or NUL after it ends nothing more."""
         self._user: str | None = None
-        self._done = False
 
     @staticmethod
     def probe(first: bytes) -> bool:
         """Option negotiation first: IAC then DO, DONT, WILL or WONT."""
         return len(first) >= 2 and first[0] == IAC and WILL <= first[1] < IAC
-
-    @property
-    def finished(self) -> bool:
-        return self._done
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -80,7 +75,7 @@ class TelnetExtractor(Extractor):
         found: list[Observation] = []
         for byte in data:
             found += self._key(flow, direction, ts, byte)
-            if self._done:
+            if self.done:
                 break
         return found, used
 
@@ -116,11 +111,10 @@ class TelnetExtractor(Extractor):
         if asked == b"login":
             self._user = typed.decode("utf-8", "replace")
         elif asked == b"password":
-            self._done = True
+            self.done = True
             fp = self.secrets.fingerprint(SecretKind.PASSWORD, typed)
             return [CredentialSeen(ts=ts, flow=flow, protocol=Proto.TELNET, presenter=direction, username=self._user,
-                                   secret_kind=SecretKind.PASSWORD, secret_fp=fp.value, secret_hint=fp.hint,
-                                   mechanism="login-prompt")]
+                                   **secret_fields(SecretKind.PASSWORD, fp), mechanism="login-prompt")]
         return []
 
 

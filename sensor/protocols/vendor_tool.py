@@ -8,16 +8,13 @@ parsing; the session itself is the fact. The class is bound to a catalog at star
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from ..catalog import Catalog
 from ..flowid import Direction, FlowId
 from ..records import Observation, Proto, RemoteAccessSession
-from ..secrets import EPHEMERAL, SecretHasher
+from ..siterules import SensorRules
 from .base import Extractor
-
-if TYPE_CHECKING:
-    from ..siterules import SensorRules
 
 
 class VendorToolExtractor(Extractor):
@@ -39,23 +36,15 @@ class VendorToolExtractor(Extractor):
             "probe": staticmethod(lambda first: catalog.by_signature(None, first) is not None),
         })
 
-    def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
-        super().__init__(secrets)
-        self._done = False
-
     @staticmethod
     def probe(first: bytes) -> bool:
         """Unbound: no catalog, no signature."""
         return False
 
-    @property
-    def finished(self) -> bool:
-        return self._done
-
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
     ) -> tuple[Sequence[Observation], int]:
-        self._done = True
+        self.done = True
         match = self.catalog.by_signature(flow.transport, buf)
         if match is None:
             return [], len(buf)

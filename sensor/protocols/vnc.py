@@ -47,16 +47,11 @@ class VncExtractor(Extractor):
         self._offered: tuple[str, ...] = ()
         self._chosen: str | None = None
         self._ts: float | None = None
-        self._emitted = False
 
     @staticmethod
     def probe(first: bytes) -> bool:
         """The server's (or the client's) protocol version line."""
         return VERSION.match(first[:VERSION_LEN]) is not None
-
-    @property
-    def finished(self) -> bool:
-        return self._emitted
 
     def parse(
         self, flow: FlowId, direction: Direction, ts: float, buf: bytes
@@ -99,10 +94,10 @@ class VncExtractor(Extractor):
         return [], 1 + count
 
     def close(self, flow: FlowId, ts: float) -> Sequence[Observation]:
-        return [] if self._emitted or self._server is None else [self._session(flow)]
+        return [] if self.done or self._server is None else [self._session(flow)]  # done: emitted
 
     def _session(self, flow: FlowId) -> RemoteAccessSession:
-        self._emitted = True
+        self.done = True
         assert self._ts is not None
         security = tuple(f"offered {s}" for s in self._offered)
         if self._chosen:

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
-from trustwatch.sensor.protocols.tls import decode_certificate
+from trustwatch.sensor.protocols.tls_certificates import decode_certificate
 from trustwatch.sensor.records import (
     CredentialSeen,
     Evidence,

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import SAMPLES
 from trustwatch.sensor.flowid import FlowId
-from trustwatch.sensor.protocols.tls import cipher_name
+from trustwatch.sensor.protocols.tls_names import cipher_name
 from trustwatch.sensor.records import (
     Observation,
     TlsCertificate,

@@ -19,11 +19,11 @@ from tests.conftest import needs_real_pcaps
 from tests.sensor.test_ntlm import NEGOTIATE, authenticate, spnego
 from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
 from trustwatch.sensor.protocols.base import ParseError
-from trustwatch.sensor.protocols.http import HttpExtractor, load_api_key_names
+from trustwatch.sensor.protocols.http import HttpExtractor
 from trustwatch.sensor.records import CredentialSeen, Observation, SecretKind
 from trustwatch.sensor.secrets import SecretHasher
 from trustwatch.sensor.sense import Sensor
-from trustwatch.sensor.siterules import load_sensor_rules
+from trustwatch.sensor.siterules import load_api_key_names, load_sensor_rules
 from trustwatch.sensor.yamlfile import RULES_DIR, RulesFileError
 
 KEY = SecretHasher(b"http-test-site-key")

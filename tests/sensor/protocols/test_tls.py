@@ -28,12 +28,9 @@ from scapy.utils import rdpcap
 from tests.conftest import REAL_PCAPS, needs_real_pcaps
 from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
 from trustwatch.sensor.protocols.base import ParseError
-from trustwatch.sensor.protocols.tls import (
-    DtlsExtractor,
-    TlsExtractor,
-    dn_to_rfc4514,
-    infer_mutual_auth,
-)
+from trustwatch.sensor.protocols.tls import DtlsExtractor, TlsExtractor
+from trustwatch.sensor.protocols.tls13_inference import infer_mutual_auth
+from trustwatch.sensor.protocols.tls_certificates import dn_to_rfc4514
 from trustwatch.sensor.records import (
     Proto,
     TlsCertificateRequest,
