@@ -99,7 +99,6 @@ T0 = epoch_ns(utc(2025, 3, 12, 8, 0, 0))
 # what a capture planted
 # --------------------------------------------------------------------------------------
 
-
 SECRET_KEYS = {"password": "password", "token": "token", "api-key": "secret", "community": "community",
                "passcode": "passcode", "hash": "password", "none": "password"}
 """Under which key expected.json holds a kind's raw secret (for kinds "hash" and "none": the
