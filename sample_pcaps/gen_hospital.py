@@ -9,39 +9,69 @@ one stranger. Every rule of the analytics fires on purpose, and the near misses 
 must stay silent; `expected-alerts.json` says which is which and why. The facts are planted
 here, never read back from trustwatch.
 
-Each conversation is a function of its own that adds its connections to a capture: the
-credential and remote-access conversations of later protocol work plug in the same way.
+Each conversation is a function of its own that adds its connections to a capture, built on
+the crafting library's conversations (craft/: TLS, cleartext logins, DICOM and HL7, SNMP,
+remote access, DHCP and DNS), the same ones the credential and remote-access samples plant.
 Deterministic: same bytes on every run (fixed keys, dates, randoms and timestamps).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import datetime as dt
 import io
-import json
 import os
-import struct
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.dirname(HERE))
-import craft as C  # noqa: E402
-import gen_credentials as K  # noqa: E402
-import gen_remote as R  # noqa: E402
-import generate as G  # noqa: E402
+from craft import remote
+from craft.addressing import TYPE_A, TYPE_CNAME, Rr, dns_over_udp, relayed_ack
+from craft.ber import der_str
+from craft.capture import RADIOLOGY_SPAN, SPAN_SHB, Writer, output_dir, pcap_writer, pcapng_writer, write_expected
+from craft.certs import Cert, PrivateKey
+from craft.cleartext import (
+    ftp_login,
+    imap_login,
+    ldap_bind,
+    mqtt_connect,
+    mqtt_publish,
+    pop3_user_pass,
+    redis_auth,
+    smtp_auth,
+    smtp_send,
+    telnet_login,
+)
+from craft.clinical import IDENTITY_PASSCODE, dicom_association, hl7_exchange, user_identity
+from craft.fixed import epoch_ns, fixed_bytes, utc
+from craft.flows import TcpFlow, Timeline, datagram
+from craft.hospital_pki import (
+    CENTRAL_STATION,
+    DEVICE_CA,
+    INFUSION_SRV,
+    LIS_SRV,
+    NA_LEAF,
+    NB_LEAF,
+    PACS_SRV,
+    SERVER_CA,
+    ca_names,
+    device_leaf,
+    server_leaf,
+)
+from craft.keys import RSA_LEGACY_1024, RSA_PACS, ec_key, rsa_key
+from craft.link import ROUTER_MAC, Host, Link, host, routed_host
+from craft.sip import sip_register
+from craft.snmp import SYS_NAME, snmp_get, snmp_trap
+from craft.tls_connection import tls12_connection, tls13_connection
+from craft.tls_profiles import ch_java_tls13, ch_openssl_device, sh12, sh13
+from craft.tokens import jwt
+from craft.web import http_api_request, http_basic, http_call, http_request
+from craft.windows_auth import as_rep, as_req, kerberos_tcp, ntlm_messages, smb_session_setup
 
-from trustwatch.analytics.inventory import COLUMNS  # noqa: E402
+from trustwatch.analytics.inventory import COLUMNS
 
-T0 = C.epoch_ns(C.utc(2025, 3, 11, 7, 0, 0))
+T0 = epoch_ns(utc(2025, 3, 11, 7, 0, 0))
 """The morning starts at 07:00 UTC; every conversation is placed at a minute after it."""
-ROUTER = G.ROUTER_MAC
-"""The clinical core router: every routed endpoint shows its MAC."""
 
 
 @dataclass(frozen=True)
@@ -75,9 +105,9 @@ class Device:
         raw = self.mac.replace(":", "").replace("-", "").replace(".", "").lower()
         return ":".join(raw[i : i + 2] for i in range(0, 12, 2))
 
-    def host(self, ip: str | None = None, routed: bool = False) -> C.Host:
+    def host(self, ip: str | None = None, routed: bool = False) -> Host:
         """The device on the wire (behind the router it shows the router's MAC)."""
-        return G.host(self.hostname, ROUTER if routed else self.wire_mac, ip or self.ip, ttl=63 if routed else 64)
+        return host(self.hostname, ROUTER_MAC if routed else self.wire_mac, ip or self.ip, ttl=63 if routed else 64)
 
     def row(self) -> dict[str, str]:
         return {
@@ -174,16 +204,15 @@ VISITOR_LAPTOP = dev(None, "f0:2f:74:1c:0a:55", "10.20.9.77", "laptop", "ASUSTek
 # --------------------------------------------------------------------------------------
 
 
-def leaf(cn: str, seed: int, ou: str, *, not_before: dt.datetime = G.NB_LEAF, not_after: dt.datetime = G.NA_LEAF,
-         key: Any = None) -> C.Cert:
+def leaf(cn: str, seed: int, ou: str, *, not_before: dt.datetime = NB_LEAF, not_after: dt.datetime = NA_LEAF,
+         key: PrivateKey | None = None) -> Cert:
     """A device certificate from the device CA (EC P-256 unless a key is given)."""
-    return C.make_cert(C.name(cn, G.ORG, ou), key or C.ec_key(seed), issuer=G.DEVICE_CA, serial=seed,
-                       not_before=not_before, not_after=not_after, dns=(cn,), eku=("client",))
+    return device_leaf(cn, key or ec_key(seed), seed, ou, not_before=not_before, not_after=not_after)
 
 
 SRV_CERTS = {
-    "infusion": G.INFUSION_SRV, "central": G.CENTRAL_STATION, "pacs": G.PACS_SRV, "lis": G.LIS_SRV,
-    "cloud": G.server_leaf("remote.vendor-service.example", C.ec_key(0xC10D_0001), 0x3A00C1),
+    "infusion": INFUSION_SRV, "central": CENTRAL_STATION, "pacs": PACS_SRV, "lis": LIS_SRV,
+    "cloud": server_leaf("remote.vendor-service.example", ec_key(0xC10D_0001), 0x3A00C1),
 }
 OWN = {d.asset_id: leaf(f"{d.hostname}.clin.example.org", 0x7700_0000 + i, d.department)
        for i, d in enumerate([*PUMPS.values(), *MONITORS.values(), *VENTS.values(), *LABS.values(),
@@ -191,18 +220,18 @@ OWN = {d.asset_id: leaf(f"{d.hostname}.clin.example.org", 0x7700_0000 + i, d.dep
 """Unique per-device certificates (the normal, silent case)."""
 FLEET = leaf("alaris-fleet.bd.example", 0x7701_F1EE, "Infusion Systems")
 """One certificate the vendor installed on a batch of pumps: a shared credential."""
-WEAK_DX = leaf("dx01.clin.example.org", 0x7702_0001, "Radiology", key=C.rsa_key(C.RSA_LEGACY_1024))
+WEAK_DX = leaf("dx01.clin.example.org", 0x7702_0001, "Radiology", key=rsa_key(RSA_LEGACY_1024))
 """RSA-1024: weak."""
-EXPIRED_VENT = leaf("vent-003.clin.example.org", 0x7702_0002, "ICU", not_before=C.utc(2021, 1, 4),
-                    not_after=C.utc(2024, 1, 4))
-LONG_MR = leaf("mr01.clin.example.org", 0x7702_0003, "Radiology", not_before=C.utc(2023, 9, 1),
-               not_after=C.utc(2038, 9, 1))
+EXPIRED_VENT = leaf("vent-003.clin.example.org", 0x7702_0002, "ICU", not_before=utc(2021, 1, 4),
+                    not_after=utc(2024, 1, 4))
+LONG_MR = leaf("mr01.clin.example.org", 0x7702_0003, "Radiology", not_before=utc(2023, 9, 1),
+               not_after=utc(2038, 9, 1))
 """Fifteen years: long-lived."""
-FIVE_YEARS_US = leaf("us01-5y.clin.example.org", 0x7702_0004, "Radiology", not_before=C.utc(2024, 6, 1),
-                     not_after=C.utc(2029, 6, 1))
+FIVE_YEARS_US = leaf("us01-5y.clin.example.org", 0x7702_0004, "Radiology", not_before=utc(2024, 6, 1),
+                     not_after=utc(2029, 6, 1))
 """Exactly five years: the rule says more than five, so nothing."""
-STRANGER_CERT = leaf("raspberrypi.local", 0x7702_0005, "Unknown", not_before=C.utc(2025, 1, 1),
-                     not_after=C.utc(2026, 1, 1))
+STRANGER_CERT = leaf("raspberrypi.local", 0x7702_0005, "Unknown", not_before=utc(2025, 1, 1),
+                     not_after=utc(2026, 1, 1))
 ROAMING_CERT = leaf("inf-031.clin.example.org", 0x7702_0007, "Satellite clinic")
 """Not registered in the inventory: INF-031 is recognised by its DHCP lease alone."""
 TABLET_CERT = leaf("tablet-03.clinic.example", 0x7702_0008, "Unknown")
@@ -213,117 +242,83 @@ MON_TLS13 = leaf("mon-006.clin.example.org", 0x7702_0006, "ICU")
 # --------------------------------------------------------------------------------------
 
 
-class Segment:
-    """One capture being written: its packets, and the minute of the morning."""
+class Segment(Timeline):
+    """One capture being written: its packets, a conversation each minute of the morning."""
 
     def __init__(self, name: str) -> None:
-        self.name = name
-        self.cap = C.Capture()
-        self.minute = 0
-        self.port = 49152
+        super().__init__(name, T0, 60_000_000_000, 49152)
 
-    def connect(self, client: C.Host, server: C.Host, port: int, link: C.Link | None = None) -> G.TcpFlow:
-        """A new TCP connection at the next minute of the morning, from the next client port."""
-        self.minute += 1
-        self.port += 7
-        return G._flow(self.cap, link or C.Link(), client, self.port, server, port, f"{self.name}/{self.minute}",
-                       T0 + self.minute * 60_000_000_000)
-
-    def mtls(self, client: C.Host, server: str, cert: C.Cert | None, link: C.Link | None = None,
+    def mtls(self, client: Host, server: str, cert: Cert | None, link: Link | None = None,
              tls13: bool = False) -> None:
         """One TLS connection to a server; `cert` the client certificate (None: no client auth)."""
         s = SERVERS[server]
-        f = self.connect(client, G.host(s.hostname, ROUTER, s.ip, ttl=63), {"pacs": 2762, "lis": 6443}.get(server, 443),
-                         link)
+        f = self.flow(client, s.host(routed=True), {"pacs": 2762, "lis": 6443}.get(server, 443), link)
         label = f.flow_id
         sni = f"{s.hostname}.clin.example.org"
+        server_chain, client_chain = (SRV_CERTS[server], SERVER_CA), (cert, DEVICE_CA) if cert is not None else None
         if tls13:
-            ch = G.ch_java_tls13(sni, label)
-            C.tls13_connection(f, ch=ch, sh=G.sh13(label, ch), server_chain=(SRV_CERTS[server], G.SERVER_CA),
-                               client_chain=(cert, G.DEVICE_CA) if cert is not None else None)
+            ch = ch_java_tls13(sni, label)
+            tls13_connection(f, ch=ch, sh=sh13(label, ch), server_chain=server_chain, client_chain=client_chain)
             return
-        C.tls12_connection(
-            f, ch=G.ch_openssl_device(sni, label), sh=G.sh12(label, 0xC02F, ecdhe=True),
-            server_chain=(SRV_CERTS[server], G.SERVER_CA),
-            ca_names=G.ca_names() if cert is not None else None,
-            client_chain=(cert, G.DEVICE_CA) if cert is not None else None,
-            kx="ecdhe", app=(("c", 420), ("s", 1200)))
+        tls12_connection(f, ch=ch_openssl_device(sni, label), sh=sh12(label, 0xC02F, ecdhe=True),
+                         server_chain=server_chain, ca_names=ca_names() if cert is not None else None,
+                         client_chain=client_chain, kx="ecdhe", app=(("c", 420), ("s", 1200)))
 
-
-    def ftp_login(self, client: C.Host, user: str, password: str) -> None:
+    def ftp_login(self, client: Host, user: str, password: str) -> None:
         """A trend export to the monitoring FTP server: the password crosses in clear."""
-        f = self.connect(client, G.host("trend-export", ROUTER, "10.10.5.40", ttl=63), 21)
-        f.handshake()
-        K.ftp_login(f, "220 trend-export FTP server (vsFTPd 3.0.5) ready.", user, password)
+        f = self.connect(client, routed_host("trend-export", "10.10.5.40"), 21)
+        ftp_login(f, "220 trend-export FTP server (vsFTPd 3.0.5) ready.", user, password)
         f.close()
 
-
-    def dicom_store(self, client: C.Host, calling: str, identity: tuple[str, str] | None, link: C.Link) -> None:
+    def dicom_store(self, client: Host, calling: str, identity: tuple[str, str] | None, link: Link) -> None:
         """A plain DICOM association to the PACS (104): A-ASSOCIATE-RQ/AC, then one C-STORE
         fragment whose dataset names a (made-up) patient, which trustwatch must never read."""
-        pacs = SERVERS["pacs"]
-        f = self.connect(client, G.host(pacs.hostname, ROUTER, pacs.ip, ttl=63), 104, link)
-        f.handshake()
-        f.send("c", C.dicom_associate(0x01, calling, "PACS_STORE", identity))
-        f.send("s", C.dicom_associate(0x02, calling, "PACS_STORE", None))
-        dataset = f"(0010,0010) {PATIENT_NAME} (0010,0020) {PATIENT_ID}".encode()
-        f.send("c", struct.pack(">BBI", 0x04, 0, len(dataset) + 6) + struct.pack(">IBB", len(dataset) + 2, 1, 0)
-               + dataset)
-        f.send("c", bytes([0x05, 0, 0, 0, 0, 4, 0, 0, 0, 0]))
-        f.send("s", bytes([0x06, 0, 0, 0, 0, 4, 0, 0, 0, 0]))
+        f = self.connect(client, SERVERS["pacs"].host(routed=True), 104, link)
+        passcode = b"" if identity is None else user_identity(IDENTITY_PASSCODE, *(x.encode() for x in identity))
+        dicom_association(f, calling, "PACS_STORE", passcode,
+                          dataset=f"(0010,0010) {PATIENT_NAME} (0010,0020) {PATIENT_ID}".encode())
         f.close()
 
-
-    def hl7_results(self, client: C.Host, sending: str, security: str, link: C.Link) -> None:
+    def hl7_results(self, client: Host, sending: str, security: str, link: Link) -> None:
         """An analyzer sends a result (ORU^R01) to the LIS over MLLP; MSH-8 carries the
         interface's security string, PID and OBX the (made-up) patient's data."""
-        lis = SERVERS["lis"]
-        f = self.connect(client, G.host(lis.hostname, ROUTER, lis.ip, ttl=63), 2575, link)
-        f.handshake()
-        stamp = f"20250311{7 + self.minute // 60:02d}{self.minute % 60:02d}00"
+        f = self.connect(client, SERVERS["lis"].host(routed=True), 2575, link)
+        minute = self.step
+        stamp = f"20250311{7 + minute // 60:02d}{minute % 60:02d}00"
         message = (f"MSH|^~\\&|{sending}|CORE_LAB|LIS|ST_EXAMPLE|{stamp}|{security}|ORU^R01|"
-                   f"{sending}{self.minute}|P|2.5.1\r"
+                   f"{sending}{minute}|P|2.5.1\r"
                    f"PID|1||{PATIENT_ID}^^^ST_EXAMPLE||{PATIENT_NAME}||19711104|F\r"
                    f"OBX|1|NM|2345-7^Glucose^LN||6.1|mmol/L|3.9-5.5|H|||F\r")
-        ack = f"MSH|^~\\&|LIS|ST_EXAMPLE|{sending}|CORE_LAB|{stamp}||ACK^R01|A{self.minute}|P|2.5.1\rMSA|AA|{sending}\r"
-        f.send("c", b"\x0b" + message.encode() + b"\x1c\r")
-        f.send("s", b"\x0b" + ack.encode() + b"\x1c\r")
+        ack = f"MSH|^~\\&|LIS|ST_EXAMPLE|{sending}|CORE_LAB|{stamp}||ACK^R01|A{minute}|P|2.5.1\rMSA|AA|{sending}\r"
+        hl7_exchange(f, message, ack)
         f.close()
 
-
-    def snmp_poll(self, nms: C.Host, device: C.Host, community: str) -> None:
+    def snmp_poll(self, nms: Host, device: Host, community: str) -> None:
         """The network management station asks a device for its name (SNMPv2c); the device answers."""
-        self.minute += 1
-        self.port += 7
-        K.snmp_get(self.cap, nms, self.port, device, T0 + self.minute * 60_000_000_000, 1, community,
-                   self.minute * 97, [(K.SYS_NAME, K.der_str(device.label))])
+        at, port = self.at(), self.next_port()
+        snmp_get(self.cap, nms, port, device, at, 1, community, self.step * 97, [(SYS_NAME, der_str(device.label))])
 
-    def snmp_trap(self, agent: C.Host, manager: C.Host, community: str) -> None:
+    def snmp_trap(self, agent: Host, manager: Host, community: str) -> None:
         """An SNMPv2-Trap from a device (a cold start) to the management station."""
-        self.minute += 1
-        K.snmp_trap(self.cap, agent, 40162, manager, T0 + self.minute * 60_000_000_000, community, self.minute * 97,
-                    360_000, "1.3.6.1.6.3.1.1.5.1", [(K.SYS_NAME, K.der_str(agent.label))])
+        snmp_trap(self.cap, agent, 40162, manager, self.at(), community, self.step * 97, 360_000,
+                  "1.3.6.1.6.3.1.1.5.1", [(SYS_NAME, der_str(agent.label))])
 
-
-    def http_bearer(self, client: C.Host, token: str) -> None:
+    def http_bearer(self, client: Host, token: str) -> None:
         """A pump posts its status to the infusion server's REST API over plain HTTP with a
         bearer token."""
-        srv = SERVERS["infusion"]
-        f = self.connect(client, G.host(srv.hostname, ROUTER, srv.ip, ttl=63), 80)
-        f.handshake()
-        body = b'{"state": "infusing", "channel": "A", "rate_ml_h": 42.0}'
-        f.send("c", b"POST /api/v2/pumps/status HTTP/1.1\r\nHost: infusion-mgmt\r\nAuthorization: Bearer "
-               + token.encode() + b"\r\nContent-Type: application/json\r\nContent-Length: "
-               + str(len(body)).encode() + b"\r\n\r\n" + body)
-        f.send("s", b"HTTP/1.1 204 No Content\r\n\r\n")
+        f = self.connect(client, SERVERS["infusion"].host(routed=True), 80)
+        request = http_request("POST", "/api/v2/pumps/status", "infusion-mgmt",
+                               [("Authorization", f"Bearer {token}"), ("Content-Type", "application/json")],
+                               b'{"state": "infusing", "channel": "A", "rate_ml_h": 42.0}')
+        http_call(f, request, b"HTTP/1.1 204 No Content\r\n\r\n")
         f.close()
 
 
-ISSUED = int(C.utc(2025, 3, 1).timestamp())
-JWT_KEY = C.fixed_bytes("alaris-systems-manager/hs256", 32)
-FOREVER_TOKEN = K.jwt({"iss": "alaris-systems-manager", "sub": "INF-009", "iat": ISSUED}, JWT_KEY)
+ISSUED = int(utc(2025, 3, 1).timestamp())
+JWT_KEY = fixed_bytes("alaris-systems-manager/hs256", 32)
+FOREVER_TOKEN = jwt({"iss": "alaris-systems-manager", "sub": "INF-009", "iat": ISSUED}, JWT_KEY)
 """No exp claim: valid forever (long-lived-token)."""
-HOUR_TOKEN = K.jwt({"iss": "alaris-systems-manager", "sub": "INF-010", "iat": ISSUED, "exp": ISSUED + 3600},
+HOUR_TOKEN = jwt({"iss": "alaris-systems-manager", "sub": "INF-010", "iat": ISSUED, "exp": ISSUED + 3600},
                    JWT_KEY)
 
 PATIENT_NAME, PATIENT_ID = "DOE^JANE^Q", "MRN40817723"
@@ -368,7 +363,7 @@ def icu_morning(seg: Segment) -> None:
     seg.http_bearer(PUMPS[9].host(), FOREVER_TOKEN)
     seg.http_bearer(PUMPS[10].host(), HOUR_TOKEN)
     # SNMP: the NMS polls with one read community, and every device answers with it.
-    nms = G.host("nms01", ROUTER, SERVERS["nms"].ip, ttl=63)
+    nms = routed_host("nms01", SERVERS["nms"].ip)
     for device in (PUMPS[1], VENTS[1], VENTS[2]):
         seg.snmp_poll(nms, device.host(), SNMP_COMMUNITY)
     # MON-004 was never reconfigured: it traps with the factory community (default-credential).
@@ -382,7 +377,7 @@ def icu_morning(seg: Segment) -> None:
 
 def radiology_morning(seg: Segment) -> None:
     """Radiology (VLAN 30): modalities store to the PACS over DICOM-TLS (2762)."""
-    vlan = C.Link(vlans=((0x8100, 30),))
+    vlan = Link(vlans=((0x8100, 30),))
     seg.mtls(MODALITIES["ct"].host(), "pacs", OWN["CT-01"], vlan)
     seg.mtls(MODALITIES["mr"].host(), "pacs", LONG_MR, vlan)  # long-lived-certificate
     seg.mtls(MODALITIES["us"].host(), "pacs", FIVE_YEARS_US, vlan)  # exactly 5 years: silent
@@ -410,7 +405,7 @@ def uplink_morning(seg: Segment) -> None:
     certificate, seen by many clients, is nobody's shared credential)."""
     for d in REMOTE_PUMPS.values():
         seg.mtls(d.host(routed=True), "infusion", OWN[d.asset_id])
-    seg.mtls(G.host("gw-clinic3", ROUTER, "10.60.3.1", ttl=63), "infusion", None)
+    seg.mtls(routed_host("gw-clinic3", "10.60.3.1"), "infusion", None)
     for n in (1, 2, 3):
         seg.mtls(PUMPS[n].host(), "cloud", None)
 
@@ -440,83 +435,70 @@ def services_morning(seg: Segment) -> None:
     clear is a cleartext-credential; challenge responses (NTLM, Kerberos, SIP digest) are not."""
     sec = SERVICE_SECRETS
 
-    def service(client: C.Host, name: str, ip: str, port: int) -> C.TcpFlow:
-        f = seg.connect(client, G.host(name, ROUTER, ip, ttl=63), port)
-        f.handshake()
-        return f
+    def service(client: Host, name: str, ip: str, port: int) -> TcpFlow:
+        return seg.connect(client, routed_host(name, ip), port)
 
     nms, pacs, inf, central = (SERVERS[k].host() for k in ("nms", "pacs", "infusion", "central"))
     # The NMS checks the ICU UPS's web card with its factory login (default-credential).
     f = service(nms, "ups-icu-1", "10.20.0.5", 80)
-    K.http_basic(f, "ups-icu-1", "APC Management Card", *UPS_DEFAULT, ["/home.htm"])
+    http_basic(f, "ups-icu-1", "APC Management Card", *UPS_DEFAULT, ["/home.htm"])
     f.close()
     # An analyzer posts QC results to the LIS middleware with an API key header.
     f = service(LABS[3].host(), "lis", SERVERS["lis"].ip, 8080)
-    K.http_api_request(f, "POST", "/api/v1/qc", "lis:8080", [("X-API-Key", sec["lis_api_key"]),
+    http_api_request(f, "POST", "/api/v1/qc", "lis:8080", [("X-API-Key", sec["lis_api_key"]),
                                                              ("Content-Type", "application/json")], b'{"qc":"L1"}')
     f.close()
     # Biomed logs in to a ventilator's serial console server over Telnet.
     f = service(WORKSTATIONS[3].host(), "vent-console", "10.20.3.90", 23)
-    K.telnet_login(f, "Digi PortServer TS 8", "biomed", sec["telnet"])
+    telnet_login(f, "Digi PortServer TS 8", "biomed", sec["telnet"])
     f.close()
     # The central station fetches pager replies over POP3 and the PACS its dictation mailbox over IMAP.
     f = service(central, "mail", "10.10.2.25", 110)
-    K.pop3_user_pass(f, "central-pager", sec["pop3"])
+    pop3_user_pass(f, "central-pager", sec["pop3"])
     f.close()
     f = service(pacs, "mail", "10.10.2.25", 143)
-    K.imap_login(f, "pacs-dictation", sec["imap"])
+    imap_login(f, "pacs-dictation", sec["imap"])
     f.close()
     # The infusion server mails its alerts with SMTP AUTH LOGIN and caches in Redis with AUTH.
     f = service(inf, "mail", "10.10.2.25", 587)
-    K.smtp_auth(f, "infusion-mgmt", "LOGIN", "alaris-notify", sec["smtp"])
-    K.smtp_send(f, "alaris-notify@st-example.org", "biomed@st-example.org", "Pump INF-004 battery service due")
+    smtp_auth(f, "infusion-mgmt", "LOGIN", "alaris-notify", sec["smtp"])
+    smtp_send(f, "alaris-notify@st-example.org", "biomed@st-example.org", "Pump INF-004 battery service due")
     f.close()
     f = service(inf, "cache", "10.10.4.21", 6379)
-    K.redis_auth(f, sec["redis"])
+    redis_auth(f, sec["redis"])
     f.close()
     # The PACS looks radiologists up in the directory with a simple bind in clear.
     f = service(pacs, "dc01", "10.10.1.10", 389)
-    K.ldap_bind(f, 1, "CN=svc-pacs,OU=Service Accounts,DC=st-example,DC=org", sec["ldap"])
+    ldap_bind(f, 1, "CN=svc-pacs,OU=Service Accounts,DC=st-example,DC=org", sec["ldap"])
     f.close()
     # A ventilator publishes telemetry to the broker with a user and password (MQTT 3.1.1).
     f = service(VENTS[2].host(), "broker", "10.10.4.30", 1883)
-    K.mqtt_connect(f, "vent-002", "vent-telemetry", sec["mqtt"])
-    K.mqtt_publish(f, "icu/vent-002/status", b'{"mode":"SIMV","alarms":0}')
+    mqtt_connect(f, "vent-002", "vent-telemetry", sec["mqtt"])
+    mqtt_publish(f, "icu/vent-002/status", b'{"mode":"SIMV","alarms":0}')
     f.close()
     # Challenge responses (NTLM to the file share, Kerberos logon, SIP digest): user names, no cleartext.
     f = service(MODALITIES["us"].host(), "fs01", "10.10.3.15", 445)
-    K.smb_session_setup(f, f.flow_id, r"\\fs01\us-export", K.ntlm_messages(
+    smb_session_setup(f, f.flow_id, r"\\fs01\us-export", ntlm_messages(
         f.flow_id, user="svc-us-export", domain="STEXAMPLE", workstation="US01", server_name="fs01",
         dns_domain="st-example.org", spn="cifs/fs01.st-example.org", at_ns=T0), T0)
     f.close()
     f = service(WORKSTATIONS[2].host(), "dc01", "10.10.1.10", 88)
-    K.kerberos_tcp(f, K.as_req(f.flow_id, "jsmith", "ST-EXAMPLE.ORG", "WS-02", 0x5EED01, preauth=True),
-                   K.as_rep(f.flow_id, "jsmith", "ST-EXAMPLE.ORG"))
+    kerberos_tcp(f, as_req(f.flow_id, "jsmith", "ST-EXAMPLE.ORG", "WS-02", 0x5EED01, preauth=True),
+                   as_rep(f.flow_id, "jsmith", "ST-EXAMPLE.ORG"))
     f.close()
     f = service(WORKSTATIONS[3].host(), "pbx", "10.10.2.60", 5060)
-    K.sip_register(f, "4411", "pbx.st-example.org", sec["sip"], "MicroSIP/3.21.3")
+    sip_register(f, "4411", "pbx.st-example.org", sec["sip"], "MicroSIP/3.21.3")
     f.close()
-
-
-def dhcp_ack(device: Device, ip: str, lease_s: int, server_ip: str, relay_ip: str) -> bytes:
-    """A DHCPACK (RFC 2131) as the server sends it to the clinic's relay agent."""
-    client = R.DhcpClient(device.host(ip), device.hostname, None, ())
-    xid = int.from_bytes(C.fixed_bytes(f"{device.hostname}/{ip}/xid", 4), "big")
-    options = [*R.server_options(R.ACK, server_ip, lease_s, "255.255.255.0", relay_ip, "clinic4.example.org"),
-               (R.OPT_HOSTNAME, device.hostname.encode())]
-    return R.dhcp_message(2, xid, client.chaddr, options, yiaddr=ip, giaddr=relay_ip)
 
 
 def vendor_morning(seg: Segment) -> None:
     """The clinic uplink and the internet edge: DHCP leases relayed for the satellite clinic,
     and vendor remote access, approved and not, in and out of its window."""
-    dhcp_server, relay = G.host("dhcp01", ROUTER, "10.10.0.2", ttl=63), G.host("clinic4-gw", ROUTER, "10.60.4.1")
+    dhcp_server, relay = routed_host("dhcp01", "10.10.0.2"), host("clinic4-gw", ROUTER_MAC, "10.60.4.1")
 
     def lease(device: Device, ip: str) -> None:
-        seg.minute += 1
-        seg.cap.add(C.Packet(T0 + seg.minute * 60_000_000_000,
-                             C.udp_frame(C.Link(), dhcp_server, 67, relay, 67,
-                                         dhcp_ack(device, ip, 3600, dhcp_server.ip, relay.ip))))
+        ack = relayed_ack(device.host(ip), device.hostname, 3600, dhcp_server.ip, relay.ip, "clinic4.example.org")
+        datagram(seg.cap, dhcp_server, 67, relay, 67, ack, seg.at())
 
     # INF-031 leases .50, works, moves to .51; the tablet then gets .50 and presents a certificate.
     lease(ROAMING_PUMP, "10.60.4.50")
@@ -526,43 +508,41 @@ def vendor_morning(seg: Segment) -> None:
     lease(TABLET, "10.60.4.50")
     seg.mtls(TABLET.host(routed=True), "infusion", TABLET_CERT)
     # Vendor platforms over TLS, found by SNI: Siemens inside its window, GE outside any.
-    for device, host in ((MODALITIES["mr"], "srs-eu.siemens-healthineers.com"),
-                         (MODALITIES["ct"], "insite.gehealthcare.com")):
-        f = seg.connect(device.host(), G.host(host, ROUTER, "192.0.2.80", ttl=50), 443)
-        C.tls12_connection(f, ch=G.ch_openssl_device(host, f.flow_id), sh=G.sh12(f.flow_id, 0xC02F, ecdhe=True),
-                           server_chain=(SRV_CERTS["cloud"], G.SERVER_CA), ca_names=None, client_chain=None,
-                           kx="ecdhe",
-                           app=(("c", 4000), *(("s", 16000),) * 4))
+    for device, sni in ((MODALITIES["mr"], "srs-eu.siemens-healthineers.com"),
+                        (MODALITIES["ct"], "insite.gehealthcare.com")):
+        f = seg.flow(device.host(), routed_host(sni, "192.0.2.80", ttl=50), 443)
+        tls12_connection(f, ch=ch_openssl_device(sni, f.flow_id), sh=sh12(f.flow_id, 0xC02F, ecdhe=True),
+                         server_chain=(SRV_CERTS["cloud"], SERVER_CA), ca_names=None, client_chain=None, kx="ecdhe",
+                         app=(("c", 4000), *(("s", 16000),) * 4))
     # A clinical workstation runs TeamViewer (TCP 5938): nothing approves it.
-    f = seg.connect(WORKSTATIONS[1].host(), G.host("router5.teamviewer.com", ROUTER, "203.0.113.59", ttl=50), 5938)
-    R.teamviewer_session(f)
+    f = seg.flow(WORKSTATIONS[1].host(), routed_host("router5.teamviewer.com", "203.0.113.59", ttl=50), 5938)
+    remote.teamviewer_session(f)
     # The PACS vendor's engineer over RDP: the inventory approves RDP, but no window covers it.
-    f = seg.connect(VENDOR_LAPTOP.host(routed=True), G.host("pacs01", ROUTER, SERVERS["pacs"].ip, ttl=63), 3389)
-    R.rdp_session(f, cookie_line="mstshash=sectra-svc", requested=R.PROTOCOL_SSL | R.PROTOCOL_HYBRID,
-                  selected=R.PROTOCOL_HYBRID,
-                  server_cert=R.rdp_self_signed("pacs01.clin.example.org", C.rsa_key(C.RSA_PACS), 0x1F3A52C2))
+    f = seg.flow(VENDOR_LAPTOP.host(routed=True), SERVERS["pacs"].host(routed=True), 3389)
+    remote.rdp_session(f, cookie_line="mstshash=sectra-svc", requested=remote.PROTOCOL_SSL | remote.PROTOCOL_HYBRID,
+                       selected=remote.PROTOCOL_HYBRID,
+                       server_cert=remote.rdp_self_signed("pacs01.clin.example.org", rsa_key(RSA_PACS), 0x1F3A52C2))
     # Someone logs in to a ventilator over SSH: the inventory approves nothing for it.
-    f = seg.connect(VENDOR_LAPTOP.host(routed=True), VENTS[1].host(), 22)
-    R.ssh_session(f, client_banner="SSH-2.0-OpenSSH_9.6", server_banner="SSH-2.0-dropbear_2020.81",
-                  client=R.OPENSSH_9_CLIENT, server=R.DROPBEAR_2020, host_key="ecdsa-sha2-nistp256")
+    f = seg.flow(VENDOR_LAPTOP.host(routed=True), VENTS[1].host(), 22)
+    remote.ssh_session(f, client_banner="SSH-2.0-OpenSSH_9.6", server_banner="SSH-2.0-dropbear_2020.81",
+                       client=remote.OPENSSH_9_CLIENT, server=remote.DROPBEAR_2020, host_key="ecdsa-sha2-nistp256")
     # The central station's Philips Remote Services agent: no SNI; only the DNS answer it asked
     # for a moment before names the address. The inventory approves Philips; no window covers it.
-    dns = G.host("dns01", ROUTER, "10.10.0.53", ttl=63)
+    dns = routed_host("dns01", "10.10.0.53")
     central = SERVERS["central"].host()
     name, alias = "prs-eu.philips.com", "prs-eu.gslb.philips.com"
-    prs = G.host(name, ROUTER, "192.0.2.44", ttl=50)
-    seg.minute += 1
-    R.dns_over_udp(seg.cap, central, 62044, dns, T0 + seg.minute * 60_000_000_000, name, R.TYPE_A,
-                   [R.Rr(name, R.TYPE_CNAME, 3600, alias), R.Rr(alias, R.TYPE_A, 120, prs.ip)])
-    f = seg.connect(central, prs, 443)
-    C.tls12_connection(f, ch=G.ch_openssl_device(None, f.flow_id), sh=G.sh12(f.flow_id, 0xC02F, ecdhe=True),
-                       server_chain=(SRV_CERTS["cloud"], G.SERVER_CA), ca_names=None, client_chain=None, kx="ecdhe",
+    prs = routed_host(name, "192.0.2.44", ttl=50)
+    dns_over_udp(seg.cap, central, 62044, dns, seg.at(), name, TYPE_A,
+                 [Rr(name, TYPE_CNAME, 3600, alias), Rr(alias, TYPE_A, 120, prs.ip)])
+    f = seg.flow(central, prs, 443)
+    tls12_connection(f, ch=ch_openssl_device(None, f.flow_id), sh=sh12(f.flow_id, 0xC02F, ecdhe=True),
+                       server_chain=(SRV_CERTS["cloud"], SERVER_CA), ca_names=None, client_chain=None, kx="ecdhe",
                        app=(("c", 900), ("s", 300)))
     # Biomed views the ultrasound's screen over VNC (RFB 3.8): the inventory approves VNC for
     # US-01 and a window covers the morning.
-    f = seg.connect(WORKSTATIONS[2].host(), MODALITIES["us"].host(), 5900)
-    R.vnc_session(f, server_version="003.008", client_version="003.008", offered=(R.RFB_VNC_AUTH,),
-                  chosen=R.RFB_VNC_AUTH, desktop="EPIQ Elite service")
+    f = seg.flow(WORKSTATIONS[2].host(), MODALITIES["us"].host(), 5900)
+    remote.vnc_session(f, server_version="003.008", client_version="003.008", offered=(remote.RFB_VNC_AUTH,),
+                       chosen=remote.RFB_VNC_AUTH, desktop="EPIQ Elite service")
 
 
 WINDOWS = """\
@@ -595,13 +575,12 @@ windows:
 """
 
 
-CAPTURES: list[tuple[str, Callable[[Segment], None], Callable[[str, list[C.Packet]], None]]] = [
-    ("icu.pcap", icu_morning, G.pcap_writer(1)),
-    ("radiology.pcapng", radiology_morning,
-     G.pcapng_writer([C.Interface(1, 6, "eth1", "SPAN radiology VLAN 30")], G.SHB)),
-    ("core-uplink.pcap", uplink_morning, G.pcap_writer(1)),
-    ("vendor-access.pcap", vendor_morning, G.pcap_writer(1)),
-    ("clinical-services.pcap", services_morning, G.pcap_writer(1)),
+CAPTURES: list[tuple[str, Callable[[Segment], None], Writer]] = [
+    ("icu.pcap", icu_morning, pcap_writer(1)),
+    ("radiology.pcapng", radiology_morning, pcapng_writer([RADIOLOGY_SPAN], SPAN_SHB)),
+    ("core-uplink.pcap", uplink_morning, pcap_writer(1)),
+    ("vendor-access.pcap", vendor_morning, pcap_writer(1)),
+    ("clinical-services.pcap", services_morning, pcap_writer(1)),
 ]
 
 
@@ -727,26 +706,22 @@ def expected() -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default=os.path.join(HERE, "hospital"))
-    args = ap.parse_args()
-    os.makedirs(args.out, exist_ok=True)
+    """Write the captures, the inventory, the approved windows and the expected alerts."""
+    out = output_dir((__doc__ or "").split("\n\n")[0], "hospital")
     for name, conversations, writer in CAPTURES:
         seg = Segment(name.split(".")[0])
         conversations(seg)
-        writer(os.path.join(args.out, name), seg.cap.packets)
+        writer(os.path.join(out, name), seg.cap.packets)
     rows = io.StringIO()
     table = csv.DictWriter(rows, COLUMNS, lineterminator="\n")
     table.writeheader()
     for d in inventory():
         table.writerow(d.row())
-    with open(os.path.join(args.out, "inventory.csv"), "w") as fh:
+    with open(os.path.join(out, "inventory.csv"), "w") as fh:
         fh.write(rows.getvalue())
-    with open(os.path.join(args.out, "remote-access-windows.yaml"), "w") as fh:
+    with open(os.path.join(out, "remote-access-windows.yaml"), "w") as fh:
         fh.write(WINDOWS)
-    with open(os.path.join(args.out, "expected-alerts.json"), "w") as fh:
-        json.dump(expected(), fh, indent=1)
-        fh.write("\n")
+    write_expected(os.path.join(out, "expected-alerts.json"), expected())
 
 
 if __name__ == "__main__":

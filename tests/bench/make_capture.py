@@ -12,7 +12,7 @@ and 1.3 handshakes (client and server certificates) of ~400 devices to ~10 serve
 --mix small: average frame <= 300 B: HL7 v2 over MLLP and HTTP polls (request, response,
 ACK), DNS, syslog, and the same ~2 % of TLS handshakes.
 
-Packets that carry identity are crafted by sample_pcaps/craft.py (scapy) one by one; bulk
+Packets that carry identity are crafted by sample_pcaps/craft/ (scapy) one by one; bulk
 packets come from templates built once by scapy whose seq/ack/TSval/IP-id are patched with
 struct in a tight loop, the IP and TCP checksums updated incrementally (RFC 1624). The file
 is streamed in 4 MB chunks: memory stays flat whatever the size.
@@ -32,20 +32,50 @@ import random
 import struct
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "sample_pcaps"))
-import craft as C  # noqa: E402
-import generate as G  # noqa: E402  (the sample PKI and ClientHello profiles)
+from craft import hospital_pki as pki  # noqa: E402
+from craft.capture import Capture, pcap_header  # noqa: E402
+from craft.certs import Cert, make_cert, name  # noqa: E402
+from craft.clinical import (  # noqa: E402
+    APPLICATION_CONTEXT,
+    ASSOCIATE_AC,
+    ASSOCIATE_RQ,
+    CT_IMAGE_STORAGE,
+    EXPLICIT_VR_LITTLE_ENDIAN,
+    ITEM_ABSTRACT_SYNTAX,
+    ITEM_CONTEXT_AC,
+    ITEM_CONTEXT_RQ,
+    ITEM_TRANSFER_SYNTAX,
+    RELEASE_RP,
+    RELEASE_RQ,
+    associate_pdu,
+    even_uid,
+    item,
+    mllp,
+    p_data_tf,
+    user_information,
+)
+from craft.fixed import epoch_ns, fixed_bytes, utc  # noqa: E402
+from craft.flows import TcpFlow, fold, ipv4_tcp_bytes, tcp_options, word_sum  # noqa: E402
+from craft.keys import ec_key  # noqa: E402
+from craft.link import Host, Link, ether_prefix, host, routed_host  # noqa: E402
+from craft.tls import CT_APPDATA, ClientHello, record  # noqa: E402
+from craft.tls_connection import tls12_connection, tls13_connection  # noqa: E402
+from craft.tls_profiles import ch_chrome, ch_java_tls13, ch_mbedtls_device, ch_openssl_device, sh12, sh13  # noqa: E402
+from craft.web import http_request, http_response  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 from scapy.layers.dns import DNS, DNSQR, DNSRR  # noqa: E402
 from scapy.layers.inet import IP, TCP, UDP  # noqa: E402
 from scapy.packet import Raw  # noqa: E402
 
 MSS = 1448  # 1500 MTU - IP 20 - TCP 20 - timestamps option 12
-T0 = C.epoch_ns(C.utc(2025, 3, 12, 9, 0, 0))
+T0 = epoch_ns(utc(2025, 3, 12, 9, 0, 0))
 LINK_BPS = 600e6  # mean offered load used to space the timestamps
 REC = struct.Struct("<IIII")
 U16, U32, U32X2 = struct.Struct("!H"), struct.Struct("!I"), struct.Struct("!II")
@@ -59,20 +89,6 @@ def parse_size(s: str) -> int:
     return int(float(s[:-1] if mult > 1 else s) * mult)
 
 
-def wsum(b: bytes) -> int:
-    """Sum of big-endian 16-bit words (odd length padded), unfolded."""
-    if len(b) % 2:
-        b += b"\x00"
-    return sum(struct.unpack(f"!{len(b) // 2}H", b))
-
-
-def fold(s: int) -> int:
-    """One's-complement checksum from an unfolded sum."""
-    s = (s & 0xFFFF) + (s >> 16)
-    s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
 # --------------------------------------------------------------------------------------
 # output
 # --------------------------------------------------------------------------------------
@@ -83,7 +99,7 @@ class Out:
 
     def __init__(self, path: str) -> None:
         self.f = open(path, "wb")  # noqa: SIM115
-        self.f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        self.f.write(pcap_header(1))
         self.buf: list[bytes] = []
         self.pending = 0
         self.packets = 0
@@ -130,7 +146,7 @@ class TcpTpl:
     __slots__ = ("hdr", "ip_base", "o_id", "o_ipck", "o_len", "o_seq", "o_tcpck", "o_ts", "tcp_base")
 
     def __init__(
-        self, link: C.Link, src: C.Host, dst: C.Host, sport: int, dport: int, flags: str, tsecr: int
+        self, link: Link, src: Host, dst: Host, sport: int, dport: int, flags: str, tsecr: int
     ) -> None:
         tcp = TCP(
             sport=sport,
@@ -148,9 +164,9 @@ class TcpTpl:
         assert self.hdr[ip] == 0x45 and self.hdr[ip + 20 + 12] == 0x80, "IPv4 + 32-byte TCP header expected"
         self.o_len, self.o_id, self.o_ipck = ip + 2, ip + 4, ip + 10
         self.o_seq, self.o_ts, self.o_tcpck = ip + 24, ip + 44, ip + 36
-        self.ip_base = wsum(self.hdr[ip : ip + 20])
+        self.ip_base = word_sum(self.hdr[ip : ip + 20])
         pseudo = self.hdr[ip + 12 : ip + 20] + struct.pack("!BBH", 0, 6, 32)
-        self.tcp_base = wsum(pseudo) + wsum(self.hdr[ip + 20 :])
+        self.tcp_base = word_sum(pseudo) + word_sum(self.hdr[ip + 20 :])
 
     def render(self, seq: int, ack: int, tsval: int, ipid: int, plen: int, payload_sum: int) -> bytes:
         """The header bytes for this packet (the payload is appended by the caller)."""
@@ -185,7 +201,7 @@ class UdpTpl:
     __slots__ = ("frame", "ip_base", "o_id", "o_ipck", "o_pay")
 
     def __init__(
-        self, link: C.Link, src: C.Host, sport: int, dst: C.Host, dport: int, payload: bytes
+        self, link: Link, src: Host, sport: int, dst: Host, dport: int, payload: bytes
     ) -> None:
         l3 = (
             IP(src=src.ip, dst=dst.ip, ttl=src.ttl, id=0, chksum=0)
@@ -195,7 +211,7 @@ class UdpTpl:
         self.frame = link.frame(src, dst, l3, True)
         ip = len(self.frame) - len(payload) - 28
         self.o_id, self.o_ipck, self.o_pay = ip + 4, ip + 10, ip + 28
-        self.ip_base = wsum(self.frame[ip : ip + 20])
+        self.ip_base = word_sum(self.frame[ip : ip + 20])
 
     def render(self, ipid: int, patches: tuple[tuple[int, struct.Struct, int], ...] = ()) -> bytes:
         """The frame with IP id/checksum and payload patches (offset in payload, format, value)."""
@@ -212,39 +228,18 @@ class UdpTpl:
 # --------------------------------------------------------------------------------------
 
 
-def _uid(s: str) -> bytes:
-    b = s.encode()
-    return b + b"\x00" * (len(b) % 2)
-
-
-def _item(t: int, data: bytes) -> bytes:
-    return bytes([t, 0]) + struct.pack("!H", len(data)) + data
-
-
 def dicom_associate(calling: str, called: str, rq: bool = True) -> bytes:
-    """A-ASSOCIATE-RQ (or -AC) for CT Image Storage, explicit VR little endian (PS3.8 9.3.2)."""
-    app = _item(0x10, _uid("1.2.840.10008.3.1.1.1"))
-    ts = _item(0x40, _uid("1.2.840.10008.1.2.1"))
+    """A GE modality's A-ASSOCIATE-RQ (or the PACS's -AC) for CT Image Storage, explicit VR
+    little endian; GE's stack pads its UIDs to even length."""
+    syntax = item(ITEM_TRANSFER_SYNTAX, even_uid(EXPLICIT_VR_LITTLE_ENDIAN))
     if rq:
-        pc = _item(0x20, bytes([1, 0, 0, 0]) + _item(0x30, _uid("1.2.840.10008.5.1.4.1.1.2")) + ts)
+        context = item(ITEM_CONTEXT_RQ, bytes([1, 0, 0, 0]) + item(ITEM_ABSTRACT_SYNTAX, even_uid(CT_IMAGE_STORAGE))
+                       + syntax)
     else:
-        pc = _item(0x21, bytes([1, 0, 0, 0]) + ts)
-    ui = _item(
-        0x50,
-        _item(0x51, struct.pack("!I", 65536))
-        + _item(0x52, _uid("1.2.840.113619.6.334"))
-        + _item(0x55, b"GEHC_CT_17"),
-    )
-    body = (
-        struct.pack("!HH", 1, 0)
-        + called.ljust(16).encode()
-        + calling.ljust(16).encode()
-        + bytes(32)
-        + app
-        + pc
-        + ui
-    )
-    return struct.pack("!BBI", 1 if rq else 2, 0, len(body)) + body
+        context = item(ITEM_CONTEXT_AC, bytes([1, 0, 0, 0]) + syntax)
+    return associate_pdu(ASSOCIATE_RQ if rq else ASSOCIATE_AC, calling, called, context,
+                         user_information(65536, "1.2.840.113619.6.334", "GEHC_CT_17"),
+                         even_uid(APPLICATION_CONTEXT))
 
 
 DICOM_PDU_SEGMENTS = 16  # one P-DATA-TF PDU = 16 full segments
@@ -253,8 +248,7 @@ DICOM_PDU_SEGMENTS = 16  # one P-DATA-TF PDU = 16 full segments
 def dicom_pdata_variants() -> list[bytes]:
     """The 16 segment payloads of one P-DATA-TF PDU of exactly 16 * MSS bytes."""
     total = DICOM_PDU_SEGMENTS * MSS
-    pdv = bytes([1, 0x00]) + C.fixed_bytes("dicom-pixel-data", total - 12)
-    pdu = struct.pack("!BBI", 4, 0, total - 6) + struct.pack("!I", len(pdv)) + pdv
+    pdu = p_data_tf(fixed_bytes("dicom-pixel-data", total - 12))
     return [pdu[i : i + MSS] for i in range(0, total, MSS)]
 
 
@@ -264,7 +258,7 @@ TLS_RECORD_SEGMENTS = 11  # one application_data record = 11 segments
 def tls_appdata_variants(label: str) -> list[bytes]:
     """The 11 segment payloads of one TLS 1.2 application_data record of 11 * MSS bytes."""
     total = TLS_RECORD_SEGMENTS * MSS
-    rec = C.record(C.CT_APPDATA, C.fixed_bytes(label, total - 5))
+    rec = record(CT_APPDATA, fixed_bytes(label, total - 5))
     return [rec[i : i + MSS] for i in range(0, total, MSS)]
 
 
@@ -277,17 +271,12 @@ def hl7_message(i: int, facility: str) -> bytes:
         f"OBX|1|NM|8867-4^Heart rate^LN||{60 + i % 40}|/min|||||F",
         f"OBX|2|NM|59408-5^SpO2^LN||{94 + i % 6}|%|||||F",
     ]
-    return b"\x0b" + "\r".join(segs).encode() + b"\r\x1c\r"
+    return mllp("\r".join(segs) + "\r")
 
 
 def hl7_ack(i: int) -> bytes:
     """The HL7 ACK for message i (MLLP)."""
-    return (
-        b"\x0b"
-        + f"MSH|^~\\&|EPIC|SEHS|VITALS_GW|ICU|20250312090000||ACK|ACK{i:08d}|P|2.5\r"
-        f"MSA|AA|MSG{i:08d}".encode()
-        + b"\r\x1c\r"
-    )
+    return mllp(f"MSH|^~\\&|EPIC|SEHS|VITALS_GW|ICU|20250312090000||ACK|ACK{i:08d}|P|2.5\rMSA|AA|MSG{i:08d}\r")
 
 
 # --------------------------------------------------------------------------------------
@@ -299,9 +288,9 @@ def hl7_ack(i: int) -> bytes:
 class TcpState:
     """seq/ack bookkeeping of one fast-path TCP flow."""
 
-    link: C.Link
-    c: C.Host
-    s: C.Host
+    link: Link
+    c: Host
+    s: Host
     cport: int
     sport: int
     isn: dict[str, int]
@@ -346,8 +335,8 @@ def slow_tcp(st: TcpState, d: str, flags: str, payload: bytes = b"", syn_opts: b
         opts: list[tuple[str, Any]] = [("MSS", 1460), ("SAckOK", b""), ("WScale", 7)]
     else:
         seq, ack, opts = st.seq(d), st.seq(o), []
-    frame = C.ether_prefix(src.mac, dst.mac, st.link.vlans) + C.ipv4_tcp_bytes(
-        src, dst, sp, dp, seq, ack, flags, 64240 if "S" in flags else 502, C.tcp_options(opts), payload
+    frame = ether_prefix(src.mac, dst.mac, st.link.vlans) + ipv4_tcp_bytes(
+        src, dst, sp, dp, seq, ack, flags, 64240 if "S" in flags else 502, tcp_options(opts), payload
     )
     st.sent[d] += len(payload) + (1 if "F" in flags else 0)
     return frame
@@ -358,15 +347,15 @@ def slow_tcp(st: TcpState, d: str, flags: str, payload: bytes = b"", syn_opts: b
 # --------------------------------------------------------------------------------------
 
 SERVERS = [  # (label, ip, port, chain, kx options)
-    ("infusion-mgmt", "10.10.4.20", 443, (G.INFUSION_SRV, G.SERVER_CA)),
-    ("pacs01", "10.10.6.10", 2762, (G.PACS_SRV, G.SERVER_CA)),
-    ("vna", "10.10.6.30", 2762, (G.PACS_ARCHIVE, G.SERVER_CA, G.ROOT)),
-    ("monitoring-gw", "10.10.5.30", 443, (G.MONITORING_GW, G.SERVER_CA)),
-    ("ehr", "10.10.5.31", 443, (G.EHR_WEB, G.SERVER_CA)),
-    ("central-station", "10.10.5.40", 443, (G.CENTRAL_STATION, G.SERVER_CA)),
-    ("lis", "10.10.7.40", 6443, (G.LIS_SRV, G.SERVER_CA)),
-    ("nursecall", "10.10.4.25", 443, (G.NURSECALL_SRV, G.SERVER_CA)),
-    ("mednet", "10.10.4.21", 8443, (G.MEDNET_SRV, G.SERVER_CA)),
+    ("infusion-mgmt", "10.10.4.20", 443, (pki.INFUSION_SRV, pki.SERVER_CA)),
+    ("pacs01", "10.10.6.10", 2762, (pki.PACS_SRV, pki.SERVER_CA)),
+    ("vna", "10.10.6.30", 2762, (pki.PACS_ARCHIVE, pki.SERVER_CA, pki.ROOT)),
+    ("monitoring-gw", "10.10.5.30", 443, (pki.MONITORING_GW, pki.SERVER_CA)),
+    ("ehr", "10.10.5.31", 443, (pki.EHR_WEB, pki.SERVER_CA)),
+    ("central-station", "10.10.5.40", 443, (pki.CENTRAL_STATION, pki.SERVER_CA)),
+    ("lis", "10.10.7.40", 6443, (pki.LIS_SRV, pki.SERVER_CA)),
+    ("nursecall", "10.10.4.25", 443, (pki.NURSECALL_SRV, pki.SERVER_CA)),
+    ("mednet", "10.10.4.21", 8443, (pki.MEDNET_SRV, pki.SERVER_CA)),
 ]
 VENDORS = [  # OUI, label, OU, ClientHello profile
     ("00:12:21", "bbraun-pump", "Infusion Systems", "openssl"),
@@ -386,10 +375,10 @@ VENDORS = [  # OUI, label, OU, ClientHello profile
 class Device:
     """A client device of the identity mix."""
 
-    host: C.Host
+    host: Host
     profile: str
     vlan: int | None
-    chain: tuple[C.Cert, ...] | None
+    chain: tuple[Cert, ...] | None
 
 
 class Generator:
@@ -408,17 +397,17 @@ class Generator:
         self.conn_local: list[dict[str, int]] = []
         self.counts: dict[str, int] = {}
         self.port = 20000
-        self.router = "00:00:0c:9f:f0:14"
+        self.rr_opened = 0
         self.devices = self._devices()
         self.servers = [
-            (G.host(lbl, self.router, ip, 63), port, chain, lbl) for lbl, ip, port, chain in SERVERS
+            (routed_host(lbl, ip), port, chain, lbl) for lbl, ip, port, chain in SERVERS
         ]
 
     # --- identity: devices and handshakes -------------------------------------------
 
     def _devices(self) -> list[Device]:
         rng = random.Random(7)
-        fleets: dict[str, C.Cert] = {}
+        fleets: dict[str, Cert] = {}
         devs = []
         for i in range(400):
             oui, label, ou, prof = VENDORS[i % len(VENDORS)]
@@ -430,31 +419,17 @@ class Generator:
                 chain = None  # no client certificate
             elif label == "mindray-mon" and i % 3 == 0:  # a fleet sharing one certificate
                 if label not in fleets:
-                    fleets[label] = C.make_cert(
-                        C.name("mindray-fleet-b.icu.example.org", G.ORG, ou),
-                        C.ec_key(0xF1EE7B),
-                        issuer=G.DEVICE_CA,
-                        serial=0x6F0001,
-                        not_before=G.NB_LEAF,
-                        not_after=G.NA_LEAF,
-                        eku=("client",),
-                    )
-                chain = (fleets[label], G.DEVICE_CA)
+                    fleets[label] = make_cert(name("mindray-fleet-b.icu.example.org", pki.ORG, ou), ec_key(0xF1EE7B),
+                                              issuer=pki.DEVICE_CA, serial=0x6F0001, not_before=pki.NB_LEAF,
+                                              not_after=pki.NA_LEAF, eku=("client",))
+                chain = (fleets[label], pki.DEVICE_CA)
             else:
                 cn = f"{label}-{i:04d}.clin.example.org"
-                issuer = G.RADIOLOGY_CA if label == "ge-modality" else G.DEVICE_CA
-                leaf = C.make_cert(
-                    C.name(cn, G.ORG, ou, serial_number=f"SN{i:08d}"),
-                    C.ec_key(0xDE1CE000 + i),
-                    issuer=issuer,
-                    serial=0x600000 + i,
-                    not_before=G.NB_LEAF,
-                    not_after=G.NA_LEAF,
-                    dns=(cn,),
-                    eku=("client",),
-                )
+                issuer = pki.RADIOLOGY_CA if label == "ge-modality" else pki.DEVICE_CA
+                leaf = pki.device_leaf(cn, ec_key(0xDE1CE000 + i), 0x600000 + i, ou, issuer=issuer,
+                                   serial_number=f"SN{i:08d}")
                 chain = (leaf, issuer)
-            devs.append(Device(G.host(f"dev{i}", mac, ip, ttl), prof, vlan, chain))
+            devs.append(Device(host(f"dev{i}", mac, ip, ttl), prof, vlan, chain))
         rng.shuffle(devs)
         return devs
 
@@ -463,12 +438,12 @@ class Generator:
         self.port = 20000 + (self.port - 20000 + 1) % 40000
         return self.port
 
-    def _client_hello(self, dev: Device, sni: str, label: str, tls13: bool) -> C.ClientHello:
+    def _client_hello(self, dev: Device, sni: str, label: str, tls13: bool) -> ClientHello:
         if tls13:
-            return G.ch_chrome(sni, label) if dev.profile == "chrome" else G.ch_java_tls13(sni, label)
+            return ch_chrome(sni, label) if dev.profile == "chrome" else ch_java_tls13(sni, label)
         if dev.profile == "mbedtls":
-            return G.ch_mbedtls_device(sni, label)
-        return G.ch_openssl_device(sni, label)
+            return ch_mbedtls_device(sni, label)
+        return ch_openssl_device(sni, label)
 
     def handshake(
         self,
@@ -477,17 +452,17 @@ class Generator:
         keep_open: bool = False,
         app: tuple[tuple[str, int], ...] = (("c", 300), ("s", 900)),
         kind: str = "identity",
-    ) -> C.TcpFlow:
+    ) -> TcpFlow:
         """Plant one TLS connection: craft it (scapy) and queue its packets by timestamp."""
         rng = self.rng
         dev = dev or self.devices[rng.randrange(len(self.devices))]
         srv, sport, chain, _ = server or self.servers[rng.randrange(len(self.servers))]
         n = len(self.conns)
         label = f"bench-{n}"
-        link = C.Link([(0x8100, dev.vlan)] if dev.vlan else [])
-        cap = C.Capture()
+        link = Link([(0x8100, dev.vlan)] if dev.vlan else [])
+        cap = Capture()
         isn_c, isn_s = rng.getrandbits(32), rng.getrandbits(32)
-        f = C.TcpFlow(
+        f = TcpFlow(
             cap,
             link,
             dev.host,
@@ -505,10 +480,10 @@ class Generator:
         tls13 = not keep_open and (dev.profile in ("chrome", "java13")) and rng.random() < 0.7
         ch = self._client_hello(dev, sni, label, tls13)
         if tls13:
-            conn = C.tls13_connection(
+            conn = tls13_connection(
                 f,
                 ch=ch,
-                sh=G.sh13(label, ch, 0x1301 if dev.profile == "chrome" else 0x1302),
+                sh=sh13(label, ch, 0x1301 if dev.profile == "chrome" else 0x1302),
                 server_chain=chain,
                 client_chain=dev.chain,
                 hash_len=32 if dev.profile == "chrome" else 48,
@@ -516,14 +491,14 @@ class Generator:
                 app=app,
             )
         else:
-            ec_server = not isinstance(chain[0].key, C.rsa.RSAPrivateKey)
+            ec_server = not isinstance(chain[0].key, rsa.RSAPrivateKey)
             kx = "ecdhe" if ec_server or rng.random() < 0.6 else "rsa"
             cipher = (0xC02B if ec_server else 0xC02F) if kx == "ecdhe" else 0x009C
-            ca = G.ca_names() if dev.chain is not None else None
-            conn = C.tls12_connection(
+            ca = pki.ca_names() if dev.chain is not None else None
+            conn = tls12_connection(
                 f,
                 ch=ch,
-                sh=G.sh12(label, cipher, ecdhe=kx == "ecdhe"),
+                sh=sh12(label, cipher, ecdhe=kx == "ecdhe"),
                 server_chain=chain,
                 ca_names=ca,
                 client_chain=dev.chain,
@@ -587,15 +562,15 @@ class Generator:
         rng = self.rng
         r = rng.random()
         vlan = 30 + rng.randrange(4) if rng.random() < 0.25 else None
-        link = C.Link([(0x8100, vlan)] if vlan else [])
+        link = Link([(0x8100, vlan)] if vlan else [])
         i = rng.randrange(1000)
         if r < 0.5:
             kind = "dicom"
             oui = ("44:4b:5d", "00:18:65", "00:1d:4a")[i % 3]
-            c = G.host(
+            c = host(
                 f"mod{i}", f"{oui}:10:{i >> 8:02x}:{i & 0xFF:02x}", f"10.30.{i // 200 + 1}.{i % 200 + 20}"
             )
-            s = G.host(f"pacs{i % 3}", self.router, f"10.10.6.{10 + i % 3}", 63)
+            s = routed_host(f"pacs{i % 3}", f"10.10.6.{10 + i % 3}")
             st = TcpState(
                 link,
                 c,
@@ -613,51 +588,21 @@ class Generator:
             )
             variants, d = DICOM_VARIANTS, "c"
             self.counts["dicom_associations"] = self.counts.get("dicom_associations", 0) + 1
+            left, ready = int(rng.expovariate(1 / 60e6)) + 5_000_000, self.now
         else:
             kind = "tls-download" if r < 0.8 else "tls-backup"
             dev = self.devices[rng.randrange(len(self.devices))]
             if kind == "tls-backup":
-                srv = (
-                    G.host("backup", self.router, "10.10.9.50", 63),
-                    8400,
-                    (G.MEDNET_SRV, G.SERVER_CA),
-                    "backup",
-                )
+                srv = (routed_host("backup", "10.10.9.50"), 8400, (pki.MEDNET_SRV, pki.SERVER_CA), "backup")
             else:
                 srv = self.servers[rng.randrange(len(self.servers))]
             f = self.handshake(dev, srv, keep_open=True, app=(("c", 180),), kind=kind)
-            st = TcpState(
-                f.link,
-                dev.host,
-                srv[0],
-                f.ports["c"],
-                f.ports["s"],
-                dict(f.isn),
-                dict(f.sent),
-                rng.getrandbits(31),
-            )
+            st = TcpState(f.link, dev.host, srv[0], f.ports["c"], f.ports["s"], dict(f.isn), dict(f.sent),
+                          rng.getrandbits(31))
             variants, d = (TLS_VARIANTS, "s") if kind == "tls-download" else (TLS_VARIANTS_BACKUP, "c")
-            st_ready = f.now_ns
-            self.counts[kind] = self.counts.get(kind, 0) + 1
-            return {
-                "st": st,
-                "kind": kind,
-                "variants": variants,
-                "d": d,
-                "k": 0,
-                "left": int(rng.expovariate(1 / 40e6)) + 2_000_000,
-                "ready": st_ready,
-            }
+            left, ready = int(rng.expovariate(1 / 40e6)) + 2_000_000, f.now_ns
         self.counts[kind] = self.counts.get(kind, 0) + 1
-        return {
-            "st": st,
-            "kind": kind,
-            "variants": variants,
-            "d": d,
-            "k": 0,
-            "left": int(rng.expovariate(1 / 60e6)) + 5_000_000,
-            "ready": self.now,
-        }
+        return {"st": st, "kind": kind, "variants": variants, "d": d, "k": 0, "left": left, "ready": ready}
 
     def syn(self, st: TcpState) -> None:
         """Three-way handshake through the slow path."""
@@ -683,8 +628,8 @@ class Generator:
                 pay, psum = variants[fl["k"] % len(variants)]
                 fl["k"] += 1
                 self.emit(st.packet(d, "A", pay, psum, self.now), pay)
-            self.emit(slow_tcp(st, "c", "PA", b"\x05\x00\x00\x00\x00\x04\x00\x00\x00\x00"))
-            self.emit(slow_tcp(st, "s", "PA", b"\x06\x00\x00\x00\x00\x04\x00\x00\x00\x00"))
+            self.emit(slow_tcp(st, "c", "PA", RELEASE_RQ))
+            self.emit(slow_tcp(st, "s", "PA", RELEASE_RP))
         elif fl["k"] % len(variants):
             while fl["k"] % len(variants):  # finish the TLS record in progress
                 pay, psum = variants[fl["k"] % len(variants)]
@@ -699,17 +644,17 @@ class Generator:
 
     def udp_templates(self) -> None:
         """RTP-like voice, syslog and DNS templates."""
-        link = C.Link()
+        link = Link()
         self.rtp = []
         for i in range(6):
-            a = G.host(f"phone{i}", f"00:1a:01:00:00:{i:02x}", f"10.60.1.{20 + i}")
-            b = G.host(f"station{i}", self.router, f"10.60.2.{20 + i}", 63)
-            hdr = struct.pack("!BBHII", 0x80, 0, 0, 0, 0x1000 + i) + C.fixed_bytes(f"rtp{i}", 160)
+            a = host(f"phone{i}", f"00:1a:01:00:00:{i:02x}", f"10.60.1.{20 + i}")
+            b = routed_host(f"station{i}", f"10.60.2.{20 + i}")
+            hdr = struct.pack("!BBHII", 0x80, 0, 0, 0, 0x1000 + i) + fixed_bytes(f"rtp{i}", 160)
             self.rtp.append([UdpTpl(link, a, 16384 + 2 * i, b, 20000 + 2 * i, hdr), 0, i])
         self.syslog = []
         for i in range(8):
-            a = G.host(f"syslog-src{i}", f"00:12:21:00:10:{i:02x}", f"10.20.{31 + i}.15")
-            srv = G.host("siem", self.router, "10.10.9.5", 63)
+            a = host(f"syslog-src{i}", f"00:12:21:00:10:{i:02x}", f"10.20.{31 + i}.15")
+            srv = routed_host("siem", "10.10.9.5")
             msg = (
                 f"<134>1 2025-03-12T09:00:00Z pump-gw-{i} infusiond 1234 ALARM - channel {i} "
                 f"occlusion cleared, rate 25.0 mL/h"
@@ -724,9 +669,9 @@ class Generator:
             "lis.lab.example.org",
             "time.example.org",
         ]
-        dns_srv = G.host("dns", self.router, "10.10.1.53", 63)
+        dns_srv = routed_host("dns", "10.10.1.53")
         for i, nm in enumerate(names):
-            cl = G.host(f"dnsc{i}", f"00:06:5b:00:53:{i:02x}", f"10.40.3.{10 + i}", 128)
+            cl = host(f"dnsc{i}", f"00:06:5b:00:53:{i:02x}", f"10.40.3.{10 + i}", 128)
             q = bytes(DNS(id=0, rd=1, qd=DNSQR(qname=nm)))
             r = bytes(
                 DNS(
@@ -758,38 +703,31 @@ class Generator:
         self.emit(q.render(self.rng.getrandbits(16), ((0, U16, tid),)))
         self.emit(r.render(self.rng.getrandbits(16), ((0, U16, tid),)))
 
-    def new_rr(self, i: int) -> dict[str, Any]:
-        """A persistent HL7/MLLP or HTTP-poll connection (small mix)."""
-        rng = self.rng
+    def new_rr(self) -> dict[str, Any]:
+        """A persistent HL7/MLLP or HTTP-poll connection (small mix), the next of them."""
+        rng, i = self.rng, self.rr_opened
+        self.rr_opened += 1
         if i % 2 == 0:
-            c = G.host(
+            c = host(
                 f"hl7gw{i}", f"00:09:5c:20:{i >> 8:02x}:{i & 0xFF:02x}", f"10.20.{50 + i % 20}.{i % 200 + 10}"
             )
-            s = G.host("hl7-engine", self.router, "10.10.3.15", 63)
+            s = routed_host("hl7-engine", "10.10.3.15")
             port, kind = 2575, "hl7"
             reqs = [hl7_message(i * 10 + k, f"ICU{i % 7}") for k in range(4)]
             resps = [hl7_ack(i * 10 + k) for k in range(4)]
         else:
-            c = G.host(
+            c = host(
                 f"poll{i}", f"00:1a:fa:30:{i >> 8:02x}:{i & 0xFF:02x}", f"10.21.{i % 50}.{i % 200 + 10}"
             )
-            s = G.host("device-api", self.router, "10.10.3.80", 63)
+            s = routed_host("device-api", "10.10.3.80")
             port, kind = 80, "http"
-            reqs = [
-                f"GET /api/v1/devices/{i}/status?seq={k} HTTP/1.1\r\nHost: device-api.clin.example.org\r\n"
-                f"User-Agent: WelchAllyn-Connex/2.4\r\nAccept: application/json\r\n\r\n".encode()
-                for k in range(4)
-            ]
-            body = [f'{{"device":{i},"state":"ok","battery":{80 + k}}}' for k in range(4)]
-            resps = [
-                (
-                    f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(b)}\r\n\r\n"
-                    + b
-                ).encode()
-                for b in body
-            ]
+            headers = [("User-Agent", "WelchAllyn-Connex/2.4"), ("Accept", "application/json")]
+            reqs = [http_request("GET", f"/api/v1/devices/{i}/status?seq={k}", "device-api.clin.example.org", headers)
+                    for k in range(4)]
+            resps = [http_response("200 OK", [("Content-Type", "application/json")],
+                                   f'{{"device":{i},"state":"ok","battery":{80 + k}}}'.encode()) for k in range(4)]
         st = TcpState(
-            C.Link([(0x8100, 200 + i % 8)] if i % 6 == 1 else []),
+            Link([(0x8100, 200 + i % 8)] if i % 6 == 1 else []),
             c,
             s,
             self.next_port(),
@@ -802,8 +740,8 @@ class Generator:
         self.counts[f"{kind}_connections"] = self.counts.get(f"{kind}_connections", 0) + 1
         return {
             "st": st,
-            "req": [(r, wsum(r)) for r in reqs],
-            "resp": [(r, wsum(r)) for r in resps],
+            "req": [(r, word_sum(r)) for r in reqs],
+            "resp": [(r, word_sum(r)) for r in resps],
             "k": 0,
             "left": 50 + rng.randrange(200),
         }
@@ -825,55 +763,50 @@ class Generator:
         self.emit(slow_tcp(st, "c", "A"))
         return False
 
-    # --- main loops ---------------------------------------------------------------------
+    def bulk_any(self, flows: list[dict[str, Any]]) -> None:
+        """A step of one of the bulk flows whose time has come; a finished flow is replaced."""
+        j = self.rng.randrange(len(flows))
+        if flows[j]["ready"] <= self.now and not self.bulk_step(flows[j]):
+            flows[j] = self.new_bulk()
+
+    def rr_any(self, conns: list[dict[str, Any]]) -> None:
+        """A request and response on one of the small-mix connections; a closed one is replaced."""
+        j = self.rng.randrange(len(conns))
+        if not self.rr_step(conns[j]):
+            conns[j] = self.new_rr()
+
+    def syslog_packet(self) -> None:
+        """One syslog message."""
+        self.emit(self.syslog[self.rng.randrange(len(self.syslog))].render(self.rng.getrandbits(16)))
+
+    # --- main loop -----------------------------------------------------------------------
 
     def run(self) -> None:
-        """Emit packets until the target size is reached, then flush the crafted ones."""
+        """Emit packets until the target size is reached, then flush the crafted ones. Each
+        step draws what comes next from the mix: (upper bound of the draw, action) in order."""
         self.udp_templates()
-        rng, out = self.rng, self.out
+        mix: tuple[tuple[float, Callable[[], None]], ...]
         if self.mix == "hospital":
             flows = [self.new_bulk() for _ in range(24)]
-            while out.bytes < self.target:
-                if self.want_identity():
-                    self.handshake()
-                r = rng.random()
-                if r < 0.86:
-                    j = rng.randrange(len(flows))
-                    fl = flows[j]
-                    if fl["ready"] > self.now:
-                        continue
-                    if not self.bulk_step(fl):
-                        flows[j] = self.new_bulk()
-                elif r < 0.975:
-                    self.rtp_packet()
-                elif r < 0.99:
-                    self.emit(self.syslog[rng.randrange(len(self.syslog))].render(rng.getrandbits(16)))
-                else:
-                    self.dns_pair()
+            app = (("c", 300), ("s", 900))
+            mix = ((0.86, lambda: self.bulk_any(flows)), (0.975, self.rtp_packet), (0.99, self.syslog_packet),
+                   (1.0, self.dns_pair))
         else:
-            rr = [self.new_rr(i) for i in range(64)]
-            nxt = 64
-            while out.bytes < self.target:
-                if self.want_identity():
-                    self.handshake(app=(("c", 120), ("s", 240)))
-                r = rng.random()
-                if r < 0.70:
-                    j = rng.randrange(len(rr))
-                    if not self.rr_step(rr[j]):
-                        rr[j] = self.new_rr(nxt)
-                        nxt += 1
-                elif r < 0.85:
-                    self.dns_pair()
-                elif r < 0.95:
-                    self.emit(self.syslog[rng.randrange(len(self.syslog))].render(rng.getrandbits(16)))
-                else:
-                    self.rtp_packet()
+            conns = [self.new_rr() for _ in range(64)]
+            app = (("c", 120), ("s", 240))
+            mix = ((0.70, lambda: self.rr_any(conns)), (0.85, self.dns_pair), (0.95, self.syslog_packet),
+                   (1.0, self.rtp_packet))
+        while self.out.bytes < self.target:
+            if self.want_identity():
+                self.handshake(app=app)
+            draw = self.rng.random()
+            next(action for bound, action in mix if draw < bound)()
         self.drain(1 << 62)
 
 
-DICOM_VARIANTS = [(p, wsum(p)) for p in dicom_pdata_variants()]
-TLS_VARIANTS = [(p, wsum(p)) for p in tls_appdata_variants("bench-download")]
-TLS_VARIANTS_BACKUP = [(p, wsum(p)) for p in tls_appdata_variants("bench-backup")]
+DICOM_VARIANTS = [(p, word_sum(p)) for p in dicom_pdata_variants()]
+TLS_VARIANTS = [(p, word_sum(p)) for p in tls_appdata_variants("bench-download")]
+TLS_VARIANTS_BACKUP = [(p, word_sum(p)) for p in tls_appdata_variants("bench-backup")]
 
 
 def main() -> None:
