@@ -92,12 +92,47 @@ def test_alerts_are_ecs_with_evidence_in_the_captures(found: tuple[list[dict[str
     assert all(x["match"]["method"] == "mac" for x in shared["trustwatch"]["devices"])
 
 
+def test_lifecycle_findings_list_both_ends(found: tuple[list[dict[str, Any]], Path]) -> None:
+    docs, _key = found
+    roles = {d["trustwatch"]["subject"]: [(x["asset_id"], x["role"]) for x in d["trustwatch"]["devices"]]
+             for d in docs if d["rule"]["id"] in ("credential-outlives-device", "identity-mismatch")}
+    assert roles == {
+        "client-certificate:89498206e837921172aeb7ef70a844b327044ab9a28364a431d8c35904b7185b":
+            [("INF-010", "presenter"), ("INF-099", "registered-owner")],
+        "asset:MON-002|client-certificate:da83a2554103e88f81146b7b42e7c59c1b3c4a160e4244c0b9627e40e3ca24d2":
+            [("MON-002", "presenter"), ("MON-003", "registered-owner")],
+        "asset:MR-01|ae-title:CT01": [("MR-01", "presenter"), ("CT-01", "registered-owner")],
+    }
+
+
+def test_unknown_devices_are_on_the_site_and_described(found: tuple[list[dict[str, Any]], Path]) -> None:
+    docs, _key = found
+    unknown = {d["trustwatch"]["subject"]: d for d in docs if d["rule"]["id"] == "unknown-device"}
+    pi = unknown["device:mac:B8-27-EB-5A-11-02"]["trustwatch"]["devices"][0]["network"]
+    assert pi["mac_manufacturer"] == "Raspberry Pi Foundation"  # the IEEE registry, not a table of ours
+    assert pi["first_seen"].startswith("2025-03-11T07:") and pi["last_seen"] >= pi["first_seen"]
+    tablet = unknown["device:mac:D0-37-45-AA-10-03"]
+    assert tablet["trustwatch"]["devices"][0]["network"]["dhcp"]["hostname"] == "tablet"
+    assert "DHCP host name 'tablet'" in tablet["message"] and "TP-LINK" in tablet["message"]
+
+
+def test_summary_counts_far_ends_apart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    audit(tmp_path)
+    summary = capsys.readouterr().out
+    assert "40 devices on the site (38 in the inventory, 2 unknown), 3 far ends off it" in summary
+    assert "Site networks: 10.0.0.0/8, 169.254.0.0/16, fe80::/10 (default: " in summary
+    top = summary.split("Top findings")[1].split("Remote-access sessions")[0]
+    for headline in ("shared-credential", "retired-device-authenticates", "credential-outlives-device",
+                     "unknown-device"):
+        assert f"] {headline}" in top, headline
+
+
 def test_exit_codes(tmp_path: Path) -> None:
     assert audit(tmp_path / "a", "--fail-on", "critical")[0] == 0
     assert audit(tmp_path / "b", "--fail-on", "high")[0] == 1
     broken = tmp_path / "broken.csv"
     broken.write_text(INVENTORY.read_text().replace("00:1b:4f:00:10:01", "00:1b:4f:00:10"))
-    assert audit(tmp_path / "c", inventory=broken)[0] == 2
+    assert audit(tmp_path / "c", inventory=broken)[0] == 1  # INF-001's row is skipped, the audit runs
     assert audit(tmp_path / "d", paths=(str(HOSPITAL), str(INVENTORY)))[0] == 2  # not a capture
 
 

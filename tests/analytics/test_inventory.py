@@ -100,10 +100,10 @@ def test_column_map_for_another_cmms(tmp_path: Path) -> None:
     cmap = load_column_map(mapping)
     a = load_inventory(path, cmap).by_id["BIO-77"]
     assert (a.macs, a.status, a.department) == (("00-11-22-33-44-55",), Status.ACTIVE, "4711")
-    # Without the map, every foreign column is reported, not silently ignored.
+    # Without the map, every foreign column is reported (once, at the header), not silently ignored.
     problems = [str(p) for p in check_inventory(path)]
     assert f"{path}:1:asset_id: required column missing from the header" in problems
-    assert f"{path}:2:Asset Tag: unknown column (map it with a column map)" in problems
+    assert f"{path}:1:Asset Tag: unknown column (map it with a column map)" in problems
 
 
 def test_bad_column_map(tmp_path: Path) -> None:
@@ -122,7 +122,7 @@ BROKEN = HEADER + (
     "INF-2,00:11:22:33:44:zz,10.0.0.300,,,,,,,working,31.12.2023,abc,,,\n"  # 3 five problems
     ",00:11:22:33:44:03,,,,,,,,active,,,,,\n"                          # 4 no id
     "INF-1,00:11:22:33:44:04,,,,,,,,active,,,,,\n"                     # 5 duplicate id
-    "INF-5,00-11-22-33-44-01,,,,,,,,retired,,,,,\n"                    # 6 duplicate MAC, other notation
+    "INF-5,00-11-22-33-44-01,,,,,,,,in storage,,,,,\n"                 # 6 duplicate MAC, other notation
     "INF-6,,,,,,,,,active,,,,,\n"                                      # 7 nothing to recognise it by
     "INF-7,00:11:22:33:44:07,,,,,,,,,,,,,\n"                           # 8 no status
     "INF-8,00:11:22:33:44:08,,,,,,,,active\n"                          # 9 short row
@@ -155,8 +155,13 @@ def test_broken_csv_every_problem(tmp_path: Path) -> None:
         f"{f}:14:ae_titles: AE title longer than 16 characters: 'A-VERY-LONG-AE-TITLE-X'",
     ]
     with pytest.raises(InventoryError) as e:
-        load_inventory(path)
+        load_inventory(path, strict=True)
     assert [str(p) for p in e.value.problems] == got
+    # Not strict: every bad row is skipped, the rest is the inventory.
+    inventory = load_inventory(path)
+    assert [a.asset_id for a in inventory.assets] == ["INF-1", "INF-9"]
+    assert [str(p) for p in inventory.problems] == got
+    assert [r.source.rsplit(":", 1)[1] for r in inventory.skipped] == ["3", "4", "5", "6", "7", "8", "13", "14"]
 
 
 @pytest.mark.parametrize(("name", "text", "message"), [
