@@ -1,7 +1,8 @@
 """The analytics subcommands of `trustwatch`, registered by `analytics.cli` via `add_commands`.
 
     trustwatch audit PCAP_OR_DIR... --inventory FILE [--state DB] [--alerts FILE] [--fail-on SEV]
-                     [--remote-access-windows FILE] [--ledger FILE]
+                     [--remote-access-windows FILE] [--ledger FILE] [--strict-inventory]
+                     [--site-networks CIDR,... | --site FILE]
     trustwatch analyze OBSERVATIONS.jsonl... --inventory FILE [same options]
     trustwatch remote-access PCAP_OR_DIR... --inventory FILE [--remote-access-windows FILE]
                      [--unapproved] [--json]
@@ -32,6 +33,7 @@ from .inventory import (
     ColumnMap,
     Inventory,
     InventoryError,
+    describe_problems,
     load_column_map,
     load_inventory,
     read_inventory,
@@ -41,6 +43,7 @@ from .options import EXIT_ALERTS, EXIT_ERROR, EXIT_OK, add_key_option, open_secr
 from .pipeline import AuditResult, load_rules, render_ledger, render_summary, run_audit
 from .remote_access import ApprovalWindow, ApprovalWindowsError, LedgerEntry, ledger_record, load_windows
 from .rules import RuleError, RuleSet, Severity
+from .site import SiteError, SiteScope, load_site_file
 from .state import State, StateError, default_state_path
 from .suppressions import Suppression, SuppressionsError, load_suppressions
 
@@ -62,6 +65,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
                                    "unapproved ones marked")
     remote.add_argument("paths", nargs="+", metavar="PCAP_OR_DIR", help="capture files or directories")
     add_input_options(remote)
+    add_site_options(remote)
     remote.add_argument("--unapproved", action="store_true", help="only the sessions no approval covers")
     remote.add_argument("--json", action="store_true", help="JSON lines (as --ledger writes them) instead of a table")
     add_key_option(remote)
@@ -96,6 +100,8 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inventory-map", metavar="MAP", help="column map for other CMMS exports (YAML)")
     p.add_argument("--rules", type=Path, default=RULES_DIR, metavar="DIR",
                    help="rules directory (default: the repository's rules/)")
+    p.add_argument("--strict-inventory", action="store_true",
+                   help="refuse an inventory with any problem (default: skip bad rows with a warning)")
     p.add_argument("--exceptions", metavar="FILE", help="approved exceptions (YAML)")
     p.add_argument("--remote-access-windows", metavar="FILE",
                    help="approved remote-access windows (YAML); without it the inventory alone approves")
@@ -105,8 +111,28 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
     state.add_argument("--no-state", action="store_true", help="keep no history (a throw-away run)")
 
 
+def add_site_options(p: argparse.ArgumentParser) -> None:
+    """The monitored site networks (`analytics.site`): devices off them are far ends, never unknown."""
+    site = p.add_mutually_exclusive_group()
+    site.add_argument("--site-networks", metavar="CIDR,...",
+                      help="the site networks (default: the private blocks of the inventory's addresses)")
+    site.add_argument("--site", metavar="FILE", help="site file (YAML) whose `networks:` list gives them")
+
+
+def _site(args: argparse.Namespace, err: IO[str]) -> SiteScope | None:
+    """The site networks of `--site-networks` or `--site`, or _Fail; None: the inventory's default."""
+    try:
+        if args.site_networks:
+            return SiteScope.parse(args.site_networks.split(","), "--site-networks")
+        return load_site_file(args.site) if args.site else None
+    except SiteError as e:
+        err.write(f"trustwatch: {e}\n")
+        raise _Fail from None
+
+
 def _analysis_options(p: argparse.ArgumentParser) -> None:
     add_input_options(p)
+    add_site_options(p)
     p.add_argument("--ledger", metavar="FILE.jsonl", help="write every remote-access session here as JSON lines")
     p.add_argument("--alerts", metavar="FILE.jsonl", help="write alerts as JSON lines here ('-': stdout)")
     p.add_argument("--fail-on", choices=FAIL_ON, default="low",
@@ -220,6 +246,7 @@ def _run(args: argparse.Namespace, source: Source) -> tuple[AuditResult, RuleSet
     try:
         rules, inventory, exceptions = _setup(args, err)
         windows = _windows(args.remote_access_windows, err)
+        site = _site(args, err)
         observations, errors = source(secrets)
         state = None if args.no_state else _open_state(args.state, err)
     except _Fail:
@@ -227,7 +254,7 @@ def _run(args: argparse.Namespace, source: Source) -> tuple[AuditResult, RuleSet
     metrics = Metrics()
     try:
         result = run_audit(metrics.observe(observations), inventory, rules, state, exceptions,
-                           source=" ".join(args.paths), secrets=secrets, windows=windows)
+                           source=" ".join(args.paths), secrets=secrets, windows=windows, site=site)
     finally:
         if state is not None:
             state.close()
@@ -243,12 +270,17 @@ def _setup(args: argparse.Namespace, err: IO[str]) -> tuple[RuleSet, Inventory, 
         raise _Fail from None
     try:
         cmap = load_column_map(args.inventory_map) if args.inventory_map else None
-        inventory = load_inventory(args.inventory, cmap)
+        inventory = load_inventory(args.inventory, cmap, strict=args.strict_inventory)
     except InventoryError as e:
         for p in e.problems:
             err.write(f"{p}\n")
         err.write(f"trustwatch: the inventory has {len(e.problems)} problem(s); fix them first\n")
         raise _Fail from None
+    for p in inventory.problems:
+        err.write(f"{p}\n")
+    if inventory.problems:
+        err.write(f"trustwatch: {args.inventory}: {describe_problems(inventory.problems)}; running on its "
+                  f"{len(inventory.assets)} usable devices (--strict-inventory refuses it instead)\n")
     exceptions: list[Suppression] = []
     if args.exceptions:
         try:
