@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from .findings import Finding
+from .findings import DeviceRef, Finding
 
 
 def iso(ts: float) -> str:
@@ -51,21 +51,35 @@ def to_alert(f: Finding) -> dict[str, Any]:
             "subject": f.subject,
             "dedup_key": f.dedup_key,
             "count": f.count,
-            "devices": [
-                {
-                    "asset_id": d.asset_id,
-                    "mac": d.mac,
-                    "ip": list(d.ips),
-                    "status": d.status,
-                    "match": {"method": d.match, "value": d.match_value},
-                    "label": d.label,
-                }
-                for d in f.devices
-            ],
+            "devices": [_device(d) for d in f.devices],
             "identity": identity,
             "evidence": [{"capture": e.capture, "frames": list(e.frames)} for e in f.evidence],
         },
     }
+
+
+def _device(d: DeviceRef) -> dict[str, Any]:
+    """One of `trustwatch.devices`: the device, how it was recognised, its role, and for unknown
+    devices what the network says about it (`network`: DHCP, the MAC's manufacturer, first/last seen)."""
+    doc: dict[str, Any] = {
+        "asset_id": d.asset_id,
+        "mac": d.mac,
+        "ip": list(d.ips),
+        "status": d.status,
+        "match": {"method": d.match, "value": d.match_value},
+        "label": d.label,
+        "role": str(d.role),
+    }
+    if (p := d.profile) is not None:
+        doc["network"] = {
+            "dhcp": {"hostname": p.hostname, "vendor_class": p.vendor_class,
+                     "parameter_list": list(p.parameter_list)},
+            "mac_manufacturer": p.manufacturer,
+            "mac_locally_administered": p.locally_administered,
+            "first_seen": iso(p.first_seen) if p.first_seen is not None else None,
+            "last_seen": iso(p.last_seen) if p.last_seen is not None else None,
+        }
+    return doc
 
 
 def write_alerts(findings: Iterable[Finding], out: IO[str]) -> int:

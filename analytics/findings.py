@@ -9,14 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from ..sensor.records import Evidence
 from .correlate import Sighting
 from .identities import Identity
+from .inventory import Asset
+from .profiles import DeviceProfile
 from .rules import Rule, Severity
 
 MAX_EVIDENCE_FRAMES = 50
 """Frames kept per capture in one finding: enough to open the packets, bounded in size."""
+
+
+class Role(StrEnum):
+    """What a device has to do with a finding."""
+
+    PRESENTER = "presenter"
+    """It presented the identity (or reached, or was reached by, the session) on the wire."""
+    REGISTERED_OWNER = "registered-owner"
+    """The inventory registers the identity to it; it need not have been seen."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +43,14 @@ class DeviceRef:
     status: str | None
     """Inventory status; None for unknown devices."""
     match: str
-    """Method: mac, dhcp, ip, certificate, ae-title or none."""
+    """Method: mac, dhcp, ip, certificate, ae-title or none; `inventory` for a registered owner."""
     match_value: str
+    """What matched; for a registered owner the inventory row (`file:row`)."""
     label: str
     """`INF-0042 (BD Alaris 8015, ICU)` or `unknown 10.1.2.3 (00-1A-...)`."""
+    role: Role = Role.PRESENTER
+    profile: DeviceProfile | None = None
+    """What the network says about it (unknown devices)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +73,9 @@ class Finding:
     identity: Identity | None
     evidence: tuple[Evidence, ...]
     protocols: tuple[str, ...]
+    cause: str = ""
+    """What several findings of one rule share, so that the summary shows them as one line
+    (e.g. `community in clear over SNMP`); empty: the finding stands alone."""
 
     @property
     def dedup_key(self) -> str:
@@ -81,6 +100,12 @@ def device_refs(sightings: Iterable[Sighting]) -> tuple[DeviceRef, ...]:
     return tuple(refs)
 
 
+def owner_refs(owners: Iterable[Asset]) -> tuple[DeviceRef, ...]:
+    """The inventory devices an identity is registered to, as `registered-owner`s."""
+    return tuple(DeviceRef(f"asset:{a.asset_id}", a.asset_id, a.macs[0] if a.macs else None, a.ips, str(a.status),
+                           "inventory", a.source, a.label, Role.REGISTERED_OWNER) for a in owners)
+
+
 def merge_evidence(sightings: Iterable[Sighting]) -> tuple[Evidence, ...]:
     """Frames per capture, sorted, at most MAX_EVIDENCE_FRAMES each."""
     frames: dict[str, set[int]] = {}
@@ -97,13 +122,17 @@ def finding(
     sightings: Sequence[Sighting],
     message: str,
     identity: Identity | None = None,
+    *,
+    devices: Sequence[DeviceRef] | None = None,
+    cause: str = "",
 ) -> Finding:
-    """The finding of `rule` about `subject`, built from the sightings that caused it."""
+    """The finding of `rule` about `subject`, built from the sightings that caused it; `devices`
+    when they are not exactly the sightings' (owners added, profiles filled in)."""
     ts = [s.ts for s in sightings]
     protocols = tuple(dict.fromkeys(str(s.presentation.obs.protocol) for s in sightings))
     return Finding(
         rule_id=rule.id, rule_name=rule.name, severity=rule.severity, subject=subject,
         message=message, first_seen=min(ts), last_seen=max(ts), count=len(sightings),
-        devices=device_refs(sightings), identity=identity, evidence=merge_evidence(sightings),
-        protocols=protocols,
+        devices=tuple(devices) if devices is not None else device_refs(sightings), identity=identity,
+        evidence=merge_evidence(sightings), protocols=protocols, cause=cause,
     )

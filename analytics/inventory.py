@@ -2,17 +2,24 @@
 
 Canonical columns (issue 3): asset_id, mac, ip, hostname, manufacturer, model, firmware,
 department, clinical_function, status, status_date, cert_sha256, usernames, ae_titles,
-remote_access. A cell may hold several values separated by `;` (YAML/JSON may use lists).
-Other exports are read through a `ColumnMap` (their column -> ours, their status words ->
-ours).
+remote_access; and optionally criticality (issue 16). A cell may hold several values separated
+by `;` (YAML/JSON may use lists). Other exports are read through a `ColumnMap` (their column ->
+ours, their status words -> ours). Files are UTF-8 (with or without a byte-order mark) or
+Windows-1252, line by line, so that a stray line of one in a file of the other still loads.
 
-A bad inventory is never half-read: `read_inventory` returns every problem it found as
-`file:row:field: message`, and `load_inventory` refuses to return assets while any remain.
-Rows are CSV line numbers (the header is line 1) or 1-based entry numbers in YAML/JSON.
+Every problem is reported as `file:row:field: message` (rows are CSV line numbers, the header
+being line 1, or 1-based entry numbers in YAML/JSON), and has an `Effect`: a bad row is skipped
+and the inventory is used without it (its addresses are kept in `Inventory.skipped`, so that
+findings about them can say the row was unusable), an unknown column is ignored, and only a
+file that cannot be read at all (or has no usable row) is refused. `load_inventory(strict=True)`
+refuses on any problem instead. Real exports list a device twice after a swap: an address
+(MAC or static IP) on several rows is no conflict while at most one of them is still in service
+(not retired or decommissioned); that row owns the address, the others keep their history.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import ipaddress
@@ -26,13 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from ..sensor.yamlfile import YamlError, load_yaml
+from .criticality import Criticality, parse_criticality
 
 COLUMNS = (
     "asset_id", "mac", "ip", "hostname", "manufacturer", "model", "firmware", "department",
     "clinical_function", "status", "status_date", "cert_sha256", "usernames", "ae_titles",
-    "remote_access",
+    "remote_access", "criticality",
 )
-"""The canonical columns, in the order the issue gives them."""
+"""The canonical columns, in the order the issues give them."""
 REQUIRED = ("asset_id", "status")
 MULTI_SEP = ";"
 
@@ -51,6 +59,17 @@ class Status(StrEnum):
         return self in (Status.RETIRED, Status.DECOMMISSIONED)
 
 
+class Effect(StrEnum):
+    """What a problem does to the inventory (unless it is loaded strictly: then any refuses it)."""
+
+    FILE = "file"
+    """The inventory cannot be used at all."""
+    ROW = "row"
+    """The row is skipped; the rest is used."""
+    COLUMN = "column"
+    """The column is ignored."""
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One thing wrong with an inventory, printed as `file:row:field: message`."""
@@ -61,6 +80,7 @@ class Problem:
     field: str
     """Canonical column name, or "-" when the problem is not about one field."""
     message: str
+    effect: Effect = Effect.ROW
 
     def __str__(self) -> str:
         return f"{self.file}:{self.row}:{self.field}: {self.message}"
@@ -97,6 +117,8 @@ class Asset:
     ae_titles: tuple[str, ...] = ()
     remote_access: tuple[str, ...] = ()
     """Vendors, products or protocols approved to reach this device remotely (`analytics.remote_access`)."""
+    criticality: Criticality | None = None
+    """The inventory's own criticality; None: the rules' mapping of `clinical_function` decides."""
     source: str = ""
     """`file:row` the asset came from, for messages."""
 
@@ -119,21 +141,47 @@ class ColumnMap:
 
 
 @dataclass(frozen=True, slots=True)
+class SkippedRow:
+    """A row that could not be used, kept so that findings about its addresses can say so."""
+
+    source: str
+    """`file:row`."""
+    asset_id: str
+    macs: tuple[str, ...]
+    ips: tuple[str, ...]
+    """The addresses of the row that could be read."""
+    problems: tuple[Problem, ...]
+
+    def describe(self) -> str:
+        """`inventory row inv.csv:7 (INF-9) ... was unusable (mac: invalid MAC address '00:1b')`."""
+        who = f" ({self.asset_id})" if self.asset_id else ""
+        why = "; ".join(f"{p.field}: {p.message}" for p in self.problems)
+        return f"inventory row {self.source}{who} lists this address but was unusable ({why})"
+
+
+@dataclass(frozen=True, slots=True)
 class Inventory:
-    """All assets, indexed the ways identity resolution looks them up."""
+    """All usable assets, indexed the ways identity resolution looks them up."""
 
     assets: tuple[Asset, ...] = ()
     by_id: Mapping[str, Asset] = field(default_factory=dict)
     by_mac: Mapping[str, Asset] = field(default_factory=dict)
+    """The owner of each MAC: the row still in service when others with it are gone."""
     by_ip: Mapping[str, Asset] = field(default_factory=dict)
+    """The owner of each static IP, as for MACs."""
     by_cert: Mapping[str, tuple[Asset, ...]] = field(default_factory=dict)
     by_username: Mapping[str, tuple[Asset, ...]] = field(default_factory=dict)
     """Keyed by `casefold()`ed user name."""
     by_ae_title: Mapping[str, tuple[Asset, ...]] = field(default_factory=dict)
+    skipped: tuple[SkippedRow, ...] = ()
+    """Rows left out for their problems."""
+    problems: tuple[Problem, ...] = ()
+    """Every problem of the file (the warnings of a lenient load)."""
 
     @classmethod
-    def of(cls, assets: Iterable[Asset]) -> Inventory:
-        """Index `assets` (assumed checked: MACs, ids and static IPs unique)."""
+    def of(cls, assets: Iterable[Asset], skipped: Iterable[SkippedRow] = (),
+           problems: Iterable[Problem] = ()) -> Inventory:
+        """Index `assets` (assumed checked: ids unique, each address on at most one row in service)."""
         assets = tuple(assets)
         certs: dict[str, list[Asset]] = {}
         users: dict[str, list[Asset]] = {}
@@ -148,12 +196,33 @@ class Inventory:
         return cls(
             assets=assets,
             by_id={a.asset_id: a for a in assets},
-            by_mac={m: a for a in assets for m in a.macs},
-            by_ip={i: a for a in assets for i in a.ips},
+            by_mac=_owners((m, a) for a in assets for m in a.macs),
+            by_ip=_owners((i, a) for a in assets for i in a.ips),
             by_cert={k: tuple(v) for k, v in certs.items()},
             by_username={k: tuple(v) for k, v in users.items()},
             by_ae_title={k: tuple(v) for k, v in aes.items()},
+            skipped=tuple(skipped),
+            problems=tuple(problems),
         )
+
+    def unusable_row(self, addresses: Iterable[str]) -> SkippedRow | None:
+        """The first skipped row listing one of `addresses` (MACs in ECS notation, IPs), else None."""
+        wanted = set(addresses)
+        return next((r for r in self.skipped if wanted.intersection(r.macs + r.ips)), None)
+
+
+def _owners(pairs: Iterable[tuple[str, Asset]]) -> dict[str, Asset]:
+    """Address -> owner: a row in service before a gone one; among gone rows the latest gone."""
+    out: dict[str, Asset] = {}
+    for address, a in pairs:
+        held = out.get(address)
+        if held is None or _ownership(a) >= _ownership(held):
+            out[address] = a
+    return out
+
+
+def _ownership(a: Asset) -> tuple[bool, date]:
+    return not a.status.gone, a.status_date or date.min
 
 
 # --- normalisation ---------------------------------------------------------------------------
@@ -204,23 +273,30 @@ def parse_status(text: str, words: Mapping[str, str] | None = None) -> Status | 
 def read_inventory(
     path: str | Path, columns: ColumnMap | None = None
 ) -> tuple[Inventory, list[Problem]]:
-    """Every asset that could be read and every problem found (never raises on bad input)."""
+    """The usable assets and every problem found (never raises on bad input)."""
     name = str(path)
     cmap = columns or ColumnMap()
     problems: list[Problem] = []
     rows = list(_rows(name, cmap, problems))
     if not rows and not problems:
-        problems.append(Problem(name, 0, "-", "no devices in the inventory"))
-    assets = [a for a in (_asset(name, row, rec, cmap, problems) for row, rec in rows) if a]
-    _check_unique(name, assets, problems)
+        problems.append(Problem(name, 0, "-", "no devices in the inventory", Effect.FILE))
+    candidates = [_asset(name, row, rec, undecodable, cmap, problems) for row, rec, undecodable in rows]
+    _check_duplicates(name, [a for a in candidates if _row(a) not in _skipped_rows(problems)], problems)
+    bad = _skipped_rows(problems)
+    assets = [a for a in candidates if _row(a) not in bad]
+    skipped = [SkippedRow(a.source, a.asset_id, a.macs, a.ips, tuple(p for p in problems if p.row == _row(a)))
+               for a in candidates if _row(a) in bad]
+    if rows and not assets and not any(p.effect is Effect.FILE for p in problems):
+        problems.append(Problem(name, 0, "-", "no usable devices: every row has a problem", Effect.FILE))
     problems.sort(key=lambda p: p.row)
-    return Inventory.of(assets), problems
+    return Inventory.of(assets, skipped, problems), problems
 
 
-def load_inventory(path: str | Path, columns: ColumnMap | None = None) -> Inventory:
-    """The inventory, or `InventoryError` listing every problem."""
+def load_inventory(path: str | Path, columns: ColumnMap | None = None, *, strict: bool = False) -> Inventory:
+    """The usable inventory, its problems in `Inventory.problems`; `InventoryError` listing every
+    problem when the file cannot be used at all, or, with `strict`, when it has any problem."""
     inventory, problems = read_inventory(path, columns)
-    if problems:
+    if any(strict or p.effect is Effect.FILE for p in problems):
         raise InventoryError(problems)
     return inventory
 
@@ -228,6 +304,23 @@ def load_inventory(path: str | Path, columns: ColumnMap | None = None) -> Invent
 def check_inventory(path: str | Path, columns: ColumnMap | None = None) -> list[Problem]:
     """Every problem of the inventory as `file:row:field: message` lines (empty: fine)."""
     return read_inventory(path, columns)[1]
+
+
+def describe_problems(problems: Iterable[Problem]) -> str:
+    """What the problems do to a (lenient) load, e.g. `2 rows skipped, 1 column ignored`."""
+    rows = len({p.row for p in problems if p.effect is Effect.ROW})
+    columns = len({p.field for p in problems if p.effect is Effect.COLUMN})
+    parts = [f"{rows} row(s) skipped"] if rows else []
+    parts += [f"{columns} column(s) ignored"] if columns else []
+    return ", ".join(parts) or "nothing skipped"
+
+
+def _row(a: Asset) -> int:
+    return int(a.source.rsplit(":", 1)[1])
+
+
+def _skipped_rows(problems: Iterable[Problem]) -> set[int]:
+    return {p.row for p in problems if p.effect is Effect.ROW}
 
 
 def load_column_map(path: str | Path) -> ColumnMap:
@@ -266,53 +359,89 @@ def load_column_map(path: str | Path) -> ColumnMap:
     )
 
 
-def _rows(name: str, cmap: ColumnMap, problems: list[Problem]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(row number, {canonical column: raw value}) for each record of the file."""
+Row = tuple[int, dict[str, Any], str]
+"""(row number, {canonical column: raw value}, the row's undecodable bytes or "")."""
+WINDOWS_1252 = "cp1252"
+
+
+def _decode(data: bytes) -> tuple[str, dict[int, bytes]]:
+    """The text of an inventory: each line UTF-8, else Windows-1252; a byte neither decodes
+    becomes U+FFFD, and is returned by line number."""
+    data = data.removeprefix(codecs.BOM_UTF8)
+    lines = []
+    undecodable: dict[int, bytes] = {}
+    for n, line in enumerate(data.splitlines(keepends=True), 1):
+        try:
+            lines.append(line.decode("utf-8"))
+            continue
+        except UnicodeDecodeError:
+            pass
+        text = line.decode(WINDOWS_1252, errors="replace")
+        if "\ufffd" in text:
+            undecodable[n] = bytes(b for b in line if bytes([b]).decode(WINDOWS_1252, "replace") == "\ufffd")
+        lines.append(text)
+    return "".join(lines), undecodable
+
+
+def _undecodable_note(undecodable: Mapping[int, bytes], lines: range | None = None) -> str:
+    """`0x81 on line 7` for the lines of `lines` (all when None)."""
+    found = [(n, b) for n, b in sorted(undecodable.items()) if lines is None or n in lines]
+    return "; ".join(f"{', '.join(f'{x:#04x}' for x in dict.fromkeys(b))} on line {n}" for n, b in found)
+
+
+def _rows(name: str, cmap: ColumnMap, problems: list[Problem]) -> Iterator[Row]:
+    """The records of the file, in order."""
     suffix = Path(name).suffix.lower()
     if suffix not in (".csv", ".yaml", ".yml", ".json"):
-        problems.append(Problem(name, 0, "-", "unknown inventory format (use .csv, .yaml, .json)"))
+        problems.append(Problem(name, 0, "-", "unknown inventory format (use .csv, .yaml, .json)", Effect.FILE))
         return
     try:
-        text = Path(name).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        problems.append(Problem(name, 0, "-", f"cannot read: {e}"))
+        text, undecodable = _decode(Path(name).read_bytes())
+    except OSError as e:
+        problems.append(Problem(name, 0, "-", f"cannot read: {e}", Effect.FILE))
         return
     if suffix == ".csv":
-        yield from _csv_rows(name, text, cmap, problems)
+        yield from _csv_rows(name, text, undecodable, cmap, problems)
         return
     try:
         doc = json.loads(text) if suffix == ".json" else load_yaml(text)
     except (json.JSONDecodeError, YamlError) as e:
-        problems.append(Problem(name, 0, "-", f"cannot parse: {e}"))
+        problems.append(Problem(name, 0, "-", f"cannot parse: {e}", Effect.FILE))
         return
     if isinstance(doc, dict) and set(doc) == {"devices"}:
         doc = doc["devices"]
     if not isinstance(doc, list):
-        problems.append(Problem(name, 0, "-", "expected a list of devices (or {devices: [...]})"))
+        problems.append(Problem(name, 0, "-", "expected a list of devices (or {devices: [...]})", Effect.FILE))
         return
+    note = _undecodable_note(undecodable)
     for n, entry in enumerate(doc, 1):
         if not isinstance(entry, dict):
             problems.append(Problem(name, n, "-", "entry is not a mapping of fields"))
             continue
-        rec = _mapped(name, n, {str(k): v for k, v in entry.items()}, cmap, problems)
-        yield n, rec
+        rec, unknown = _mapped({str(k): v for k, v in entry.items()}, cmap)
+        for key in unknown:
+            problems.append(Problem(name, n, key, "unknown column (map it with a column map)", Effect.COLUMN))
+        yield n, rec, note
 
 
 def _csv_rows(
-    name: str, text: str, cmap: ColumnMap, problems: list[Problem]
-) -> Iterator[tuple[int, dict[str, Any]]]:
+    name: str, text: str, undecodable: Mapping[int, bytes], cmap: ColumnMap, problems: list[Problem]
+) -> Iterator[Row]:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
     except StopIteration:
         return
     except csv.Error as e:
-        problems.append(Problem(name, 1, "-", f"bad CSV: {e}"))
+        problems.append(Problem(name, 1, "-", f"bad CSV: {e}", Effect.FILE))
         return
     header = [h.strip() for h in header]
+    _rec, unknown = _mapped(dict.fromkeys(header, ""), cmap)
+    for col in unknown:
+        problems.append(Problem(name, 1, col, "unknown column (map it with a column map)", Effect.COLUMN))
     missing = [c for c in REQUIRED if c not in {cmap.columns.get(h, h) for h in header}]
     for col in missing:
-        problems.append(Problem(name, 1, col, "required column missing from the header"))
+        problems.append(Problem(name, 1, col, "required column missing from the header", Effect.FILE))
     line = reader.line_num
     while True:
         start = line + 1
@@ -321,7 +450,7 @@ def _csv_rows(
         except StopIteration:
             return
         except csv.Error as e:
-            problems.append(Problem(name, start, "-", f"bad CSV: {e}"))
+            problems.append(Problem(name, start, "-", f"bad CSV: {e}", Effect.FILE))
             return
         line = reader.line_num
         if not any(c.strip() for c in cells):
@@ -330,22 +459,23 @@ def _csv_rows(
             problems.append(Problem(name, start, "-",
                                     f"row has {len(cells)} cells, the header has {len(header)}"))
             continue
-        yield start, _mapped(name, start, dict(zip(header, cells, strict=True)), cmap, problems)
+        rec, _unknown = _mapped(dict(zip(header, cells, strict=True)), cmap)
+        yield start, rec, _undecodable_note(undecodable, range(start, line + 1))
 
 
-def _mapped(
-    name: str, row: int, rec: dict[str, Any], cmap: ColumnMap, problems: list[Problem]
-) -> dict[str, Any]:
+def _mapped(rec: dict[str, Any], cmap: ColumnMap) -> tuple[dict[str, Any], list[str]]:
+    """The record under canonical column names, and the keys that are none (ignored)."""
     out: dict[str, Any] = {}
+    unknown = []
     for key, value in rec.items():
         col = cmap.columns.get(key, key)
         if col is None:
             continue
         if col not in COLUMNS:
-            problems.append(Problem(name, row, key, "unknown column (map it with a column map)"))
+            unknown.append(key)
             continue
         out[col] = value
-    return out
+    return out, unknown
 
 
 def _values(value: Any) -> list[str]:
@@ -361,14 +491,19 @@ def _one(value: Any) -> str:
 
 
 def _asset(
-    name: str, row: int, rec: dict[str, Any], cmap: ColumnMap, problems: list[Problem]
-) -> Asset | None:
-    """The asset of one record, or None after reporting why it cannot be one."""
+    name: str, row: int, rec: dict[str, Any], undecodable: str, cmap: ColumnMap, problems: list[Problem]
+) -> Asset:
+    """The asset of one record; whatever keeps it from being used is reported in `problems`
+    (then it is only a `SkippedRow`'s addresses)."""
     bad = len(problems)
 
     def report(col: str, msg: str) -> None:
         problems.append(Problem(name, row, col, msg))
 
+    if undecodable:
+        for col, value in rec.items():
+            if "\ufffd" in str(value):
+                report(col, f"undecodable byte {undecodable} (neither UTF-8 nor Windows-1252)")
     asset_id = _one(rec.get("asset_id"))
     if not asset_id:
         report("asset_id", "missing asset id")
@@ -409,32 +544,46 @@ def _asset(
     for t in ae_titles:
         if len(t) > 16:
             report("ae_titles", f"AE title longer than 16 characters: {t!r}")
+    criticality = None
+    if crit := _one(rec.get("criticality")):
+        criticality = parse_criticality(crit)
+        if criticality is None:
+            report("criticality", f"unknown criticality {crit!r} (expected "
+                                  f"{', '.join(c.value for c in Criticality)}, any case)")
     if not (macs or ips or certs or ae_titles) and len(problems) == bad:
         report("mac", "no way to recognise this device: give a mac, ip, cert_sha256 or ae_titles")
-    if len(problems) > bad or status is None:
-        return None
     return Asset(
         asset_id=asset_id, macs=tuple(macs), ips=tuple(ips),
         hostname=_one(rec.get("hostname")), manufacturer=_one(rec.get("manufacturer")),
         model=_one(rec.get("model")), firmware=_one(rec.get("firmware")),
         department=_one(rec.get("department")),
         clinical_function=_one(rec.get("clinical_function")),
-        status=status, status_date=status_date, cert_sha256=tuple(certs),
+        status=status or Status.ACTIVE, status_date=status_date, cert_sha256=tuple(certs),
         usernames=tuple(_values(rec.get("usernames"))), ae_titles=tuple(ae_titles),
-        remote_access=tuple(_values(rec.get("remote_access"))), source=f"{name}:{row}",
+        remote_access=tuple(_values(rec.get("remote_access"))), criticality=criticality,
+        source=f"{name}:{row}",
     )
 
 
-def _check_unique(name: str, assets: list[Asset], problems: list[Problem]) -> None:
-    """Asset ids, MACs and static IPs each name one device."""
-    seen: dict[tuple[str, str], Asset] = {}
+def _check_duplicates(name: str, assets: list[Asset], problems: list[Problem]) -> None:
+    """Asset ids name one row; a MAC or static IP is on at most one row in service (rows of
+    retired or decommissioned devices keep their history: `Inventory.of` picks the owner)."""
+    ids: dict[str, Asset] = {}
+    holders: dict[tuple[str, str], Asset] = {}
     for a in assets:
-        row = int(a.source.rsplit(":", 1)[1])
-        keys = [("asset_id", a.asset_id)] + [("mac", m) for m in a.macs] + [("ip", i) for i in a.ips]
-        for col, value in keys:
-            first = seen.setdefault((col, value), a)
-            if first is not a:
-                what = {"asset_id": "asset id", "mac": "MAC", "ip": "static IP"}[col]
-                first_row = first.source.rsplit(":", 1)[1]
-                problems.append(Problem(
-                    name, row, col, f"duplicate {what} {value} (also {first.asset_id} at row {first_row})"))
+        first = ids.setdefault(a.asset_id, a)
+        duplicate_id = first is not a
+        if duplicate_id:
+            problems.append(Problem(name, _row(a), "asset_id",
+                                    f"duplicate asset id {a.asset_id} (also {first.asset_id} at row {_row(first)})"))
+        if a.status.gone:
+            continue
+        for col, value in [("mac", m) for m in a.macs] + [("ip", i) for i in a.ips]:
+            holder = holders.get((col, value))
+            if holder is None:
+                if not duplicate_id:  # a skipped row holds nothing
+                    holders[(col, value)] = a
+                continue
+            what = "MAC" if col == "mac" else "static IP"
+            problems.append(Problem(name, _row(a), col,
+                                    f"duplicate {what} {value} (also {holder.asset_id} at row {_row(holder)})"))

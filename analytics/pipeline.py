@@ -4,28 +4,40 @@
 presented identity to a device (`correlate`), adds the sightings to the state, runs every
 enabled detection with its rule, and applies the exceptions. It knows no detection by name,
 so a new detection module needs no change here.
+
+Findings are ranked (`rank`): by severity, then within a severity by the number of devices
+involved, then by the clinical criticality of the most critical of them (`analytics.criticality`),
+then by time; never by rule id. The summary (`render_summary`) shows them so, one line per rule
+and cause (`Finding.cause`: 32 devices sending one community in clear are one line), and always
+shows the best line of each headline rule (`headline: true` in rules/).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..sensor.records import Observation
 from ..sensor.secrets import EPHEMERAL, SecretHasher
 from ..sensor.yamlfile import RULES_DIR
-from .correlate import Sighting, correlate
+from .correlate import Sighting, correlate, router_macs
+from .criticality import Criticality, function_criticality, rank_of
 from .detections import DETECTIONS
 from .detections.base import Context, Detection, moment
-from .findings import Finding
+from .findings import DeviceRef, Finding, Role
 from .identities import Identity
-from .inventory import Inventory
+from .inventory import Inventory, SkippedRow
+from .profiles import NetworkFacts
 from .remote_access import ApprovalWindow, LedgerEntry, ledger, tool_name
 from .rules import RuleSet, Severity, read_rules
+from .scope import SiteScope
 from .state import State
 from .suppressions import Suppression, apply_suppressions
+
+MAX_DEVICES_PER_LINE = 5
 
 
 @dataclass
@@ -43,6 +55,15 @@ class AuditResult:
     presentations: int = 0
     devices_known: int = 0
     devices_unknown: int = 0
+    """Devices on the site networks that the inventory does not know."""
+    far_ends: int = 0
+    """Unknown endpoints off the site networks (internet servers, clouds): never unknown devices."""
+    scope: SiteScope | None = None
+    """The site networks the run judged by."""
+    criticality: Mapping[str, Criticality] = field(default_factory=dict)
+    """Asset id -> clinical criticality (inventory cell, else the rules' mapping), for ranking."""
+    inventory_skipped: tuple[SkippedRow, ...] = ()
+    """Inventory rows left out for their problems."""
     first_ts: float | None = None
     last_ts: float | None = None
     run_id: int | None = None
@@ -72,13 +93,16 @@ def run_audit(
     detections: Sequence[Detection] = DETECTIONS,
     secrets: SecretHasher = EPHEMERAL,
     windows: Sequence[ApprovalWindow] | None = None,
+    site: SiteScope | None = None,
 ) -> AuditResult:
     """Run every enabled detection over `observations` and record the run in `state`.
 
+    `site`: the monitored networks (None: derived from the inventory, `SiteScope.of_inventory`).
     Observations are held in memory for the run (the routed-segment guard looks at all of
     them before resolving any); they are handshake facts, a tiny share of a capture.
     """
     obs = list(observations)
+    scope = site or SiteScope.of_inventory(inventory)
     sightings = correlate(obs, inventory, rules.correlation)
     run_id = None
     if state is not None:
@@ -88,15 +112,18 @@ def run_audit(
     def first_seen(identity: Identity) -> float | None:
         return state.identity_first_seen(identity) if state is not None else None
 
-    ctx = Context(sightings, inventory, first_seen, secrets, windows)
+    network = NetworkFacts(obs, router_macs(obs, rules.correlation))
+    ctx = Context(sightings, inventory, first_seen, secrets, windows, scope, network)
+    criticality = {a.asset_id: c for a in inventory.assets
+                   if (c := a.criticality or function_criticality(rules.clinical_functions, a.clinical_function))}
     findings: list[Finding] = []
     summary: dict[str, int] = {}
     for d in detections:
         rule = rules.get(d.RULE_ID)
         if rule.enabled:
-            findings.extend(d.detect(ctx, rule))
+            findings.extend(_note_unusable_rows(f, inventory) for f in d.detect(ctx, rule))
             summary[rule.id] = 0
-    findings.sort(key=lambda f: (-f.severity.rank, f.rule_id, f.first_seen, f.subject))
+    findings.sort(key=lambda f: (*rank(f, criticality), f.subject))
     first_ts = min((o.ts for o in obs), default=None)
     last_ts = max((o.ts for o in obs), default=None)
     clock = last_ts if last_ts is not None else time.time()
@@ -106,14 +133,86 @@ def run_audit(
     if state is not None and run_id is not None:
         state.store_alerts(run_id, kept)
         state.finish_run(run_id, first_ts, last_ts, len(obs), len(kept))
-    devices = {s.device_key: s.asset is not None for s in sightings}
+    known = {s.device_key for s in sightings if s.asset is not None}
+    unknown = {s.device_key for s in sightings if s.asset is None and scope.contains(s.ip)}
+    far = {s.device_key for s in sightings if s.asset is None} - unknown
     return AuditResult(
         findings=kept, suppressed=suppressed, expired=expired, summary=summary,
         observations=len(obs), presentations=len(sightings),
-        devices_known=sum(devices.values()), devices_unknown=sum(not k for k in devices.values()),
+        devices_known=len(known), devices_unknown=len(unknown), far_ends=len(far),
         first_ts=first_ts, last_ts=last_ts, run_id=run_id, sightings=sightings,
-        ledger=ledger(sightings, windows),
+        ledger=ledger(sightings, windows), scope=scope, criticality=criticality,
+        inventory_skipped=inventory.skipped,
     )
+
+
+def rank(f: Finding, criticality: Mapping[str, Criticality]) -> tuple[int, int, int, float]:
+    """Sort key, best first: severity, devices involved, the most critical device, first seen."""
+    return (-f.severity.rank, -len(f.devices), -_most_critical(f.devices, criticality), f.first_seen)
+
+
+def _most_critical(devices: Iterable[DeviceRef], criticality: Mapping[str, Criticality]) -> int:
+    return max((rank_of(criticality.get(d.asset_id or "")) for d in devices), default=rank_of(None))
+
+
+def _note_unusable_rows(f: Finding, inventory: Inventory) -> Finding:
+    """`f`, its message saying so when an inventory row skipped for its problems lists the address
+    of a device it names (that row might have made the device known)."""
+    notes = dict.fromkeys(row.describe() for d in f.devices if d.role is Role.PRESENTER
+                          if (row := inventory.unusable_row((*([d.mac] if d.mac else []), *d.ips))))
+    return replace(f, message=" ".join([f.message, *(f"Note: {n}." for n in notes)])) if notes else f
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryLine:
+    """Findings of one rule and one cause: one line of the summary."""
+
+    findings: tuple[Finding, ...]
+    devices: tuple[DeviceRef, ...]
+    """Every device of the findings, once each."""
+
+    @property
+    def first(self) -> Finding:
+        """The best-ranked finding of the line."""
+        return self.findings[0]
+
+
+def summary_lines(findings: Sequence[Finding], criticality: Mapping[str, Criticality]) -> list[SummaryLine]:
+    """`findings` grouped by rule and cause (each finding with no cause alone), best line first."""
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.rule_id, f.cause or f"subject:{f.subject}"), []).append(f)
+    lines = []
+    for group in groups.values():
+        group.sort(key=lambda f: (*rank(f, criticality), f.subject))
+        devices = {d.key: d for f in group for d in f.devices}
+        lines.append(SummaryLine(tuple(group), tuple(devices.values())))
+
+    def line_rank(line: SummaryLine) -> tuple[int, int, int, float, str]:
+        f = line.first
+        return (-f.severity.rank, -len(line.devices), -_most_critical(line.devices, criticality),
+                min(x.first_seen for x in line.findings), f.subject)
+
+    return sorted(lines, key=line_rank)
+
+
+def top_lines(lines: Sequence[SummaryLine], rules: RuleSet, top: int) -> list[SummaryLine]:
+    """The best `top` lines, in rank order, with the best line of every headline rule among them.
+
+    A headline line missing from the best `top` takes the place of the worst line whose rule has
+    another line shown (else of the worst line of a rule that is not a headline)."""
+    chosen = list(lines[:top])
+    for rule_id in dict.fromkeys(line.first.rule_id for line in lines):
+        if not rules.get(rule_id).headline or any(c.first.rule_id == rule_id for c in chosen):
+            continue
+        if len(chosen) >= top:
+            shown = Counter(c.first.rule_id for c in chosen)
+            repeated = [c for c in chosen if shown[c.first.rule_id] > 1]
+            others = [c for c in chosen if not rules.get(c.first.rule_id).headline]
+            if repeated or others:
+                chosen.remove((repeated or others)[-1])
+        chosen.append(next(line for line in lines if line.first.rule_id == rule_id))
+    return [line for line in lines if line in chosen]
 
 
 def render_summary(result: AuditResult, rules: RuleSet, top: int = 10) -> str:
@@ -122,8 +221,15 @@ def render_summary(result: AuditResult, rules: RuleSet, top: int = 10) -> str:
     span = (f", {moment(result.first_ts)} to {moment(result.last_ts)}"
             if result.first_ts is not None and result.last_ts is not None else "")
     lines.append(f"trustwatch: {result.observations} observations, {result.presentations} identity "
-                 f"presentations, {result.devices_known + result.devices_unknown} devices "
-                 f"({result.devices_known} in the inventory, {result.devices_unknown} unknown){span}")
+                 f"presentations, {result.devices_known + result.devices_unknown} devices on the site "
+                 f"({result.devices_known} in the inventory, {result.devices_unknown} unknown), "
+                 f"{result.far_ends} far end{'' if result.far_ends == 1 else 's'} off it{span}")
+    if result.scope is not None:
+        lines.append(f"Site networks: {result.scope.describe()}")
+    if result.inventory_skipped:
+        rows = ", ".join(r.source for r in result.inventory_skipped[:5])
+        more = len(result.inventory_skipped) - 5
+        lines.append(f"Inventory rows skipped for their problems: {rows}{f' and {more} more' if more > 0 else ''}")
     lines.append("")
     lines.append("Findings per rule:")
     for rule_id, n in sorted(result.summary.items(), key=lambda kv: (-rules.get(kv[0]).severity.rank, kv[0])):
@@ -133,16 +239,25 @@ def render_summary(result: AuditResult, rules: RuleSet, top: int = 10) -> str:
     for e in result.expired:
         lines.append(f"Expired exception: {e.rule} {e.subject} (approved by {e.approver}, "
                      f"expired {e.expires:%Y-%m-%d %H:%M} UTC; {e.source})")
-    if result.findings:
+    grouped = summary_lines(result.findings, result.criticality)
+    shown = top_lines(grouped, rules, top)
+    if shown:
         lines.append("")
-        lines.append(f"Top findings ({min(top, len(result.findings))} of {len(result.findings)}):")
-    for f in result.findings[:top]:
-        lines.append(f"  [{f.severity.value}] {f.rule_id}: {f.message}")
-        for d in f.devices[:5]:
+        lines.append(f"Top findings ({len(shown)} of {len(grouped)} lines, {len(result.findings)} findings; "
+                     f"one line per rule and cause, ranked by severity, devices, criticality, time):")
+    for line in shown:
+        f = line.first
+        if len(line.findings) == 1:
+            lines.append(f"  [{f.severity.value}] {f.rule_id}: {f.message}")
+        else:
+            lines.append(f"  [{f.severity.value}] {f.rule_id} x{len(line.findings)}: {f.cause}, "
+                         f"{len(line.devices)} devices")
+        for d in line.devices[:MAX_DEVICES_PER_LINE]:
             where = ", ".join(x for x in (d.mac or "", *d.ips) if x)
-            lines.append(f"      - {d.label} [{where}] matched by {d.match}")
-        if len(f.devices) > 5:
-            lines.append(f"      - ... {len(f.devices) - 5} more devices")
+            how = "registered owner" if d.role is Role.REGISTERED_OWNER else f"matched by {d.match}"
+            lines.append(f"      - {d.label} [{where}] {how}")
+        if len(line.devices) > MAX_DEVICES_PER_LINE:
+            lines.append(f"      - ... {len(line.devices) - MAX_DEVICES_PER_LINE} more devices")
     if not result.findings:
         lines.append("")
         lines.append("No findings.")

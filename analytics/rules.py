@@ -1,13 +1,15 @@
 """Rules are data: `rules/*.yaml` -> frozen `Rule` objects, loaded once at startup.
 
 A rules file is a mapping with `rules:` (a list) and optionally `correlation:` (the
-routed-segment guard's thresholds). A rule:
+routed-segment guard's thresholds) and `clinical_functions:` (criticality by clinical function,
+`analytics.criticality`). A rule:
 
     - id: long-lived-certificate        # a detection module's RULE_ID: the contract
       name: Long-lived client certificate
       severity: low                     # low, medium, high, critical
       description: ...                  # optional
       enabled: true                     # optional
+      headline: true                    # optional: the summary always shows its best finding
       params: {max_validity_years: 5}   # optional; the detection's Params fields only
 
 Anything unknown (key, rule id, parameter, severity, wrong type) raises
@@ -27,9 +29,10 @@ from typing import Any, Protocol, TypeVar
 
 from ..sensor.yamlfile import YamlError, load_yaml
 from .correlate import CorrelationSettings
+from .criticality import ClinicalFunctions, read_clinical_functions
 
-_RULE_KEYS = {"id", "name", "severity", "description", "enabled", "params"}
-_FILE_KEYS = {"rules", "correlation", "remote_access", "http_api_keys"}
+_RULE_KEYS = {"id", "name", "severity", "description", "enabled", "headline", "params"}
+_FILE_KEYS = {"rules", "correlation", "clinical_functions", "remote_access", "http_api_keys"}
 """`remote_access` is the sensor's vendor catalog (`sensor.catalog`), `http_api_keys` where the
 HTTP extractor looks for API keys (`sensor.protocols.http`): the sensor's, kept beside their rules."""
 
@@ -79,6 +82,8 @@ class Rule:
     """An instance of the detection's `Params` dataclass; read it with `params_as`."""
     path: str = ""
     """File the rule came from."""
+    headline: bool = False
+    """One of the mission's flags: the summary always shows its best finding."""
 
     def params_as(self, cls: type[P]) -> P:
         """The parameters, typed as the detection declared them."""
@@ -93,6 +98,8 @@ class RuleSet:
 
     rules: Mapping[str, Rule] = field(default_factory=dict)
     correlation: CorrelationSettings = field(default_factory=CorrelationSettings)
+    clinical_functions: ClinicalFunctions = field(default_factory=dict)
+    """Criticality by clinical function, for ranking findings."""
 
     def get(self, rule_id: str) -> Rule:
         """The rule `rule_id` (KeyError when not loaded)."""
@@ -127,6 +134,7 @@ def read_rules(rules_dir: str | Path, detections: Iterable[Declares]) -> RuleSet
     rules: dict[str, Rule] = {}
     correlation = CorrelationSettings()
     correlation_from = ""
+    clinical: ClinicalFunctions = {}
     for path in files:
         try:
             doc = load_yaml(path.read_text(encoding="utf-8"))
@@ -145,6 +153,13 @@ def read_rules(rules_dir: str | Path, detections: Iterable[Declares]) -> RuleSet
                 raise RuleError(path, "correlation", f"defined twice (also in {correlation_from})")
             correlation_from = str(path)
             correlation = _dataclass_from(CorrelationSettings, doc["correlation"], path, "correlation")
+        if "clinical_functions" in doc:
+            if clinical:
+                raise RuleError(path, "clinical_functions", "defined in two files")
+            try:
+                clinical = read_clinical_functions(doc["clinical_functions"])
+            except ValueError as e:
+                raise RuleError(path, "clinical_functions", str(e)) from None
         entries = doc.get("rules") or []
         if not isinstance(entries, list):
             raise RuleError(path, "", "`rules` must be a list")
@@ -156,7 +171,7 @@ def read_rules(rules_dir: str | Path, detections: Iterable[Declares]) -> RuleSet
     for rule_id in declared:
         if rule_id not in rules:
             raise RuleError(rules_dir, rule_id, "no rule for this detection (add it, or set enabled: false)")
-    return RuleSet(rules, correlation)
+    return RuleSet(rules, correlation, clinical)
 
 
 def _rule(path: Path, entry: Any, declared: Mapping[str, type]) -> Rule:
@@ -185,8 +200,11 @@ def _rule(path: Path, entry: Any, declared: Mapping[str, type]) -> Rule:
     description = entry.get("description", "")
     if not isinstance(description, str):
         raise RuleError(path, rule_id, "`description` must be a string")
+    headline = entry.get("headline", False)
+    if not isinstance(headline, bool):
+        raise RuleError(path, rule_id, "`headline` must be true or false")
     params: Any = _dataclass_from(declared[rule_id], entry.get("params") or {}, path, rule_id)
-    return Rule(rule_id, name, severity, description.strip(), enabled, params, str(path))
+    return Rule(rule_id, name, severity, description.strip(), enabled, params, str(path), headline)
 
 
 C = TypeVar("C")

@@ -672,7 +672,8 @@ def expected() -> dict[str, Any]:
         ("shared-credential", f"client-certificate:{OWN['INF-022'].sha256}", "as above"),
         ("long-lived-certificate", f"client-certificate:{FIVE_YEARS_US.sha256}", "exactly five years"),
         ("retired-device-authenticates", "asset:INF-008", "in storage is not retired"),
-        ("unknown-device", "device:mac:F0-2F-74-1C-0A-55", "the visitor laptop presents no credential"),
+        ("unknown-device", "device:mac:F0-2F-74-1C-0A-55",
+         "the visitor laptop presents no identity: asked for a client certificate, it sends none"),
         ("unknown-device", "device:ip:10.60.1.21", "INF-021 resolves by its static IP"),
         ("unknown-device", "device:ip:10.60.2.22", "INF-022 resolves by its static IP"),
         ("identity-mismatch", f"asset:INF-010|client-certificate:{OWN['INF-099'].sha256}",
@@ -692,6 +693,12 @@ def expected() -> dict[str, Any]:
         ("unknown-device", "device:ip:10.60.4.50", "INF-031 by its first lease, the tablet by its own"),
         ("unknown-device", "device:ip:10.60.4.51", "INF-031 after its move, by its second lease"),
         ("unknown-device", "device:mac:00-1B-4F-00-60-31", "INF-031 is in the inventory (by MAC via DHCP)"),
+        ("unknown-device", "device:ip:192.0.2.80",
+         "GE's InSite server presents its server certificate from the internet: a far end, off the site "
+         "networks (10.0.0.0/8 by default, the private block of the inventory's addresses), never an unknown "
+         "device"),
+        ("unknown-device", "device:ip:192.0.2.44", "Philips Remote Services' server on the internet: a far end"),
+        ("unknown-device", "device:ip:52.31.14.7", "the vendor cloud the pumps call: a far end"),
     ]
     return {
         "description": "The audit of sample_pcaps/hospital against inventory.csv: every alert (rule, "
@@ -713,7 +720,8 @@ def main() -> None:
         conversations(seg)
         writer(os.path.join(out, name), seg.cap.packets)
     rows = io.StringIO()
-    table = csv.DictWriter(rows, COLUMNS, lineterminator="\n")
+    # A CMMS export with the columns of issue 3: no `criticality`, the rules' clinical functions rank.
+    table = csv.DictWriter(rows, COLUMNS[:COLUMNS.index("criticality")], lineterminator="\n")
     table.writeheader()
     for d in inventory():
         table.writerow(d.row())

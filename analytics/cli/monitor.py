@@ -156,7 +156,8 @@ class Monitor:
         start = time.perf_counter()
         site = self.site
         result = run_audit(self.window, site.inventory, site.rules, self.state if record else None, site.exceptions,
-                           source=f"interface:{self.args.interface}", secrets=self.secrets, windows=site.windows)
+                           source=f"interface:{self.args.interface}", secrets=self.secrets, windows=site.windows,
+                           site=site.scope)
         self._emit([f for f in result.findings if f.dedup_key not in self.alerted])
         self.metrics.analysed(result, site.rules, time.time(), time.perf_counter() - start)
         if record:

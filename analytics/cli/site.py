@@ -1,6 +1,6 @@
 """What a site gives the analytics, loaded for a command: inventory, rules, approved exceptions,
-remote-access windows and the state database (the site key: `cli.options.site_secrets`, which
-`trustwatch sense` needs without the analytics).
+remote-access windows, the monitored site networks and the state database (the site key:
+`cli.options.site_secrets`, which `trustwatch sense` needs without the analytics).
 
 Every loader keeps its own error type; here each one becomes `CommandError`, worded as the
 command line has always worded it, so a command fails one way (exit 2, the reason on stderr).
@@ -10,18 +10,29 @@ This is the one module of the command line that calls the loaders.
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from ...sensor.secrets import data_home
 from ...sensor.yamlfile import RULES_DIR
-from ..inventory import ColumnMap, Inventory, InventoryError, Problem, load_column_map, load_inventory, read_inventory
+from ..inventory import (
+    ColumnMap,
+    Inventory,
+    InventoryError,
+    Problem,
+    describe_problems,
+    load_column_map,
+    load_inventory,
+    read_inventory,
+)
 from ..pipeline import load_rules
 from ..remote_access import ApprovalWindow, ApprovalWindowsError, load_windows
 from ..rules import RuleError, RuleSet
+from ..scope import SiteError, SiteScope, load_site_file
 from ..state import State, StateError
 from ..suppressions import Suppression, SuppressionsError, load_suppressions
-from .options import CommandError
+from .options import CommandError, warn
 
 
 def default_state_path() -> Path:
@@ -35,9 +46,16 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inventory-map", metavar="MAP", help="column map for other CMMS exports (YAML)")
     p.add_argument("--rules", type=Path, default=RULES_DIR, metavar="DIR",
                    help="rules directory (default: the repository's rules/)")
+    p.add_argument("--strict-inventory", action="store_true",
+                   help="refuse an inventory with any problem (default: skip bad rows with a warning)")
     p.add_argument("--exceptions", metavar="FILE", help="approved exceptions (YAML)")
     p.add_argument("--remote-access-windows", metavar="FILE",
                    help="approved remote-access windows (YAML); without it the inventory alone approves")
+    site = p.add_mutually_exclusive_group()
+    site.add_argument("--site-networks", metavar="CIDR,...",
+                      help="the monitored site networks: devices off them are far ends, never unknown "
+                           "(default: the private blocks of the inventory's addresses)")
+    site.add_argument("--site", metavar="FILE", help="site file (YAML) whose `networks:` list gives them")
     state = p.add_mutually_exclusive_group()
     state.add_argument("--state", type=Path, default=None, metavar="DB",
                        help=f"state database (default: {default_state_path()})")
@@ -54,6 +72,8 @@ class Site:
     """Approved exceptions (`--exceptions`); none without the option."""
     windows: list[ApprovalWindow] | None
     """Approved remote-access windows (`--remote-access-windows`); None: the inventory alone approves."""
+    scope: SiteScope | None
+    """The monitored networks (`--site-networks`, `--site`); None: the inventory's private blocks."""
 
 
 def load_site(args: argparse.Namespace) -> Site:
@@ -64,16 +84,29 @@ def load_site(args: argparse.Namespace) -> Site:
     except RuleError as e:
         raise CommandError(f"trustwatch: {e}") from None
     try:
-        inventory = load_inventory(args.inventory, _column_map(args.inventory_map))
+        inventory = load_inventory(args.inventory, _column_map(args.inventory_map), strict=args.strict_inventory)
     except InventoryError as e:
         raise CommandError(*_problems(e.problems),
                            f"trustwatch: the inventory has {len(e.problems)} problem(s); fix them first") from None
+    if inventory.problems:  # a lenient load: each problem as `inventory check` words it, then what it did
+        sys.stderr.write("".join(f"{p}\n" for p in inventory.problems))
+        warn(f"{args.inventory}: {describe_problems(inventory.problems)}; running on its {len(inventory.assets)} "
+             "usable devices (--strict-inventory refuses it instead)")
     try:
         exceptions = load_suppressions(args.exceptions, rules.rules) if args.exceptions else []
         windows = load_windows(args.remote_access_windows) if args.remote_access_windows else None
     except (SuppressionsError, ApprovalWindowsError) as e:
         raise CommandError(*e.problems) from None
-    return Site(rules, inventory, exceptions, windows)
+    return Site(rules, inventory, exceptions, windows, _scope(args))
+
+
+def _scope(args: argparse.Namespace) -> SiteScope | None:
+    try:
+        if args.site_networks:
+            return SiteScope.parse(args.site_networks.split(","), "--site-networks")
+        return load_site_file(args.site) if args.site else None
+    except SiteError as e:
+        raise CommandError(f"trustwatch: {e}") from None
 
 
 def check_inventory_file(path: str, map_path: str | None) -> tuple[Inventory, list[Problem]]:

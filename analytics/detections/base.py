@@ -10,7 +10,7 @@ deduplication, counts, devices and evidence are built the same way everywhere.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -20,8 +20,10 @@ from ..correlate import Sighting
 from ..findings import DeviceRef, Finding
 from ..identities import CERT_KINDS, Identity, IdentityKind
 from ..inventory import Asset, Inventory, Status, parse_status
+from ..profiles import NetworkFacts
 from ..remote_access import ApprovalWindow
 from ..rules import Rule
+from ..scope import EVERYWHERE, SiteScope
 
 MAX_DEVICES_IN_MESSAGE = 5
 GONE = ("retired", "decommissioned")
@@ -40,6 +42,10 @@ class Context:
     """The site's hasher, the sensor's: known secrets (public defaults) compare by fingerprint."""
     windows: Sequence[ApprovalWindow] | None = None
     """The site's approved remote-access windows; None: no windows file, the inventory decides."""
+    scope: SiteScope = EVERYWHERE
+    """The monitored site networks: an unknown device off them is a far end, not unknown."""
+    network: NetworkFacts = field(default_factory=NetworkFacts)
+    """DHCP facts and packet times of the run, to describe unknown devices."""
 
 
 class Detection(Protocol):

@@ -1,6 +1,7 @@
 """`cleartext-credential`: a device sends a secret in clear; one finding per protocol and
-device, whatever the number of logins. Challenge responses (Digest, NTLM) and bare user
-names are not secrets in clear and are left out by default."""
+device, whatever the number of logins, whose cause (the summary's line) is the secret kind and
+the protocol. Challenge responses (Digest, NTLM) and bare user names are not secrets in clear
+and are left out by default."""
 
 from __future__ import annotations
 
@@ -47,4 +48,5 @@ def detect(ctx: Context, rule: Rule) -> Iterator[Finding]:
         who = f" for user(s) {', '.join(users)}" if users else ""
         message = (f"{device_refs(sightings)[0].label} sent a {secrets} in clear over {proto}{who} "
                    f"({len(sightings)} time(s)).")
-        yield finding(rule, subject, sightings, message, sightings[0].presentation.identity)
+        yield finding(rule, subject, sightings, message, sightings[0].presentation.identity,
+                      cause=f"{secrets} in clear over {proto}")

@@ -1,12 +1,13 @@
 """`credential-outlives-device`: a certificate, user name or AE title the inventory registers
-to a retired or decommissioned device is presented by some other device."""
+to a retired or decommissioned device is presented by some other device. The finding's devices
+are the presenters and the gone owners (`registered-owner`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from ..correlate import Sighting
-from ..findings import Finding, device_refs, finding
+from ..findings import Finding, device_refs, finding, owner_refs
 from ..inventory import Status
 from ..rules import Rule
 from .base import Context, GoneParams, check_statuses, group, list_devices, registered_to, since, status_phrase
@@ -25,9 +26,10 @@ def detect(ctx: Context, rule: Rule) -> Iterator[Finding]:
         identity = sightings[0].presentation.identity
         owners = [a for a in registered_to(ctx.inventory, identity) if a.status in gone]
         whose = ", ".join(f"{a.label}, {status_phrase(a)}" for a in owners)
+        presenters = device_refs(sightings)
         message = (f"The {identity.describe()} belongs to {whose}, but was presented by "
-                   f"{list_devices(device_refs(sightings))}{since(ctx, identity, sightings[0].ts)}.")
-        yield finding(rule, subject, sightings, message, identity)
+                   f"{list_devices(presenters)}{since(ctx, identity, sightings[0].ts)}.")
+        yield finding(rule, subject, sightings, message, identity, devices=presenters + owner_refs(owners))
 
 
 def _outlives(ctx: Context, s: Sighting, gone: frozenset[Status]) -> bool:

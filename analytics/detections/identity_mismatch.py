@@ -1,5 +1,5 @@
 """`identity-mismatch`: a known device presents a certificate or AE title the inventory
-registers to another device.
+registers to another device. The finding's devices are the presenter and the registered owners.
 
 When that other device is retired or decommissioned, `credential-outlives-device` reports it
 instead, so one copied certificate gives one alert.
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..correlate import Sighting
-from ..findings import Finding, finding
+from ..findings import Finding, device_refs, finding, owner_refs
 from ..identities import CERT_KINDS, IdentityKind
 from ..inventory import Status
 from ..rules import Rule
@@ -40,10 +40,11 @@ def detect(ctx: Context, rule: Rule) -> Iterator[Finding]:
         s = sightings[0]
         assert s.asset is not None
         identity = s.presentation.identity
-        owners = ", ".join(a.label for a in registered_to(ctx.inventory, identity))
+        owners = registered_to(ctx.inventory, identity)
         message = (f"{s.asset.label} presented the {identity.describe()}, which the inventory "
-                   f"registers to {owners}.")
-        yield finding(rule, subject, sightings, message, identity)
+                   f"registers to {', '.join(a.label for a in owners)}.")
+        yield finding(rule, subject, sightings, message, identity,
+                      devices=device_refs(sightings) + owner_refs(owners))
 
 
 def _mismatch(ctx: Context, s: Sighting, gone: frozenset[Status]) -> bool:

@@ -1,22 +1,26 @@
-"""`unknown-device`: an endpoint the inventory does not know authenticates.
+"""`unknown-device`: a device on a site network that the inventory does not know presents an
+identity: a certificate (client or server), a credential, a remote-access session or a DICOM
+AE title.
 
-It presents a credential or a client certificate. Presenting a server certificate is not
-enough: every server on the internet does that. Remote-access sessions to unknown devices
-are `remote-access-unapproved`'s (no inventory line approves them).
+Scope (`analytics.site`): only devices with an address on the monitored site networks count;
+an internet server or a vendor's cloud is a far end, never an unknown device, whatever it
+presents. Each finding describes the device as the network shows it (`analytics.profiles`:
+DHCP host name, vendor class and parameter list, the MAC's registered manufacturer, first and
+last seen), and says so when an inventory row lists its address but was unusable.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from ..correlate import Sighting
 from ..findings import Finding, device_refs, finding
-from ..identities import IdentityKind
 from ..rules import Rule
 from .base import Context, group
 
 RULE_ID = "unknown-device"
-NOT_AUTHENTICATING = frozenset({IdentityKind.SERVER_CERT, IdentityKind.REMOTE_ACCESS})
+MAX_IDENTITIES_IN_MESSAGE = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,15 +29,22 @@ class Params:
 
 
 def detect(ctx: Context, rule: Rule) -> Iterator[Finding]:
-    """One finding per unknown device (by MAC, or by IP behind a router)."""
-    groups = group(ctx.sightings, lambda s: s.device_key if s.asset is None
-                   and s.presentation.identity.kind not in NOT_AUTHENTICATING else None)
+    """One finding per unknown device on the site (by MAC, or by IP behind a router)."""
+    groups = group(ctx.sightings, lambda s: s.device_key if _unknown_here(ctx, s) else None)
     for key, sightings in groups.items():
         identities = list(dict.fromkeys(s.presentation.identity for s in sightings))
-        shown = [i.describe() for i in identities[:3]]
-        more = f" and {len(identities) - 3} more" if len(identities) > 3 else ""
+        shown = [i.describe() for i in identities[:MAX_IDENTITIES_IN_MESSAGE]]
+        more = len(identities) - len(shown)
         protocols = ", ".join(dict.fromkeys(str(s.presentation.obs.protocol).upper() for s in sightings))
-        device = device_refs(sightings)[0].label.removeprefix("unknown ")
-        message = (f"Device {device} is not in the inventory but authenticates over {protocols}: "
-                   f"{'; '.join(shown)}{more}.")
-        yield finding(rule, f"device:{key}", sightings, message, identities[0])
+        ref = device_refs(sightings)[0]
+        profile = ctx.network.profile(ref.mac, ref.ips, (s.ts for s in sightings))
+        said = profile.describe()
+        message = (f"Device {ref.label.removeprefix('unknown ')} is not in the inventory but presents over "
+                   f"{protocols}: {'; '.join(shown)}{f' and {more} more' if more else ''}."
+                   f"{f' The network says: {said}.' if said else ''}")
+        yield finding(rule, f"device:{key}", sightings, message, identities[0],
+                      devices=(replace(ref, profile=profile),))
+
+
+def _unknown_here(ctx: Context, s: Sighting) -> bool:
+    return s.asset is None and ctx.scope.contains(s.ip)

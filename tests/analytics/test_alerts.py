@@ -38,7 +38,7 @@ def test_shape(result: AuditResult) -> None:
     assert tw["devices"][0] == {
         "asset_id": "MON-010", "mac": "00-1B-4F-00-00-10", "ip": ["10.20.0.10"], "status": "active",
         "match": {"method": "mac", "value": "00-1B-4F-00-00-10"},
-        "label": "MON-010 (Philips IntelliVue MX450, Ward 3)"}
+        "label": "MON-010 (Philips IntelliVue MX450, Ward 3)", "role": "presenter"}
     assert tw["evidence"] == [{"capture": "ward3.pcapng", "frames": list(f.evidence[0].frames)}]
 
 
@@ -46,9 +46,21 @@ def test_unknown_device_and_certificate_identity(result: AuditResult) -> None:
     f = next(f for f in result.findings if f.subject == "device:ip:10.40.0.5")
     tw = to_alert(f)["trustwatch"]
     assert tw["devices"] == [{"asset_id": None, "mac": None, "ip": ["10.40.0.5"], "status": None,
-                              "match": {"method": "none", "value": ""}, "label": "unknown 10.40.0.5"}]
+                              "match": {"method": "none", "value": ""}, "label": "unknown 10.40.0.5",
+                              "role": "presenter", "network": {
+                                  "dhcp": {"hostname": None, "vendor_class": None, "parameter_list": []},
+                                  "mac_manufacturer": None, "mac_locally_administered": False,
+                                  "first_seen": "2024-03-04T08:20:58.000000Z",
+                                  "last_seen": "2024-03-04T08:21:35.000000Z"}}]
     assert tw["identity"]["kind"] == "client-certificate"
     assert tw["identity"]["subject"] == "CN=cgm-gateway,O=St. Example Hospital"
+
+
+def test_lifecycle_alerts_name_the_registered_owner(result: AuditResult) -> None:
+    f = next(f for f in result.findings if f.subject == f"client-certificate:{scenario.C['VEN-020'].sha256}")
+    devices = to_alert(f)["trustwatch"]["devices"]
+    assert [(d["asset_id"], d["role"]) for d in devices] == [("INF-005", "presenter"), ("VEN-020", "registered-owner")]
+    assert devices[1]["status"] == "decommissioned" and devices[1]["match"]["method"] == "inventory"
 
 
 def test_json_lines_without_secrets(result: AuditResult, tmp_path: Path) -> None:

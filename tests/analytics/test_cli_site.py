@@ -37,11 +37,18 @@ def test_the_site_loads_with_its_windows() -> None:
     assert load_site(parse()).windows is None
 
 
-def test_inventory_problems_then_one_summary_line(tmp_path: Path) -> None:
+def test_inventory_problems_then_one_summary_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad row is skipped with its problem and one line saying so; --strict-inventory refuses."""
     broken = tmp_path / "inventory.csv"
     broken.write_text(INVENTORY.read_text().replace("00:1b:4f:00:10:01", "00:1b:4f:00:10"))
+    site = load_site(parse("--inventory", str(broken)))
+    assert len(site.inventory.assets) == len(load_site(parse("--inventory", str(INVENTORY))).inventory.assets) - 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"{broken}:7:mac: invalid MAC address '00:1b:4f:00:10'",
+        f"trustwatch: warning: {broken}: 1 row(s) skipped; running on its {len(site.inventory.assets)} usable "
+        "devices (--strict-inventory refuses it instead)"]
     with pytest.raises(CommandError) as e:
-        load_site(parse("--inventory", str(broken)))
+        load_site(parse("--inventory", str(broken), "--strict-inventory"))
     assert str(e.value) == (f"{broken}:7:mac: invalid MAC address '00:1b:4f:00:10'\n"
                             "trustwatch: the inventory has 1 problem(s); fix them first")
 

@@ -92,12 +92,88 @@ def test_alerts_are_ecs_with_evidence_in_the_captures(found: tuple[list[dict[str
     assert all(x["match"]["method"] == "mac" for x in shared["trustwatch"]["devices"])
 
 
+def test_lifecycle_findings_list_both_ends(found: tuple[list[dict[str, Any]], Path]) -> None:
+    docs, _key = found
+    roles = {d["trustwatch"]["subject"]: [(x["asset_id"], x["role"]) for x in d["trustwatch"]["devices"]]
+             for d in docs if d["rule"]["id"] in ("credential-outlives-device", "identity-mismatch")}
+    assert roles == {
+        "client-certificate:89498206e837921172aeb7ef70a844b327044ab9a28364a431d8c35904b7185b":
+            [("INF-010", "presenter"), ("INF-099", "registered-owner")],
+        "asset:MON-002|client-certificate:da83a2554103e88f81146b7b42e7c59c1b3c4a160e4244c0b9627e40e3ca24d2":
+            [("MON-002", "presenter"), ("MON-003", "registered-owner")],
+        "asset:MR-01|ae-title:CT01": [("MR-01", "presenter"), ("CT-01", "registered-owner")],
+    }
+
+
+def test_unknown_devices_are_on_the_site_and_described(found: tuple[list[dict[str, Any]], Path]) -> None:
+    docs, _key = found
+    unknown = {d["trustwatch"]["subject"]: d for d in docs if d["rule"]["id"] == "unknown-device"}
+    pi = unknown["device:mac:B8-27-EB-5A-11-02"]["trustwatch"]["devices"][0]["network"]
+    assert pi["mac_manufacturer"] == "Raspberry Pi Foundation"  # the IEEE registry, not a table of ours
+    assert pi["first_seen"].startswith("2025-03-11T07:") and pi["last_seen"] >= pi["first_seen"]
+    tablet = unknown["device:mac:D0-37-45-AA-10-03"]
+    assert tablet["trustwatch"]["devices"][0]["network"]["dhcp"]["hostname"] == "tablet"
+    assert "DHCP host name 'tablet'" in tablet["message"] and "TP-LINK" in tablet["message"]
+
+
+def test_a_messy_inventory_warns_and_the_audit_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A blank status skips its row with the words of `inventory check`; MON-005's retired twin
+    with the same MAC and IP is no conflict."""
+    messy = tmp_path / "inventory.csv"
+    rows = INVENTORY.read_text().splitlines()
+    inf1 = next(n for n, row in enumerate(rows) if row.startswith("INF-001,"))
+    mon5 = next(row for row in rows if row.startswith("MON-005,"))
+    rows[inf1] = rows[inf1].replace(",active,", ",,")
+    rows.append(mon5.replace("MON-005,", "MON-005-OLD,").replace(",Retired,2024-11-30,", ",decommissioned,2019-02-01,"))
+    messy.write_text("\n".join(rows) + "\n")
+    capsys.readouterr()
+    assert main(["inventory", "check", str(messy)]) == 2
+    checked = capsys.readouterr().out.splitlines()
+    assert checked == [f"{messy}:{inf1 + 1}:status: missing status"]
+    code, docs = audit(tmp_path, inventory=messy)
+    assert code == 1
+    err = capsys.readouterr().err
+    assert f"{checked[0]}\n" in err and "1 row(s) skipped; running on its 40 usable devices" in err
+    snmp = next(d for d in docs if d["trustwatch"]["subject"] == "snmp:asset:SRV-NMS-01")
+    assert snmp  # the rest of the audit is the same
+    inf001 = [d for d in docs if "00-1B-4F-00-10-01" in json.dumps(d["trustwatch"]["devices"])]
+    assert inf001 and all("was unusable (status: missing status)" in d["message"] for d in inf001)
+    retired = next(d for d in docs if d["rule"]["id"] == "retired-device-authenticates")
+    assert retired["trustwatch"]["subject"] == "asset:MON-005"
+
+
+def test_site_networks_decide_what_is_unknown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Named site networks without the satellite clinic (10.60.0.0/16): the tablet there is a far end."""
+    _code, docs = audit(tmp_path / "a", "--site-networks", "10.10.0.0/16,10.20.0.0/16,10.30.0.0/16,10.40.0.0/16")
+    assert {d["trustwatch"]["subject"] for d in docs if d["rule"]["id"] == "unknown-device"} == {
+        "device:mac:B8-27-EB-5A-11-02"}
+    site = tmp_path / "site.yaml"
+    site.write_text("networks: [10.0.0.0/8]\n")
+    _code, docs = audit(tmp_path / "b", "--site", str(site))
+    assert sum(d["rule"]["id"] == "unknown-device" for d in docs) == 2
+    site.write_text("networks: [10.0.0.0/8, ward-3]\n")
+    assert audit(tmp_path / "c", "--site", str(site))[0] == 2
+    assert f"trustwatch: {site}: networks: not a network (CIDR, e.g. 10.20.0.0/16): 'ward-3'" in capsys.readouterr().err
+
+
+def test_summary_counts_far_ends_apart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    audit(tmp_path)
+    summary = capsys.readouterr().out
+    assert "40 devices on the site (38 in the inventory, 2 unknown), 3 far ends off it" in summary
+    assert "Site networks: 10.0.0.0/8, 169.254.0.0/16, fe80::/10 (default: " in summary
+    top = summary.split("Top findings")[1].split("Remote-access sessions")[0]
+    for headline in ("shared-credential", "retired-device-authenticates", "credential-outlives-device",
+                     "unknown-device"):
+        assert f"] {headline}" in top, headline
+
+
 def test_exit_codes(tmp_path: Path) -> None:
     assert audit(tmp_path / "a", "--fail-on", "critical")[0] == 0
     assert audit(tmp_path / "b", "--fail-on", "high")[0] == 1
     broken = tmp_path / "broken.csv"
     broken.write_text(INVENTORY.read_text().replace("00:1b:4f:00:10:01", "00:1b:4f:00:10"))
-    assert audit(tmp_path / "c", inventory=broken)[0] == 2
+    assert audit(tmp_path / "c", inventory=broken)[0] == 1  # INF-001's row is skipped, the audit runs
+    assert audit(tmp_path / "e", "--strict-inventory", inventory=broken)[0] == 2
     assert audit(tmp_path / "d", paths=(str(HOSPITAL), str(INVENTORY)))[0] == 2  # not a capture
 
 

@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from tests.analytics import scenario
+from trustwatch.analytics.criticality import Criticality
 from trustwatch.analytics.inventory import (
     ColumnMap,
     InventoryError,
     Status,
     check_inventory,
+    describe_problems,
     load_column_map,
     load_inventory,
     normalise_mac,
@@ -100,10 +102,10 @@ def test_column_map_for_another_cmms(tmp_path: Path) -> None:
     cmap = load_column_map(mapping)
     a = load_inventory(path, cmap).by_id["BIO-77"]
     assert (a.macs, a.status, a.department) == (("00-11-22-33-44-55",), Status.ACTIVE, "4711")
-    # Without the map, every foreign column is reported, not silently ignored.
+    # Without the map, every foreign column is reported (once, at the header), not silently ignored.
     problems = [str(p) for p in check_inventory(path)]
     assert f"{path}:1:asset_id: required column missing from the header" in problems
-    assert f"{path}:2:Asset Tag: unknown column (map it with a column map)" in problems
+    assert f"{path}:1:Asset Tag: unknown column (map it with a column map)" in problems
 
 
 def test_bad_column_map(tmp_path: Path) -> None:
@@ -122,7 +124,7 @@ BROKEN = HEADER + (
     "INF-2,00:11:22:33:44:zz,10.0.0.300,,,,,,,working,31.12.2023,abc,,,\n"  # 3 five problems
     ",00:11:22:33:44:03,,,,,,,,active,,,,,\n"                          # 4 no id
     "INF-1,00:11:22:33:44:04,,,,,,,,active,,,,,\n"                     # 5 duplicate id
-    "INF-5,00-11-22-33-44-01,,,,,,,,retired,,,,,\n"                    # 6 duplicate MAC, other notation
+    "INF-5,00-11-22-33-44-01,,,,,,,,in storage,,,,,\n"                 # 6 duplicate MAC, other notation
     "INF-6,,,,,,,,,active,,,,,\n"                                      # 7 nothing to recognise it by
     "INF-7,00:11:22:33:44:07,,,,,,,,,,,,,\n"                           # 8 no status
     "INF-8,00:11:22:33:44:08,,,,,,,,active\n"                          # 9 short row
@@ -155,8 +157,13 @@ def test_broken_csv_every_problem(tmp_path: Path) -> None:
         f"{f}:14:ae_titles: AE title longer than 16 characters: 'A-VERY-LONG-AE-TITLE-X'",
     ]
     with pytest.raises(InventoryError) as e:
-        load_inventory(path)
+        load_inventory(path, strict=True)
     assert [str(p) for p in e.value.problems] == got
+    # Not strict: every bad row is skipped, the rest is the inventory.
+    inventory = load_inventory(path)
+    assert [a.asset_id for a in inventory.assets] == ["INF-1", "INF-9"]
+    assert [str(p) for p in inventory.problems] == got
+    assert [r.source.rsplit(":", 1)[1] for r in inventory.skipped] == ["3", "4", "5", "6", "7", "8", "13", "14"]
 
 
 @pytest.mark.parametrize(("name", "text", "message"), [
@@ -185,3 +192,131 @@ def test_status_words_of_the_map(tmp_path: Path) -> None:
     path = write(tmp_path, "inv.csv", "asset_id,mac,status\nX,00:11:22:33:44:55,Disposed\n")
     inv = load_inventory(path, ColumnMap(status={"disposed": "decommissioned"}))
     assert inv.by_id["X"].status is Status.DECOMMISSIONED
+
+
+# --- messy CMMS exports (issue 16, point 6): every case as a fixture written here -------------
+
+MESSY_HEADER = "asset_id,mac,ip,manufacturer,model,clinical_function,status,status_date,cert_sha256\n"
+
+
+def messy(tmp_path: Path, rows: str, name: str = "cmms.csv", encoding: str = "utf-8", bom: bool = False) -> Path:
+    path = tmp_path / name
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + (MESSY_HEADER + rows).encode(encoding))
+    return path
+
+
+def test_a_retired_row_whose_ip_was_reused_is_no_conflict(tmp_path: Path) -> None:
+    path = messy(tmp_path, f"MON-7,,10.20.2.35,Philips,MX800,patient monitoring,retired,2024-11-30,{SHA}\n"
+                           "MON-9,,10.20.2.35,Philips,MX850,patient monitoring,active,,\n")
+    inventory = load_inventory(path, strict=True)
+    assert inventory.problems == ()
+    assert inventory.by_ip["10.20.2.35"].asset_id == "MON-9"  # the active row owns the address
+    assert inventory.by_cert[SHA][0].asset_id == "MON-7"  # the retired one keeps its history
+    assert inventory.by_id["MON-7"].status is Status.RETIRED
+
+
+def test_a_mac_on_a_decommissioned_and_an_active_row_is_no_conflict(tmp_path: Path) -> None:
+    path = messy(tmp_path, "INF-1,00:1b:4f:00:00:01,,BD,Alaris,infusion,active,,\n"
+                           "INF-OLD,00-1B-4F-00-00-01,,BD,Alaris,infusion,decommissioned,2023-06-30,\n"
+                           "INF-OLDER,001b.4f00.0001,,BD,Alaris,infusion,retired,2021-01-31,\n")
+    inventory = load_inventory(path, strict=True)
+    assert inventory.by_mac["00-1B-4F-00-00-01"].asset_id == "INF-1"
+    assert len(inventory.assets) == 3
+
+
+def test_among_gone_rows_the_latest_gone_owns_the_address(tmp_path: Path) -> None:
+    path = messy(tmp_path, "INF-A,00:1b:4f:00:00:02,,BD,Alaris,infusion,retired,2024-05-01,\n"
+                           "INF-B,00:1b:4f:00:00:02,,BD,Alaris,infusion,decommissioned,2022-05-01,\n")
+    assert load_inventory(path, strict=True).by_mac["00-1B-4F-00-00-02"].asset_id == "INF-A"
+
+
+def test_two_rows_in_service_with_one_mac_are_a_conflict(tmp_path: Path) -> None:
+    path = messy(tmp_path, "INF-1,00:1b:4f:00:00:01,,BD,Alaris,infusion,active,,\n"
+                           "INF-2,00:1b:4f:00:00:01,,BD,Alaris,infusion,in storage,,\n")
+    inventory = load_inventory(path)
+    assert [str(p) for p in inventory.problems] == [
+        f"{path}:3:mac: duplicate MAC 00-1B-4F-00-00-01 (also INF-1 at row 2)"]
+    assert [a.asset_id for a in inventory.assets] == ["INF-1"]
+    assert inventory.skipped[0].asset_id == "INF-2"
+    with pytest.raises(InventoryError):
+        load_inventory(path, strict=True)
+
+
+def test_a_blank_status_skips_the_row_and_the_rest_loads(tmp_path: Path) -> None:
+    path = messy(tmp_path, "INF-1,00:1b:4f:00:00:01,10.20.0.51,BD,Alaris,infusion,active,,\n"
+                           "INF-2,00:1b:4f:00:00:02,10.20.0.52,BD,Alaris,infusion, ,,\n")
+    inventory = load_inventory(path)
+    assert [a.asset_id for a in inventory.assets] == ["INF-1"]
+    assert [str(p) for p in inventory.problems] == [f"{path}:3:status: missing status"]
+    skipped = inventory.skipped[0]
+    assert (skipped.source, skipped.macs, skipped.ips) == (f"{path}:3", ("00-1B-4F-00-00-02",), ("10.20.0.52",))
+    assert inventory.unusable_row(["00-1B-4F-00-00-02"]) is skipped
+    assert inventory.unusable_row(["10.20.0.52"]) is skipped and inventory.unusable_row(["10.20.0.51"]) is None
+    assert skipped.describe() == (f"inventory row {path}:3 (INF-2) lists this address but was unusable "
+                                  "(status: missing status)")
+
+
+@pytest.mark.parametrize(("encoding", "bom"), [("utf-8", False), ("utf-8", True), ("cp1252", False)])
+def test_utf8_with_or_without_bom_and_windows_1252_load(tmp_path: Path, encoding: str, bom: bool) -> None:
+    path = messy(tmp_path, "VEN-1,00:30:e6:00:30:01,,Dräger,Evita V500 \u2013 ICU,ventilation,active,,\n",
+                 encoding=encoding, bom=bom)
+    asset = load_inventory(path, strict=True).by_id["VEN-1"]  # the BOM is not part of `asset_id`
+    assert (asset.manufacturer, asset.model) == ("Dräger", "Evita V500 \u2013 ICU")
+
+
+def test_a_stray_windows_1252_line_in_a_utf8_file_loads(tmp_path: Path) -> None:
+    path = tmp_path / "cmms.csv"
+    path.write_bytes(MESSY_HEADER.encode() + "VEN-1,00:30:e6:00:30:01,,Dräger,Evita,ventilation,active,,\n"
+                     .encode() + "VEN-2,00:30:e6:00:30:02,,Dräger,Evita,ventilation,active,,\n"
+                     .encode("cp1252"))
+    inventory = load_inventory(path, strict=True)
+    assert {a.manufacturer for a in inventory.assets} == {"Dräger"}
+
+
+def test_an_undecodable_byte_is_reported_with_its_row(tmp_path: Path) -> None:
+    """0x81 is neither UTF-8 (a lone continuation byte) nor Windows-1252 (unassigned)."""
+    path = tmp_path / "cmms.csv"
+    path.write_bytes(MESSY_HEADER.encode() + b"VEN-1,00:30:e6:00:30:01,,Dr\x81ger,Evita,ventilation,active,,\n"
+                     b"VEN-2,00:30:e6:00:30:02,,Draeger,Evita,ventilation,active,,\n")
+    inventory = load_inventory(path)
+    assert [str(p) for p in inventory.problems] == [
+        f"{path}:2:manufacturer: undecodable byte 0x81 on line 2 (neither UTF-8 nor Windows-1252)"]
+    assert [a.asset_id for a in inventory.assets] == ["VEN-2"]
+    yaml = tmp_path / "cmms.yaml"
+    yaml.write_bytes(b"- {asset_id: VEN-1, mac: '00:30:e6:00:30:01', status: active}\n"
+                     b"- {asset_id: VEN-2, mac: '00:30:e6:00:30:02', status: active, model: Ev\x8dta}\n")
+    assert [str(p) for p in check_inventory(yaml)] == [
+        f"{yaml}:2:model: undecodable byte 0x8d on line 2 (neither UTF-8 nor Windows-1252)"]
+
+
+def test_unknown_columns_are_ignored_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "cmms.csv"
+    path.write_text("asset_id,mac,status,Cost Center\nINF-1,00:1b:4f:00:00:01,active,4711\n")
+    inventory = load_inventory(path)
+    assert [str(p) for p in inventory.problems] == [f"{path}:1:Cost Center: unknown column (map it with a column map)"]
+    assert describe_problems(inventory.problems) == "1 column(s) ignored"
+    assert [a.asset_id for a in inventory.assets] == ["INF-1"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("asset_id,mac\nINF-1,00:1b:4f:00:00:01\n", ":1:status: required column missing from the header"),
+    (MESSY_HEADER + "INF-1,00:1b,,,,,active,,\n", ":0:-: no usable devices: every row has a problem"),
+])
+def test_an_unusable_file_is_still_refused(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, "cmms.csv", text)
+    with pytest.raises(InventoryError) as e:
+        load_inventory(path)
+    assert any(str(p) == f"{path}{message}" for p in e.value.problems)
+
+
+def test_criticality_column(tmp_path: Path) -> None:
+    path = write(tmp_path, "cmms.csv", "asset_id,mac,status,criticality\n"
+                                       "PUMP-1,00:1b:4f:00:00:01,active,Life Critical\n"
+                                       "PC-1,3c:ec:ef:00:00:01,active,\n"
+                                       "PC-2,3c:ec:ef:00:00:02,active,vital\n")
+    inventory = load_inventory(path)
+    assert inventory.by_id["PUMP-1"].criticality is Criticality.LIFE_CRITICAL
+    assert inventory.by_id["PC-1"].criticality is None
+    assert [str(p) for p in inventory.problems] == [
+        f"{path}:4:criticality: unknown criticality 'vital' (expected life-critical, high, medium, low, any case)"]
+    assert describe_problems(inventory.problems) == "1 row(s) skipped"

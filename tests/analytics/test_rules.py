@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from trustwatch.analytics.criticality import Criticality, function_criticality
 from trustwatch.analytics.detections import DETECTIONS, long_lived_certificate, shared_credential
 from trustwatch.analytics.rules import RuleError, Severity, read_rules
 from trustwatch.sensor.yamlfile import RULES_DIR
@@ -18,6 +19,12 @@ def test_repository_rules_cover_every_detection() -> None:
     assert rules.get("shared-credential").severity is Severity.HIGH
     assert rules.get("long-lived-certificate").params_as(long_lived_certificate.Params).max_validity_years == 5
     assert rules.correlation.router_min_ips == 3
+    headline = {r.id for r in rules.rules.values() if r.headline}
+    assert headline == {"shared-credential", "retired-device-authenticates", "credential-outlives-device",
+                        "unknown-device"}
+    assert rules.clinical_functions["ventilation"] is Criticality.LIFE_CRITICAL
+    assert function_criticality(rules.clinical_functions, "Patient_Monitoring") is Criticality.LIFE_CRITICAL
+    assert function_criticality(rules.clinical_functions, "door camera") is None
 
 
 @pytest.fixture
@@ -64,6 +71,13 @@ def test_thresholds_are_data(rules_dir: Path) -> None:
     ("correlation.yaml", "router_min_ips: 3", "router_min_ip: 3", "correlation", "unknown parameter"),
     ("credentials.yaml", "rules:", "rulez:", "", "unknown top-level key 'rulez'"),
     ("credentials.yaml", "rules:", "rules: [\n", "", "invalid YAML"),
+    ("identity.yaml", "name: Shared credential\n    headline: true", "name: Shared credential\n    headline: yes!",
+     "shared-credential", "`headline` must be true or false"),
+    ("clinical.yaml", "  high:\n", "  vital:\n", "clinical_functions", "unknown criticality 'vital'"),
+    ("clinical.yaml", "    - imaging\n", "    - imaging\n    - ventilation\n", "clinical_functions",
+     "clinical function 'ventilation' is both life-critical and high"),
+    ("clinical.yaml", "  low:\n    - network management", "  low: network management", "clinical_functions",
+     "low: expected a list of clinical functions"),
 ])
 def test_rule_errors(rules_dir: Path, file: str, old: str, new: str, rule_id: str, message: str) -> None:
     edit(rules_dir / file, old, new)
