@@ -289,10 +289,10 @@ class Dispatcher:
         ext = sess.extractor
         if ext is not None:
             try:
-                found = ext.close(flow.id, ts)
+                found = [*ext.close(flow.id, ts), *ext.unanswered(flow.id, ts)]
             except Exception:
                 self._weirds.add(f"extractor_bug_{ext.name}")
-                found = ()
+                found = []
             self._drain_weirds(ext)
             if found:
                 self._emit(found, sess.pending[0] | sess.pending[1], out)

@@ -26,6 +26,7 @@ import orjson
 from .flowid import Direction, Endpoint, FlowId
 from .records import (
     CERT_CACHE_SIZE,
+    AuthenticationOutcome,
     CredentialSeen,
     DhcpLease,
     DicomAssociation,
@@ -62,7 +63,7 @@ FIELD_PATHS: dict[type[Observation], dict[str, str]] = {
         "ja3s_hash": "tls.server.ja3s",
     },
     TlsCertificateRequest: {"ca_names": "trustwatch.tls.certificate_request.ca_names"},
-    TlsClientCertificate: {"chain": "trustwatch.chain"},
+    TlsClientCertificate: {"chain": "trustwatch.chain", "attempt": "trustwatch.attempt"},
     TlsServerCertificate: {"chain": "trustwatch.chain"},
     TlsEncryptedHandshake: {
         "version": "tls.version",
@@ -81,6 +82,15 @@ FIELD_PATHS: dict[type[Observation], dict[str, str]] = {
         "mechanism": "trustwatch.credential.mechanism",
         "token": "trustwatch.credential.token",
         "notes": "trustwatch.credential.notes",
+        "attempt": "trustwatch.attempt",
+    },
+    AuthenticationOutcome: {
+        "attempt": "trustwatch.attempt",
+        "outcome": "event.outcome",
+        "reason_code": "error.code",
+        "reason": "event.reason",
+        "basis": "trustwatch.outcome.basis",
+        "confidence": "trustwatch.outcome.confidence",
     },
     DicomAssociation: {
         "pdu": "trustwatch.dicom.pdu",
@@ -90,6 +100,7 @@ FIELD_PATHS: dict[type[Observation], dict[str, str]] = {
         "implementation_version": "trustwatch.dicom.implementation_version_name",
         "user_identity_type": "trustwatch.dicom.user_identity_type",
         "result": "trustwatch.dicom.result",
+        "attempt": "trustwatch.attempt",
     },
     Hl7Message: {
         "sending_application": "trustwatch.hl7.sending_application",
@@ -115,6 +126,7 @@ FIELD_PATHS: dict[type[Observation], dict[str, str]] = {
         "end": "trustwatch.remote_access.end",
         "bytes_orig": "source.bytes",
         "bytes_resp": "destination.bytes",
+        "attempt": "trustwatch.attempt",
     },
     DhcpLease: {
         "message_type": "trustwatch.dhcp.message_type",

@@ -164,6 +164,9 @@ class TlsClientCertificate(TlsCertificate):
     """The client's chain: the device identity."""
 
     action: ClassVar[str] = "tls-client-certificate"
+    attempt: int | None = None
+    """Its number among the connection's authentication attempts; the server's answer is the
+    `AuthenticationOutcome` of the same flow and attempt."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -244,6 +247,45 @@ class CredentialSeen(Observation):
     """A JWT's claims, when the secret is one."""
     notes: tuple[str, ...] = ()
     """Facts around it worth an analyst's eye, e.g. "anonymous bind", "AUTH TLS offered"."""
+    attempt: int | None = None
+    """Its number among the connection's authentication attempts (1, 2, ...): the server's
+    answer is the `AuthenticationOutcome` of the same flow and attempt. None: the protocol
+    gets no answer to it (an HL7 MSH-8, a trap)."""
+
+
+class Outcome(StrEnum):
+    """Whether the other side accepted an authentication (ECS `event.outcome`)."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    UNKNOWN = "unknown"
+    """The answer was not seen (not captured, or encrypted): never guessed."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthenticationOutcome(Observation):
+    """The answer to one authentication attempt of a connection: the identity observation of
+    the same flow with the same `attempt` (a `CredentialSeen`, `TlsClientCertificate`,
+    `DicomAssociation` request or `RemoteAccessSession`) was accepted, refused, or its answer
+    was not seen. Evidence: the frames of the answer."""
+
+    action: ClassVar[str] = "authentication-outcome"
+    attempt: int
+    outcome: Outcome
+    reason_code: str | None = None
+    """The server's code as the protocol names it (ECS `error.code`): "530", "49",
+    "WRONGPASS", "0x87", "KDC_ERR_PREAUTH_FAILED", "bad_certificate"..."""
+    reason: str | None = None
+    """The server's words or what the code means (ECS `event.reason`), at most
+    `MAX_REASON` characters of printable text."""
+    basis: str | None = None
+    """How the outcome was read when it is not the server's explicit answer, e.g.
+    "application data both ways after the client's Finished", "no answer captured"."""
+    confidence: float | None = None
+    """0..1 when the outcome is inferred (TLS 1.3 flights); None: read from the wire."""
+
+
+MAX_REASON = 120
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -263,6 +305,9 @@ class DicomAssociation(Observation):
     """"username", "username-passcode", "kerberos", "saml", "jwt" when the request has one."""
     result: str | None = None
     """Reject: result, source and reason as PS3.8 names them."""
+    attempt: int | None = None
+    """A request's number among the connection's authentication attempts (its answer: the
+    `AuthenticationOutcome` of the same flow and attempt)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -317,6 +362,9 @@ class RemoteAccessSession(Observation):
     bytes_orig: int = 0
     bytes_resp: int = 0
     """Frame bytes each way (client to server, server to client)."""
+    attempt: int | None = None
+    """The number of the session's authentication (VNC security, RDP negotiation) when the
+    protocol shows it: its answer is the `AuthenticationOutcome` of the same flow."""
 
     @property
     def duration(self) -> float:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import ClassVar, TypedDict
 
 from ..flowid import Direction, FlowId
-from ..records import Observation, SecretKind
+from ..records import MAX_REASON, AuthenticationOutcome, Observation, Outcome, Proto, SecretKind
 from ..secrets import EPHEMERAL, Fingerprint, SecretHasher
 from ..siterules import SensorRules
 from ..wire import ParseError as ParseError  # part of the contract: extractors import it from here
@@ -55,6 +55,10 @@ class Extractor(ABC):
         """Set by the parser once everything worth knowing was seen (`finished`)."""
         self.messages = 0
         """Messages counted so far (`count_message`)."""
+        self.attempts = 0
+        """Authentication attempts numbered so far on this connection (`attempt`)."""
+        self.pending: list[tuple[int, Proto]] = []
+        """Attempts still waiting for their answer, oldest first."""
 
     @staticmethod
     @abstractmethod
@@ -93,6 +97,49 @@ class Extractor(ABC):
         Extractors that infer from a whole exchange emit their conclusion here.
         """
         return ()
+
+    # --- authentication outcomes ---------------------------------------------------------
+
+    def attempt(self, protocol: Proto) -> int:
+        """Number a presentation of an identity on this connection (1, 2, ...) and await its
+        answer: put the number in the identity observation's `attempt`."""
+        self.attempts += 1
+        self.pending.append((self.attempts, protocol))
+        return self.attempts
+
+    def answer(
+        self, flow: FlowId, ts: float, outcome: Outcome, code: str | None = None, reason: str | bytes | None = None,
+        *, basis: str | None = None, confidence: float | None = None, attempt: int | None = None,
+    ) -> list[Observation]:
+        """The other side's answer to the oldest pending attempt (or to `attempt`): its
+        `AuthenticationOutcome`; nothing when no attempt waits (an answer to what we did not
+        see). `reason` is the server's text, kept printable and short."""
+        index = next((i for i, (n, _p) in enumerate(self.pending) if attempt in (None, n)), None)
+        if index is None:
+            return []
+        number, protocol = self.pending.pop(index)
+        return [AuthenticationOutcome(
+            ts=ts, flow=flow, protocol=protocol, attempt=number, outcome=outcome, reason_code=code,
+            reason=reason_text(reason), basis=basis, confidence=confidence,
+        )]
+
+    def unanswered(self, flow: FlowId, ts: float, basis: str = "no answer captured") -> list[Observation]:
+        """Every attempt still waiting, as `unknown` (the connection ended, or its answer cannot
+        be seen): the dispatcher calls this after `close`, so no attempt is left without one."""
+        found: list[Observation] = []
+        while self.pending:
+            found += self.answer(flow, ts, Outcome.UNKNOWN, basis=basis)
+        return found
+
+
+def reason_text(reason: str | bytes | None) -> str | None:
+    """A server's words as a record keeps them: decoded, control characters out, at most
+    MAX_REASON characters."""
+    if reason is None:
+        return None
+    text = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else reason
+    text = "".join(c if c.isprintable() else " " for c in text).strip()
+    return text[:MAX_REASON] or None
 
 
 def read_line(buf: bytes, max_line: int, proto: str) -> tuple[bytes, int] | None:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from trustwatch.sensor.ecs import FIELD_PATHS, DecodeError, _iso, from_ecs, read_observations, to_ecs, write_jsonl
 from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
 from trustwatch.sensor.records import (
+    AuthenticationOutcome,
     CredentialSeen,
     DhcpLease,
     DicomAssociation,
@@ -21,6 +22,7 @@ from trustwatch.sensor.records import (
     Evidence,
     Hl7Message,
     Observation,
+    Outcome,
     Proto,
     RemoteAccessSession,
     SecretKind,
@@ -64,7 +66,11 @@ EXAMPLES: list[Observation] = [
                    secret_kind=SecretKind.PASSWORD, secret_fp="f" * 16, secret_hint="password, 8 bytes",
                    mechanism="basic", domain="EXAMPLE", host="WS01", notes=("AUTH TLS offered",),
                    token=TokenClaims(alg="HS256", iss="idp", sub="pump-7", aud=("api",), exp=None,
-                                     iat=1.7e9)),
+                                     iat=1.7e9), attempt=1),
+    AuthenticationOutcome(**COMMON, protocol=Proto.LDAP, attempt=1, outcome=Outcome.FAILURE, reason_code="49",
+                          reason="invalidCredentials: AcceptSecurityContext error, data 52e"),
+    AuthenticationOutcome(**COMMON, protocol=Proto.TLS, attempt=2, outcome=Outcome.SUCCESS,
+                          basis="inferred from the encrypted flights", confidence=0.8),
     DicomAssociation(**COMMON, protocol=Proto.DICOM, pdu="request", calling_ae="CT01", called_ae="PACS",
                      implementation_class_uid="1.2.826.0.1.3680043.9.3811.2.0.2",
                      implementation_version="PYNETDICOM_202", user_identity_type="username-passcode"),
@@ -93,6 +99,13 @@ def test_every_record_type_is_mapped_and_shown() -> None:
 def test_round_trip(obs: Observation) -> None:
     doc = json.loads(json.dumps(to_ecs(obs)))
     assert from_ecs(doc) == obs
+
+
+def test_an_outcome_in_ecs_names() -> None:
+    doc = to_ecs(next(o for o in EXAMPLES if isinstance(o, AuthenticationOutcome)))
+    assert doc["event"]["outcome"] == "failure" and doc["event"]["action"] == "authentication-outcome"
+    assert doc["event"]["reason"].startswith("invalidCredentials") and doc["error"] == {"code": "49"}
+    assert doc["trustwatch"]["attempt"] == 1
 
 
 def test_client_certificate_in_ecs_names() -> None:

@@ -19,7 +19,14 @@ from tests.conftest import needs_real_pcaps
 from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
 from trustwatch.sensor.protocols.base import ParseError
 from trustwatch.sensor.protocols.ftp import FtpExtractor
-from trustwatch.sensor.records import CredentialSeen, Proto, SecretKind, TlsServerCertificate
+from trustwatch.sensor.records import (
+    AuthenticationOutcome,
+    CredentialSeen,
+    Outcome,
+    Proto,
+    SecretKind,
+    TlsServerCertificate,
+)
 from trustwatch.sensor.secrets import SecretHasher
 from trustwatch.sensor.sense import Sensor
 
@@ -168,3 +175,59 @@ def test_auth_tls_connection_still_yields_its_tls_handshake(real_pcaps: Path) ->
     path = real_pcaps / "ndpi" / "tests" / "cfgs" / "default" / "pcap" / "ftp-start-tls.pcap"
     certs = [o for o in Sensor().read(str(path)) if isinstance(o, TlsServerCertificate)]
     assert [c.leaf.sha1[:12] for c in certs] == ["0a143aabe13a"]
+
+
+def outcomes(exchange: list[tuple[Direction, bytes]], close: bool = True) -> list[tuple[int | None, str, str | None]]:
+    """(attempt, outcome, code) of every credential's answer, in order; `close` ends the
+    connection as the dispatcher does (close, then the attempts left unanswered)."""
+    ext = FtpExtractor(KEY)
+    found = []
+    for direction, data in exchange:
+        while data:
+            more, used = ext.parse(FLOW, direction, 1.0, data)
+            found += more
+            data = data[used:]
+    if close:
+        found += [*ext.close(FLOW, 2.0), *ext.unanswered(FLOW, 2.0)]
+    attempts = [o.attempt for o in found if isinstance(o, CredentialSeen)]
+    answers = [(o.attempt, str(o.outcome), o.reason_code) for o in found if isinstance(o, AuthenticationOutcome)]
+    assert sorted(a for a, _o, _c in answers) == attempts  # every attempt gets exactly one answer
+    return answers
+
+
+def test_accepted_refused_and_unanswered_logins() -> None:
+    refused = [*LOGIN[:4], (Direction.RESP, b"530 Login incorrect.\r\n"),
+               (Direction.ORIG, b"USER biomed\r\nPASS second try\r\n"),  # pipelined: 331 then 230 answer
+               (Direction.RESP, b"331 Please specify the password.\r\n230 Login successful.\r\n")]
+    assert outcomes(LOGIN) == [(1, "success", "230")]
+    assert outcomes(refused) == [(1, "failure", "530"), (2, "success", "230")]
+    assert outcomes(LOGIN[:4]) == [(1, "unknown", None)]
+    assert outcomes([*LOGIN[:4], (Direction.RESP, b"421 Too many users, try later.\r\n")]) == [(1, "unknown", "421")]
+    assert outcomes([*LOGIN[:4], (Direction.RESP, b"332 Need account.\r\n"), (Direction.ORIG, b"ACCT x\r\n"),
+                     (Direction.RESP, b"230 In.\r\n")]) == [(1, "success", "230")]
+
+
+@needs_real_pcaps
+def test_outcomes_of_the_lab_logins_equal_the_truth_and_tshark(real_pcaps: Path) -> None:
+    """pyftpdlib's answers: each login accepted or refused as the lab configured it, and as
+    tshark reads the reply code after each PASS."""
+    lab = real_pcaps / "lab" / "ftp.pcap"
+    truth = json.loads((real_pcaps / "lab" / "expected.json").read_text())["ftp.pcap"]["credentials"]
+    observed = list(Sensor(secrets=KEY).read(str(lab)))
+    creds = {(o.flow.uid, o.attempt): o for o in observed if isinstance(o, CredentialSeen)}
+    answers = {(o.flow.uid, o.attempt): o for o in observed if isinstance(o, AuthenticationOutcome)}
+    assert set(answers) == set(creds)
+    ours = sorted((creds[k].username, answers[k].outcome == Outcome.SUCCESS) for k in creds)
+    assert ours == sorted((c["user"], c["auth_ok"]) for c in truth)
+    out = subprocess.run(["tshark", "-n", "-r", str(lab), "-Y", "ftp", "-T", "fields", "-e", "tcp.stream",
+                          "-e", "ftp.request.command", "-e", "ftp.response.code"],
+                         capture_output=True, text=True, check=True).stdout
+    theirs, after_pass = [], set()
+    for line in out.splitlines():
+        stream, command, code = [*line.split("\t"), "", ""][:3]
+        if command.upper() == "PASS":
+            after_pass.add(stream)
+        elif code and stream in after_pass and not code.startswith(("1", "3")):
+            theirs.append(code)
+            after_pass.discard(stream)
+    assert sorted(a.reason_code or "" for a in answers.values()) == sorted(theirs)
