@@ -15,7 +15,9 @@ An endpoint resolves by, in order (DESIGN.md, issue 3):
 
 Routed segments: a MAC seen with many IPs across subnets is a router's. It is never used to
 match, and never to tell devices apart: such endpoints are keyed by IP. Every sighting keeps
-the method and the value that matched, because the alert shows them.
+the method and the value that matched, because the alert shows them, and the other side's
+answer to the presentation (`AuthenticationOutcome` of the same flow and attempt), because
+an identity that was refused is not one that was let in.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ..sensor.flowid import Endpoint
-from ..sensor.records import DhcpLease, Observation
+from ..sensor.records import AuthenticationOutcome, DhcpLease, Observation, Outcome
 from .identities import IdentityKind, Presentation, presentations
 from .inventory import Asset, Inventory, normalise_mac
 
@@ -100,11 +102,21 @@ class Sighting:
     mac: str | None
     """The presenter's own MAC, else the MAC its DHCP lease names (None when neither is known)."""
     ip: str
+    answer: AuthenticationOutcome | None = None
+    """The other side's answer to this presentation, when the sensor saw one."""
 
     @property
     def ts(self) -> float:
         """Packet time of the observation."""
         return self.presentation.obs.ts
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """Accepted, refused or unknown; None when the presentation asks for no answer (a
+        server certificate, an HL7 MSH-8, observations of a sensor older than outcomes)."""
+        if self.answer is not None:
+            return self.answer.outcome
+        return Outcome.UNKNOWN if getattr(self.presentation.obs, "attempt", None) is not None else None
 
 
 def router_macs(observations: Iterable[Observation], settings: CorrelationSettings) -> set[str]:
@@ -169,6 +181,7 @@ def correlate(
     settings = settings or CorrelationSettings()
     routers = router_macs(observations, settings)
     leases = Leases.of(observations)
+    answers = {(o.flow.uid, o.attempt): o for o in observations if isinstance(o, AuthenticationOutcome)}
     resolved: list[tuple[Presentation, str | None, tuple[Asset, Method, str] | None]] = []
     for obs in observations:
         for p in presentations(obs):
@@ -182,11 +195,12 @@ def correlate(
     for p, mac, match in resolved:
         loose_key = f"mac:{mac}" if mac else f"ip:{p.endpoint.ip}"
         match = match or by_identity.get(loose_key)
+        answer = answers.get((p.obs.flow.uid, getattr(p.obs, "attempt", None)))
         if match is None:
-            out.append(Sighting(p, loose_key, None, Method.NONE, "", mac, p.endpoint.ip))
+            out.append(Sighting(p, loose_key, None, Method.NONE, "", mac, p.endpoint.ip, answer))
         else:
             asset, method, value = match
-            out.append(Sighting(p, f"asset:{asset.asset_id}", asset, method, value, mac, p.endpoint.ip))
+            out.append(Sighting(p, f"asset:{asset.asset_id}", asset, method, value, mac, p.endpoint.ip, answer))
     return out
 
 

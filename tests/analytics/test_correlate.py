@@ -8,7 +8,16 @@ from tests.analytics import scenario
 from tests.analytics.builders import T0, cert, client_cert, ep, flow
 from trustwatch.analytics.correlate import CorrelationSettings, Method, correlate, router_macs
 from trustwatch.analytics.inventory import Inventory, load_inventory
-from trustwatch.sensor.records import DhcpLease, Observation, Proto
+from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
+from trustwatch.sensor.records import (
+    AuthenticationOutcome,
+    CredentialSeen,
+    DhcpLease,
+    Observation,
+    Outcome,
+    Proto,
+    SecretKind,
+)
 
 PACS = ep("10.20.0.200", "00-1B-4F-00-00-C8", 443)
 ROUTER = scenario.ROUTER
@@ -116,3 +125,27 @@ def test_ambiguous_certificate_stays_unknown(tmp_path: Path) -> None:
     path.write_text(f"asset_id,ip,status,cert_sha256\nA,10.0.0.1,active,{sha}\nB,10.0.0.2,active,{sha}\n")
     sightings = correlate([client_cert(T0, ep("10.9.9.9"), PACS, cert("fleet"))], load_inventory(path))
     assert [(s.device_key, s.method) for s in sightings] == [("ip:10.9.9.9", Method.NONE)]
+
+
+def test_each_sighting_carries_the_answer_to_its_attempt() -> None:
+    """A credential refused then one accepted on the same connection: each sighting has its
+    own answer; a presentation that asks for none (no attempt) has no outcome."""
+    flow = FlowId(uid="Cx", transport="tcp", orig=Endpoint("10.20.1.21", 40000, "00-1B-4F-00-10-01"),
+                  resp=Endpoint("10.10.7.5", 21, None))
+
+    def cred(attempt: int | None, fp: str) -> CredentialSeen:
+        return CredentialSeen(ts=1.0, flow=flow, protocol=Proto.FTP, presenter=Direction.ORIG, username="biomed",
+                              secret_kind=SecretKind.PASSWORD, secret_fp=fp, secret_hint="password, 8 bytes",
+                              mechanism="USER/PASS", attempt=attempt)
+
+    observations = [
+        cred(1, "a" * 64), AuthenticationOutcome(ts=1.1, flow=flow, protocol=Proto.FTP, attempt=1,
+                                                 outcome=Outcome.FAILURE, reason_code="530"),
+        cred(2, "b" * 64), AuthenticationOutcome(ts=1.2, flow=flow, protocol=Proto.FTP, attempt=2,
+                                                 outcome=Outcome.SUCCESS, reason_code="230"),
+        cred(3, "c" * 64), cred(None, "d" * 64),
+    ]
+    got = [(s.presentation.identity.value, s.outcome) for s in correlate(observations, Inventory([]))
+           if s.presentation.identity.kind.value == "secret"]
+    assert got == [("a" * 64, Outcome.FAILURE), ("b" * 64, Outcome.SUCCESS), ("c" * 64, Outcome.UNKNOWN),
+                   ("d" * 64, None)]
