@@ -32,9 +32,10 @@ from .correlate import CorrelationSettings
 from .criticality import ClinicalFunctions, read_clinical_functions
 
 _RULE_KEYS = {"id", "name", "severity", "description", "enabled", "headline", "params"}
-_FILE_KEYS = {"rules", "correlation", "clinical_functions", "remote_access", "http_api_keys"}
+_FILE_KEYS = {"rules", "correlation", "clinical_functions", "remote_access", "http_api_keys", "sensor"}
 """`remote_access` is the sensor's vendor catalog (`sensor.catalog`), `http_api_keys` where the
-HTTP extractor looks for API keys (`sensor.protocols.http`): the sensor's, kept beside their rules."""
+HTTP extractor looks for API keys (`sensor.protocols.http`), `sensor` its memory caps
+(`sensor.limits`): the sensor's, kept beside their rules."""
 
 
 class Severity(StrEnum):
