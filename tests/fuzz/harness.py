@@ -140,19 +140,24 @@ def _encode(found: object) -> None:
 
 
 def _probe(cls: type[Extractor], udp: bool, parts: list[Chunk]) -> None:
-    """What the dispatcher shows `probe`: each datagram (UDP); over TCP the first direction's
-    head, at least `PROBE_MIN` bytes unless the stream is shorter, and each segment alone."""
-    heads = [body for _, body in parts[:MAX_UDP_PROBES]] if udp else []
-    if not udp and parts:
-        first = parts[0][0]
-        head = b""
-        for direction, body in parts:
-            if direction == first:
-                head += body
-                heads.append(body)
-                if len(head) >= PROBE_MIN:
-                    break
+    """What the dispatcher shows `probe` before a flow is identified: each datagram (UDP); over
+    TCP each direction's bytes at every segment boundary, `PROBE_MIN` at least, and a segment
+    alone when the short bytes before it were a message of their own."""
+    heads: list[bytes] = []
+    pending = [b"", b""]
+    for direction, body in parts[:MAX_UDP_PROBES]:
+        if udp:
+            heads.append(body)
+            continue
+        head = pending[direction.value] + body
+        if len(head) < PROBE_MIN:
+            pending[direction.value] = head
+            continue
+        pending[direction.value] = b""
         heads.append(head)
+        if len(head) > len(body) >= PROBE_MIN:
+            heads.append(body)
+    heads += [head for head in pending if head]  # streams that end short
     for head in heads:
         claimed = cls.probe(head)
         if not isinstance(claimed, bool):

@@ -10,6 +10,7 @@ tests.fuzz.run TARGET crash-<sha1>` replays it. `--list` names the targets.
 
 from __future__ import annotations
 
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -40,7 +41,9 @@ def main(argv: list[str]) -> None:
         print(f"{n} seeds for {target.name} in {corpus}", file=sys.stderr)
     if not any(a.startswith("-max_len=") for a in args):
         args.insert(0, f"-max_len={target.max_len}")
-    atheris.Setup([argv[0], *args], target.run)
+    # libFuzzer runs its argv[0] through the shell to minimise a crash (-minimize_crash=1) or
+    # to fork (-fork=N): the command that starts this target.
+    atheris.Setup([f"{shlex.quote(sys.executable)} -m tests.fuzz.run {target.name}", *args], target.run)
     atheris.Fuzz()
 
 

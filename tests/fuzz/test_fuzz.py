@@ -34,12 +34,19 @@ def seed_inputs() -> dict[str, list[bytes]]:
     return seeds.build()
 
 
+FAILURE_MARKS = ("=== Uncaught Python exception", "ALARM: working on the last Unit", "ERROR: libFuzzer")
+"""Where libFuzzer's output starts telling what went wrong (before it the fuzzing went fine)."""
+
+
 def _report(name: str, artifacts: Path, output: str) -> str:
+    """The failing inputs in hex, how to replay them, and the traceback (not libFuzzer's own dump
+    of the input)."""
     lines = [f"fuzz target {name} failed"]
     for path in sorted(artifacts.iterdir()):
         lines.append(f"{path.name} ({path.stat().st_size} bytes): {path.read_bytes().hex()}")
         lines.append(f"replay: python -m tests.fuzz.run {name} {path}")
-    lines.append(output[-20000:])
+    start = min((i for i in map(output.find, FAILURE_MARKS) if i >= 0), default=max(0, len(output) - 5000))
+    lines += [line[:500] for line in output[start:].splitlines() if not line.startswith("0x")]
     return "\n".join(lines)
 
 
@@ -54,8 +61,8 @@ def test_target_survives_its_budget(name: str, seed_inputs: dict[str, list[bytes
         [sys.executable, "-m", "tests.fuzz.run", name, str(corpus), f"-runs={runs}", "-seed=1",
          f"-timeout={INPUT_TIMEOUT}", f"-rss_limit_mb={RSS_LIMIT_MB}", f"-artifact_prefix={artifacts}/",
          "-print_final_stats=1"],
-        cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": "0"}, capture_output=True, text=True, timeout=600,
-        check=False,
+        cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": "0", "TMPDIR": str(tmp_path)}, capture_output=True,
+        text=True, timeout=600, check=False,
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0 and not any(artifacts.iterdir()), _report(name, artifacts, output)
