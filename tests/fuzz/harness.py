@@ -4,7 +4,7 @@ a finding, an exception the sensor's contracts do not allow or a broken invarian
 * `extractor-<name>`, one per extractor in `EXTRACTORS`: the bytes are a conversation (`chunks`),
   probed and parsed the way `sensor.dispatch` does it. `probe` never raises; `parse` returns
   `([], 0)` while the input is incomplete or raises only `ParseError`; `close` never raises; every
-  observation encodes as its JSON line.
+  observation encodes as its JSON line; every weird is named `<proto>_<problem>`.
 * `capture`: the bytes are a file for `Capture` (pcap, pcapng, gzip): only `CaptureError`, every
   record lies inside its block, every packet time is in range.
 * `sensor`: the bytes are a capture file for `Sensor().read`: nothing raises, no extractor bug is
@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import struct
 import tempfile
 from collections.abc import Callable
@@ -139,6 +140,18 @@ def _encode(found: object) -> None:
         write_jsonl([obs], io.StringIO())
 
 
+WEIRD_NAME = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)+")
+"""`<proto>_<problem>`: a weird is a metric's label, never a piece of the input."""
+
+
+def _weirds(names: list[str]) -> None:
+    """The weirds a parse left (a name each), cleared as the dispatcher clears them."""
+    for name in names:
+        if not (isinstance(name, str) and len(name) <= 64 and WEIRD_NAME.fullmatch(name)):
+            raise Finding(f"weird name {name!r} is not <proto>_<problem>")
+    names.clear()
+
+
 def _probe(cls: type[Extractor], udp: bool, parts: list[Chunk]) -> None:
     """What the dispatcher shows `probe` before a flow is identified: each datagram (UDP); over
     TCP each direction's bytes at every segment boundary, `PROBE_MIN` at least, and a segment
@@ -182,10 +195,11 @@ def run_extractor(cls: type[Extractor], data: bytes) -> None:
         while bufs[d] and not stopped[d]:
             try:
                 found, used = ext.parse(flow, direction, float(ts), bufs[d])
-            except ParseError:
+            except ParseError as e:
+                _weirds([str(e)])
                 stopped[d] = True
                 break
-            ext.weirds.clear()
+            _weirds(ext.weirds)
             if not isinstance(used, int) or used < 0 or used > len(bufs[d]):
                 raise Finding(f"parse used {used!r} of {len(bufs[d])} bytes")
             _encode(found)
@@ -204,6 +218,7 @@ def run_extractor(cls: type[Extractor], data: bytes) -> None:
         if all(stopped):
             break
     _encode(list(ext.close(flow, float(len(parts)))))
+    _weirds(ext.weirds)
 
 
 _FILES = tempfile.mkdtemp(prefix="trustwatch-fuzz-")

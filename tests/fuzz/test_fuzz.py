@@ -46,7 +46,7 @@ def _report(name: str, artifacts: Path, output: str) -> str:
         lines.append(f"{path.name} ({path.stat().st_size} bytes): {path.read_bytes().hex()}")
         lines.append(f"replay: python -m tests.fuzz.run {name} {path}")
     start = min((i for i in map(output.find, FAILURE_MARKS) if i >= 0), default=max(0, len(output) - 5000))
-    lines += [line[:500] for line in output[start:].splitlines() if not line.startswith("0x")]
+    lines += [line[:500] for line in output[start:].splitlines() if not line.startswith(("0x", "INFO: Instrumenting"))]
     return "\n".join(lines)
 
 
@@ -68,3 +68,6 @@ def test_target_survives_its_budget(name: str, seed_inputs: dict[str, list[bytes
     assert proc.returncode == 0 and not any(artifacts.iterdir()), _report(name, artifacts, output)
     executed = re.search(r"stat::number_of_executed_units: *(\d+)", output)
     assert executed is not None and int(executed[1]) >= runs, output[-5000:]
+    done = re.search(r"DONE +cov: (\d+) ft: (\d+) corp: (\d+)", output)
+    print(f"{name}: {executed[1]} executions, " + (f"coverage {done[1]}, features {done[2]}, corpus {done[3]}"
+                                                   if done else "no coverage line"))  # pytest -rP shows it
