@@ -19,10 +19,11 @@ from tests.conftest import ROOT
 from tests.fuzz import seeds
 from tests.fuzz.harness import TARGETS
 
-RUNS = {"capture": 4000, "sensor": 5000, "decode": 40000}
+RUNS = {"capture": 3000, "sensor": 4000, "decode": 30000}
 """Executions per target (extractors: `EXTRACTOR_RUNS`), sized so that all targets together
-take about two minutes on CI's two cores."""
-EXTRACTOR_RUNS = 20000
+take about 75 s of one core (a third of it starting the 28 processes): under two minutes on
+CI's two cores, under four with other work sharing them."""
+EXTRACTOR_RUNS = 15000
 INPUT_TIMEOUT = 25
 """Seconds one input may take before libFuzzer calls it a hang (a finding)."""
 RSS_LIMIT_MB = 2048
