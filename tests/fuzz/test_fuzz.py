@@ -19,11 +19,11 @@ from tests.conftest import ROOT
 from tests.fuzz import seeds
 from tests.fuzz.harness import TARGETS
 
-RUNS = {"capture": 3000, "sensor": 4000, "decode": 30000}
+RUNS = {"capture": 2500, "sensor": 3000, "decode": 25000}
 """Executions per target (extractors: `EXTRACTOR_RUNS`), sized so that all targets together
-take about 75 s of one core (a third of it starting the 28 processes): under two minutes on
-CI's two cores, under four with other work sharing them."""
-EXTRACTOR_RUNS = 15000
+take about 70 s of one core (28 s of it starting the 28 processes): under two minutes on CI's
+two cores, about four with three times as much other work sharing them."""
+EXTRACTOR_RUNS = 12000
 INPUT_TIMEOUT = 25
 """Seconds one input may take before libFuzzer calls it a hang (a finding)."""
 RSS_LIMIT_MB = 2048
