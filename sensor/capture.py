@@ -234,6 +234,10 @@ class Capture:
                 run_iface = -1
                 while pos + 12 <= n:
                     if u32.unpack_from(block, pos)[0] == PCAPNG_SHB:
+                        if run:  # the section ends: its packets go in its own byte order
+                            last_ts = self._stamp(block, run[-1], endian, ifaces[run_iface])
+                            yield from self._run(block, run, endian, ifaces, run_iface)
+                            run, run_iface = [], -1
                         bom = bytes(block[pos + 8 : pos + 12])
                         if bom not in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
                             yield from self._run(block, run, endian, ifaces, run_iface)

@@ -3,7 +3,9 @@
 Only responses with address answers are emitted: they name the hosts devices talk to (a
 vendor's remote-service host, shown in alerts and matched against the catalog). Over UDP a
 datagram is one message; over TCP each message has a 2-byte length. Names are read with
-compression pointers followed backwards only, so a loop cannot hang the parser.
+compression pointers followed backwards only, so a loop cannot hang the parser: a pointer that
+does not point back (at itself or ahead, as every loop needs one to) is the weird
+`dns_pointer_loop`, also in the question the probe reads.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ MAX_RECORDS = 64
 MAX_TCP_MESSAGE = 16 * 1024
 
 
+class _PointerLoop(ParseError):
+    """A compression pointer that does not point back: the message is DNS, crafted to loop."""
+
+
 class DnsExtractor(Extractor):
     """The responses of one DNS conversation (UDP, or TCP with length prefixes)."""
 
@@ -39,11 +45,14 @@ class DnsExtractor(Extractor):
     @staticmethod
     def probe(first: bytes) -> bool:
         """A standard query or response with one well-formed question (what resolvers send);
-        over TCP the same after the 2-byte length."""
+        over TCP the same after the 2-byte length. A question that loops is taken: the
+        parser counts it (`dns_pointer_loop`) rather than the flow going unnamed."""
         for msg in (first, first[2:]):
             try:
                 if _looks_like_dns(msg):
                     return True
+            except _PointerLoop:
+                return True
             except (ParseError, IndexError, struct.error):
                 continue
         return False
@@ -121,7 +130,7 @@ def _name(msg: bytes, pos: int) -> tuple[str, int]:
         if n & 0xC0 == 0xC0:
             target = ((n & 0x3F) << 8) | msg[pos + 1]
             if target >= pos:
-                raise ParseError("dns_bad_pointer")
+                raise _PointerLoop("dns_pointer_loop")
             if end is None:
                 end = pos + 2
             pos = target

@@ -279,7 +279,10 @@ class HttpExtractor(Extractor):
         target = request_line.split(b" ")[1] if request_line.count(b" ") >= 2 else b""
         _, _, query = target.partition(b"?")
         out: list[Observation] = []
-        for name, value in urllib.parse.parse_qsl(query.decode("latin-1"), keep_blank_values=False):
+        # Percent-escapes decoded as latin-1 give the key's own bytes back: `%E2%82%AC` or `%8D`
+        # is no text to refuse, and the request's other credentials are still read.
+        for name, value in urllib.parse.parse_qsl(query.decode("latin-1"), keep_blank_values=False,
+                                                  encoding="latin-1"):
             if name.lower() in self.api_keys.parameters:
                 kind = SecretKind.TOKEN if "token" in name.lower() else SecretKind.API_KEY
                 out += self._credential(flow, ts, None, kind, value.encode("latin-1"), f"query:{name.lower()}")

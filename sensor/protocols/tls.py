@@ -138,7 +138,8 @@ class TlsExtractor(HandshakeExtractor):
             pos += TLS_RECORD_HEADER + length
             self._records[direction] += 1
             out.extend(self._record(flow, direction, ts, ctype, body))
-        out.extend(self._conclude(flow, ts, at_close=False))
+        if pos:  # with nothing used the dispatcher keeps no observation: conclude with the next bytes
+            out.extend(self._conclude(flow, ts, at_close=False))
         return out, pos
 
     def _record(

@@ -67,6 +67,17 @@ def pcapng_bytes(endian: str = "<") -> bytes:
     ])
 
 
+def test_sections_of_both_byte_orders_each_read_in_their_own(tmp_path: Path) -> None:
+    """A fuzz finding: the packets that ended a little-endian section were delivered in the byte
+    order of the big-endian section after it (lengths and times misread)."""
+    path = tmp_path / "x.pcapng"
+    path.write_bytes(pcapng_bytes("<") + pcapng_bytes(">"))
+    got, warnings = read_all(path)
+    assert [g[2] for g in got] == [FRAMES[0], FRAMES[1], FRAMES[2], FRAMES[3]] * 2
+    assert [g[0] for g in got[:4]] == [g[0] for g in got[4:]]
+    assert warnings == []
+
+
 def read_all(path: Path) -> tuple[list[tuple[float, int, bytes, int]], list[str]]:
     cap = Capture(str(path))
     got = [(ts, lt, bytes(buf[off:off + n]), wire) for ts, lt, buf, off, n, wire in cap.frames()]

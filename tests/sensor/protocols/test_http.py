@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,16 @@ def test_api_key_names_come_from_the_rules(tmp_path: Path) -> None:
         ("header:x-pump-key", KEY.fingerprint(SecretKind.API_KEY, "pk-4242").value),
         ("query:device_secret", KEY.fingerprint(SecretKind.API_KEY, "ds-77").value)]
     assert HttpExtractor.api_keys.headers == frozenset()  # binding made a subclass; the class is untouched
+
+
+@pytest.mark.parametrize("escaped", [b"%E2%82%AC", b"q8Zr%2FTk%2B2wVn%8DLx4"])
+def test_a_query_key_that_is_not_latin_1_text_keeps_its_bytes_and_the_request_its_credentials(escaped: bytes) -> None:
+    """Once a UnicodeEncodeError that stopped the direction: the Basic credential went unreported
+    (a fuzz finding; the second key is its minimal input's)."""
+    creds = run(request(basic(b"pump7", b"pw"), b"/api?api_key=" + escaped))
+    assert [(c.mechanism, c.secret_fp) for c in creds if isinstance(c, CredentialSeen)] == [
+        ("query:api_key", KEY.fingerprint(SecretKind.API_KEY, urllib.parse.unquote_to_bytes(escaped)).value),
+        ("basic", KEY.fingerprint(SecretKind.PASSWORD, "pw").value)]
 
 
 @pytest.mark.parametrize(("section", "says"), [

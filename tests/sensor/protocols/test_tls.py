@@ -503,6 +503,18 @@ def test_tls13_connection_closed_before_the_client_flight() -> None:
     assert obs.confidence == 0.0
 
 
+def test_tls13_inference_never_comes_with_nothing_used() -> None:
+    """A fuzz finding: the client's flight, then garbage (its ParseError came before the
+    inference), then half a server record: the inference came back with 0 bytes used, which the
+    dispatcher drops, and was never given again. Now it comes with bytes used, or at close."""
+    ext = run_13((2400,), ())
+    with pytest.raises(ParseError, match="tls_unknown_content_type"):
+        ext.parse(FLOW, ORIG, 1.0, app_data(53) + h("63 0303 0000"))
+    assert ext.parse(FLOW, RESP, 1.0, app_data(300)[:100]) == ([], 0)
+    (obs,) = ext.close(FLOW, 2.0)
+    assert isinstance(obs, TlsEncryptedHandshake) and obs.mutual_auth == "unlikely"
+
+
 def test_hello_retry_request_then_second_client_hello() -> None:
     ext = TlsExtractor()
     parse_all(ext, ORIG, CLIENT_HELLO)
