@@ -14,7 +14,8 @@ agents talks to each over a flow of its own, so each agent answers for itself.
 
 * A Response is acceptance, unless its error-status is authorizationError (16: the v2c/v3
   access control refused it); an encrypted answer (authPriv) is a Response too: reports are
-  never encrypted (RFC 3412 7.1.3), and only the user's keys make one.
+  never encrypted (noAuthNoPriv; authNoPriv for notInTimeWindows, RFC 3414 3.2 step 7a), and
+  only the user's keys make one.
 * A Report of a usmStats counter (RFC 3414 5) refuses it: unknownUserNames, wrongDigests,
   unsupportedSecLevels, decryptionErrors. Two are no verdict, but the discovery of a v3
   exchange: unknownEngineIDs (the engine was not known yet) and notInTimeWindows (its clock

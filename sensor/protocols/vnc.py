@@ -37,6 +37,9 @@ SECURITY_TYPES = {
 SECURITY_NONE, SECURITY_VNC, SECURITY_ARD = 1, 2, 30
 CHALLENGE = 16
 """VNC Authentication's random challenge (7.2.2)."""
+ARD_PARAMETERS = -1
+"""Stands for the length of Apple Remote Desktop's Diffie-Hellman parameters, known once their
+key length is read."""
 RESULT_OK = 0
 MAX_REASON = 1024
 """Longest failure reason read; a longer length is not a reason string."""
@@ -62,8 +65,6 @@ class VncExtractor(Extractor):
         self._client: str | None = None
         self._offered: tuple[str, ...] = ()
         self._chosen: str | None = None
-        self._type: int | None = None
-        """The chosen security type's number."""
         self._ts: float | None = None
         self._before_result: int | None = None
         """Server bytes of the security exchange still to pass before its SecurityResult; None
@@ -125,7 +126,7 @@ class VncExtractor(Extractor):
     def _choose(self, flow: FlowId, ts: float, code: int) -> list[Observation]:
         """The security type chosen (by the 3.7+ client, or the 3.3 server): the attempt, and
         what comes before its SecurityResult."""
-        self._chosen, self._type = security_name(code), code
+        self._chosen = security_name(code)
         session = self._session(flow, self.attempt(Proto.VNC))
         if code == SECURITY_VNC:
             self._before_result = CHALLENGE
@@ -136,7 +137,7 @@ class VncExtractor(Extractor):
             return [session, *self.answer(flow, ts, Outcome.SUCCESS,
                                           basis="security type None: RFB 3.3/3.7 send no SecurityResult")]
         elif code == SECURITY_ARD:
-            self._before_result = -1  # its length comes with the Diffie-Hellman parameters
+            self._before_result = ARD_PARAMETERS
         else:
             self.done = True
             return [session, *self.answer(flow, ts, Outcome.UNKNOWN, basis=FOLLOWED.format(self._chosen))]
@@ -144,7 +145,7 @@ class VncExtractor(Extractor):
 
     def _result(self, flow: FlowId, ts: float, buf: bytes) -> tuple[Sequence[Observation], int]:
         """The rest of the security exchange, then the SecurityResult (a 32-bit status)."""
-        if self._before_result == -1:  # ARD: generator (2), key length (2), prime and public key
+        if self._before_result == ARD_PARAMETERS:  # generator (2), key length (2), prime and public key
             if len(buf) < 4:
                 return [], 0
             self._before_result = 4 + 2 * struct.unpack_from("!H", buf, 2)[0]
@@ -192,6 +193,8 @@ class VncExtractor(Extractor):
         return (int(major or 0), int(minor or 0)) >= (3, 8)
 
     def close(self, flow: FlowId, ts: float) -> Sequence[Observation]:
+        """A failure whose reason string never came; the session of a connection that ended
+        before a security type was chosen."""
         found: list[Observation] = []
         if self._failed is not None:
             failed_ts, status = self._failed
