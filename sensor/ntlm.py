@@ -44,15 +44,18 @@ class NtlmAuthenticate:
     flags: int
     nt_response_len: int
 
-    def credential(self, ts: float, flow: FlowId, protocol: Proto, presenter: Direction) -> CredentialSeen:
-        """The logon as the carrier protocol reports it."""
+    def credential(
+        self, ts: float, flow: FlowId, protocol: Proto, presenter: Direction, attempt: int | None = None,
+    ) -> CredentialSeen:
+        """The logon as the carrier protocol reports it (`attempt`: its number on the connection,
+        whose answer the carrier reads)."""
         notes = ["NTLMv1" if self.nt_response_len == NTLMV1_RESPONSE else "NTLMv2"] if self.nt_response_len else []
         if not self.user:
             notes.append("anonymous")
         return CredentialSeen(
             ts=ts, flow=flow, protocol=protocol, presenter=presenter, username=self.user or None,
             domain=self.domain or None, host=self.workstation or None, secret_kind=SecretKind.HASH, secret_fp=None,
-            secret_hint=None, mechanism="NTLM", notes=tuple(notes))
+            secret_hint=None, mechanism="NTLM", notes=tuple(notes), attempt=attempt)
 
 
 def find_authenticate(data: bytes) -> tuple[NtlmAuthenticate | None, str | None]:

@@ -6,6 +6,14 @@ Identity Negotiation sub-item (PS3.7 D.3.3.7): a user name, a user name and pass
 Kerberos ticket, a SAML assertion or a JWT. The passcode and tokens are fingerprinted at once.
 A-ASSOCIATE-AC and -RJ give the acceptor's view and the outcome. Then the association carries
 datasets (P-DATA) full of patient data: the flow is done before any of it is read.
+
+The request is the connection's authentication attempt (its AE titles and user identity), and
+the acceptor's first answer its outcome: A-ASSOCIATE-AC accepted (a User Identity server
+response sub-item, 0x59, noted when present: only its presence, it holds a ticket or an
+assertion); A-ASSOCIATE-RJ refused, with result, source and reason as PS3.8 9.3.4 names them,
+except the presentation layer's transient rejections (temporary congestion, local limit
+exceeded: unknown, they say nothing of the identity); A-ABORT before an answer refused when the
+acceptor sends it, unknown when the requestor gave up.
 """
 
 from __future__ import annotations
@@ -16,16 +24,16 @@ from typing import ClassVar
 
 from ..flowid import Direction, FlowId
 from ..jwt import token_claims
-from ..records import CredentialSeen, DicomAssociation, Observation, Proto, SecretKind
+from ..records import CredentialSeen, DicomAssociation, Observation, Outcome, Proto, SecretKind
 from ..wire import Reader
 from .base import Extractor, ParseError, secret_fields
 
-PDU_ASSOCIATE_RQ, PDU_ASSOCIATE_AC, PDU_ASSOCIATE_RJ = 0x01, 0x02, 0x03
+PDU_ASSOCIATE_RQ, PDU_ASSOCIATE_AC, PDU_ASSOCIATE_RJ, PDU_ABORT = 0x01, 0x02, 0x03, 0x07
 PDU_TYPES = frozenset(range(0x01, 0x08))
 MAX_PDU = 1 << 20
 """An association PDU with a SAML assertion stays far below this; a bigger one is corrupt."""
 ITEM_USER_INFO = 0x50
-SUB_IMPL_CLASS_UID, SUB_IMPL_VERSION, SUB_USER_IDENTITY = 0x52, 0x55, 0x58
+SUB_IMPL_CLASS_UID, SUB_IMPL_VERSION, SUB_USER_IDENTITY, SUB_USER_IDENTITY_AC = 0x52, 0x55, 0x58, 0x59
 IDENTITY_TYPES = {1: "username", 2: "username-passcode", 3: "kerberos", 4: "saml", 5: "jwt"}
 REJECT_RESULTS = {1: "rejected-permanent", 2: "rejected-transient"}
 REJECT_REASONS = {
@@ -35,6 +43,14 @@ REJECT_REASONS = {
     (3, 1): "temporary-congestion", (3, 2): "local-limit-exceeded",
 }
 """(source, reason) -> PS3.8 Table 9-21 name."""
+REJECT_SOURCES = {1: "service-user", 2: "service-provider (ACSE)", 3: "service-provider (presentation)"}
+TRANSIENT_SOURCE = 3
+"""Rejections by the presentation layer: congestion or a local limit, not the identity."""
+TRANSIENT = "transient rejection: says nothing of the identity"
+ABORT_SOURCES = {0: "service-user", 2: "service-provider"}
+ABORT_REASONS = {0: "reason-not-specified", 1: "unrecognized-PDU", 2: "unexpected-PDU", 4: "unrecognized-PDU-parameter",
+                 5: "unexpected-PDU-parameter", 6: "invalid-PDU-parameter-value"}
+"""PS3.8 Table 9-26: A-ABORT source and (service-provider) reason."""
 
 
 class DicomExtractor(Extractor):
@@ -64,20 +80,40 @@ class DicomExtractor(Extractor):
             return [], 0
         body = buf[6 : 6 + length]
         if pdu_type == PDU_ASSOCIATE_RJ:
-            return [self._reject(flow, ts, body)], 6 + length
+            return self._reject(flow, ts, body), 6 + length
         if pdu_type in (PDU_ASSOCIATE_RQ, PDU_ASSOCIATE_AC):
             return self._associate(flow, direction, ts, pdu_type, body), 6 + length
         self.done = True  # P-DATA (patient data), release or abort: never read
+        if pdu_type == PDU_ABORT and self.pending:
+            return self._abort(flow, direction, ts, body), 6 + length
         return [], 6 + length
 
-    def _reject(self, flow: FlowId, ts: float, body: bytes) -> DicomAssociation:
+    def _reject(self, flow: FlowId, ts: float, body: bytes) -> list[Observation]:
         if len(body) < 4:
             raise ParseError("dicom_truncated_pdu")
         result, source, reason = body[1], body[2], body[3]
         text = f"{REJECT_RESULTS.get(result, str(result))}: {REJECT_REASONS.get((source, reason), str(reason))}"
         self.done = True
-        return DicomAssociation(ts=ts, flow=flow, protocol=Proto.DICOM, pdu="reject", calling_ae="", called_ae="",
-                                implementation_class_uid=None, implementation_version=None, result=text)
+        code = f"{result}/{source}/{reason}"
+        said = f"{text} (source: {REJECT_SOURCES.get(source, str(source))})"
+        if source == TRANSIENT_SOURCE:
+            outcome = self.answer(flow, ts, Outcome.UNKNOWN, code, said, basis=TRANSIENT)
+        else:
+            outcome = self.answer(flow, ts, Outcome.FAILURE, code, said)
+        return [DicomAssociation(ts=ts, flow=flow, protocol=Proto.DICOM, pdu="reject", calling_ae="", called_ae="",
+                                 implementation_class_uid=None, implementation_version=None, result=text), *outcome]
+
+    def _abort(self, flow: FlowId, direction: Direction, ts: float, body: bytes) -> list[Observation]:
+        """A-ABORT before the association was answered (PS3.8 9.3.8: reserved, reserved, source,
+        reason/diag)."""
+        if len(body) < 4:
+            raise ParseError("dicom_truncated_pdu")
+        source, reason = body[2], body[3]
+        code = f"abort/{source}/{reason}"
+        said = f"A-ABORT by the {ABORT_SOURCES.get(source, str(source))}: {ABORT_REASONS.get(reason, str(reason))}"
+        if direction == Direction.ORIG:
+            return self.answer(flow, ts, Outcome.UNKNOWN, code, said, basis="the requestor aborted before an answer")
+        return self.answer(flow, ts, Outcome.FAILURE, code, said)
 
     def _associate(
         self, flow: FlowId, direction: Direction, ts: float, pdu_type: int, body: bytes
@@ -89,20 +125,26 @@ class DicomExtractor(Extractor):
         impl_uid = _text(sub.get(SUB_IMPL_CLASS_UID))
         version = _text(sub.get(SUB_IMPL_VERSION))
         out: list[Observation] = []
-        identity_type = None
-        if pdu_type == PDU_ASSOCIATE_RQ and SUB_USER_IDENTITY in sub:
-            credential = self._user_identity(flow, direction, ts, sub[SUB_USER_IDENTITY])
-            identity_type = IDENTITY_TYPES.get(sub[SUB_USER_IDENTITY][0], str(sub[SUB_USER_IDENTITY][0]))
-            out.append(credential)
-        self.done = pdu_type == PDU_ASSOCIATE_AC
+        identity_type, attempt = None, None
+        if pdu_type == PDU_ASSOCIATE_RQ:
+            attempt = self.attempt(Proto.DICOM)
+            if SUB_USER_IDENTITY in sub:
+                out.append(self._user_identity(flow, direction, ts, sub[SUB_USER_IDENTITY], attempt))
+                identity_type = IDENTITY_TYPES.get(sub[SUB_USER_IDENTITY][0], str(sub[SUB_USER_IDENTITY][0]))
+        else:
+            self.done = True
+            confirmed = "; user identity server response present" if SUB_USER_IDENTITY_AC in sub else ""
+            out += self.answer(flow, ts, Outcome.SUCCESS, reason=f"A-ASSOCIATE-AC{confirmed}")
         association = DicomAssociation(
             ts=ts, flow=flow, protocol=Proto.DICOM, pdu="request" if pdu_type == PDU_ASSOCIATE_RQ else "accept",
             calling_ae=calling, called_ae=called, implementation_class_uid=impl_uid,
             implementation_version=version, user_identity_type=identity_type,
-            result="accepted" if pdu_type == PDU_ASSOCIATE_AC else None)
+            result="accepted" if pdu_type == PDU_ASSOCIATE_AC else None, attempt=attempt)
         return [association, *out]
 
-    def _user_identity(self, flow: FlowId, direction: Direction, ts: float, item: bytes) -> CredentialSeen:
+    def _user_identity(
+        self, flow: FlowId, direction: Direction, ts: float, item: bytes, attempt: int,
+    ) -> CredentialSeen:
         """PS3.7 D.3.3.7.1: type, positive-response-requested, primary field, secondary field."""
         r = Reader(item, "dicom_bad_user_identity")
         kind = r.uint(1)
@@ -115,12 +157,13 @@ class DicomExtractor(Extractor):
             fp = self.secrets.fingerprint(SecretKind.PASSCODE, secondary) if kind == 2 else None
             return CredentialSeen(
                 ts=ts, flow=flow, protocol=Proto.DICOM, presenter=direction, username=user,
-                **secret_fields(SecretKind.PASSCODE if fp else SecretKind.NONE, fp), mechanism=mechanism)
+                **secret_fields(SecretKind.PASSCODE if fp else SecretKind.NONE, fp), mechanism=mechanism,
+                attempt=attempt)
         fp = self.secrets.fingerprint(SecretKind.TOKEN, primary)
         claims = token_claims(primary) if kind == 5 else None
         return CredentialSeen(
             ts=ts, flow=flow, protocol=Proto.DICOM, presenter=direction, username=claims.sub if claims else None,
-            **secret_fields(SecretKind.TOKEN, fp), mechanism=mechanism, token=claims)
+            **secret_fields(SecretKind.TOKEN, fp), mechanism=mechanism, token=claims, attempt=attempt)
 
 
 def _ae(raw: bytes) -> str:

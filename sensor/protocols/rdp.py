@@ -6,6 +6,13 @@ protocols it can speak; the server's Connection Confirm selects one (or refuses)
 or CredSSP selected, the TLS handshake follows on the same connection: the extractor hands
 it over (`upgraded`), so certificates and the SNI are read like any TLS. The session is
 emitted when the server answers, or at close if it never did.
+
+The request is the session's authentication attempt, but the negotiation's answer is not the
+password's: the credential is checked later, inside TLS or CredSSP (NLA) or the Standard RDP
+Security session, all encrypted. So an RDP_NEG_RSP (or a confirm without one) leaves the
+attempt unknown, with the security selected as its code; an RDP_NEG_FAILURE refuses it with
+the failure code's name (e.g. HYBRID_REQUIRED_BY_SERVER: the server demands NLA), a refusal of
+the connection as asked, not of a password.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from dataclasses import replace
 from typing import ClassVar
 
 from ..flowid import Direction, FlowId
-from ..records import Observation, Proto, RemoteAccessSession
+from ..records import Observation, Outcome, Proto, RemoteAccessSession
 from ..secrets import EPHEMERAL, SecretHasher
 from .base import Extractor, ParseError
 
@@ -28,6 +35,8 @@ PROTOCOLS = {0x1: "TLS", 0x2: "CredSSP", 0x4: "RDSTLS", 0x8: "CredSSP-EarlyUserA
 """requestedProtocols / selectedProtocol bits; none set means Standard RDP Security."""
 FAILURES = {1: "SSL_REQUIRED_BY_SERVER", 2: "SSL_NOT_ALLOWED_BY_SERVER", 3: "SSL_CERT_NOT_ON_SERVER",
             4: "INCONSISTENT_FLAGS", 5: "HYBRID_REQUIRED_BY_SERVER", 6: "SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER"}
+"""RDP_NEG_FAILURE failureCode (MS-RDPBCGR 2.2.1.2.2)."""
+ENCRYPTED = "the credential is checked later, encrypted (TLS/CredSSP or RDP security)"
 COOKIE = b"Cookie: mstshash="
 MAX_TPKT = 4096
 """A connection request or confirm is far smaller; more is not RDP's start."""
@@ -77,7 +86,7 @@ class RdpExtractor(Extractor):
             self._request = self._read_request(flow, ts, pdu[7:])
             return [], length
         if direction == Direction.RESP and code == X224_CC:
-            return self._read_confirm(pdu[7:]), length
+            return self._read_confirm(flow, ts, pdu[7:]), length
         self.done = True  # data PDUs: the negotiation is over
         return [], length
 
@@ -94,20 +103,25 @@ class RdpExtractor(Extractor):
             security = tuple(f"requested {p}" for p in protocol_names(struct.unpack_from("<I", neg, 4)[0]))
         return RemoteAccessSession(ts=ts, flow=flow, protocol=Proto.RDP, vendor="", product="RDP",
                                    direction="inbound", matched_by="rdp x.224 connection request",
-                                   user=user, security=security)
+                                   user=user, security=security, attempt=self.attempt(Proto.RDP))
 
-    def _read_confirm(self, neg: bytes) -> list[Observation]:
+    def _read_confirm(self, flow: FlowId, ts: float, neg: bytes) -> list[Observation]:
         request, self._request = self._request, None
         self.done = True
         if request is None:
             return []
         selected: tuple[str, ...] = ()
+        if len(neg) >= 8 and neg[0] == NEG_FAILURE:
+            code = struct.unpack_from("<I", neg, 4)[0]
+            name = FAILURES.get(code, str(code))
+            outcome = self.answer(flow, ts, Outcome.FAILURE, name, "negotiation refused")
+            return [replace(request, security=(*request.security, f"refused {name}")), *outcome]
+        chosen = None
         if len(neg) >= 8 and neg[0] == NEG_RSP:
             bits = struct.unpack_from("<I", neg, 4)[0]
             selected = tuple(f"selected {p}" for p in protocol_names(bits))
+            chosen = "+".join(protocol_names(bits))
             self.upgraded = bool(bits & 0x1F)
             self.done = not self.upgraded
-        elif len(neg) >= 8 and neg[0] == NEG_FAILURE:
-            code = struct.unpack_from("<I", neg, 4)[0]
-            selected = (f"refused {FAILURES.get(code, code)}",)
-        return [replace(request, security=request.security + selected)]
+        outcome = self.answer(flow, ts, Outcome.UNKNOWN, chosen, "negotiation accepted", basis=ENCRYPTED)
+        return [replace(request, security=request.security + selected), *outcome]

@@ -7,7 +7,16 @@ SMB1 (0xFF 'SMB') only SESSION_SETUP is read: a request's security buffer (SMB1:
 extended security, WordCount 12) goes to `sensor.ntlm`, which finds an NTLMSSP AUTHENTICATE
 in it raw or inside SPNEGO; Kerberos AP-REQs are not read. Every other message is skipped
 unbuffered, file contents included. Inspection ends at the first successful session setup
-response or at the budget.
+response (once no other logon waits for its answer) or at the budget.
+
+A session setup request carrying an AUTHENTICATE is an authentication attempt; the response
+with the same MessageId (SMB1: MID) answers it with its NT status: STATUS_SUCCESS accepted;
+the logon refusals (STATUS_LOGON_FAILURE, STATUS_ACCOUNT_DISABLED, STATUS_PASSWORD_EXPIRED,
+STATUS_ACCOUNT_LOCKED_OUT ...) refused; other statuses (no logon servers, clock skew, server
+resources) unknown, they say nothing of the credential. STATUS_MORE_PROCESSING_REQUIRED goes
+on with the exchange (it answers the NEGOTIATE step, which carries no credential). An SMB1
+server not speaking NT statuses answers with a DOS error class and code: unknown, but for
+ERRSRV/ERRbadpw.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from typing import ClassVar
 
 from ..flowid import Direction, FlowId
 from ..ntlm import find_authenticate
-from ..records import Observation, Proto
+from ..records import Observation, Outcome, Proto
 from ..secrets import EPHEMERAL, SecretHasher
 from .base import Extractor, ParseError
 
@@ -30,6 +39,34 @@ SMB1, SMB2 = b"\xffSMB", b"\xfeSMB"
 SMB1_SESSION_SETUP, SMB2_SESSION_SETUP = 0x73, 0x0001
 SMB1_REPLY, SMB2_REPLY = 0x80, 0x00000001
 SMB1_HEADER, SMB2_HEADER = 32, 64
+SMB1_FLAGS2_NT_STATUS = 0x4000
+STATUS_SUCCESS, STATUS_MORE_PROCESSING_REQUIRED = 0, 0xC0000016
+NT_STATUS_NAMES = {
+    0xC000000D: "STATUS_INVALID_PARAMETER", 0xC0000022: "STATUS_ACCESS_DENIED", 0xC000005E: "STATUS_NO_LOGON_SERVERS",
+    0xC0000064: "STATUS_NO_SUCH_USER", 0xC000006A: "STATUS_WRONG_PASSWORD", 0xC000006D: "STATUS_LOGON_FAILURE",
+    0xC000006E: "STATUS_ACCOUNT_RESTRICTION", 0xC000006F: "STATUS_INVALID_LOGON_HOURS",
+    0xC0000070: "STATUS_INVALID_WORKSTATION", 0xC0000071: "STATUS_PASSWORD_EXPIRED",
+    0xC0000072: "STATUS_ACCOUNT_DISABLED", 0xC000009A: "STATUS_INSUFFICIENT_RESOURCES",
+    0xC00000BB: "STATUS_NOT_SUPPORTED", 0xC00000DF: "STATUS_NO_SUCH_DOMAIN", 0xC0000133: "STATUS_TIME_DIFFERENCE_AT_DC",
+    0xC000015B: "STATUS_LOGON_TYPE_NOT_GRANTED", 0xC000018B: "STATUS_NO_TRUST_SAM_ACCOUNT",
+    0xC000018C: "STATUS_TRUSTED_DOMAIN_FAILURE", 0xC000018D: "STATUS_TRUSTED_RELATIONSHIP_FAILURE",
+    0xC0000193: "STATUS_ACCOUNT_EXPIRED", 0xC0000198: "STATUS_NOLOGON_INTERDOMAIN_TRUST_ACCOUNT",
+    0xC0000199: "STATUS_NOLOGON_WORKSTATION_TRUST_ACCOUNT", 0xC000019A: "STATUS_NOLOGON_SERVER_TRUST_ACCOUNT",
+    0xC0000203: "STATUS_USER_SESSION_DELETED", 0xC0000205: "STATUS_INSUFF_SERVER_RESOURCES",
+    0xC0000224: "STATUS_PASSWORD_MUST_CHANGE", 0xC0000234: "STATUS_ACCOUNT_LOCKED_OUT",
+    0xC000035C: "STATUS_NETWORK_SESSION_EXPIRED",
+}
+"""MS-ERREF 2.3.1: the NT statuses a session setup answers with (the rest keep their number)."""
+LOGON_REFUSALS = frozenset({
+    0xC0000022, 0xC0000064, 0xC000006A, 0xC000006D, 0xC000006E, 0xC000006F, 0xC0000070, 0xC0000071, 0xC0000072,
+    0xC000015B, 0xC0000193, 0xC0000198, 0xC0000199, 0xC000019A, 0xC0000224, 0xC0000234,
+})
+"""Statuses that refuse the logon: wrong password or user, account disabled, expired, locked
+out or restricted, password expired or to change, a trust account used to log on."""
+DOS_BAD_PASSWORD = (0x02, 0x0002)
+"""SMB1 DOS error ERRSRV/ERRbadpw (MS-CIFS 2.2.2.4)."""
+MAX_AWAITING = 16
+"""Session setups waiting for their response; past it the oldest is forgotten."""
 SMB1_EXTENDED_SECURITY_WORDS = 12
 CLASSIFY = 20
 """Bytes of an SMB header that tell its command, status and direction."""
@@ -51,6 +88,8 @@ class SmbExtractor(Extractor):
         super().__init__(secrets)
         self._skip = 0
         """Bytes of the current uninteresting message still to pass over."""
+        self._awaiting: dict[int, int] = {}
+        """MessageId (SMB1: MID) of each session setup carrying an AUTHENTICATE -> its attempt."""
 
     @staticmethod
     def probe(first: bytes) -> bool:
@@ -82,12 +121,42 @@ class SmbExtractor(Extractor):
             return [], 0
         message = buf[NBSS_HEADER:size]
         if not request:
-            self.done = _status(message) == 0
-            return [], size
+            return self._response(flow, ts, message), size
         found, weird = find_authenticate(_security_blob(message))
         if weird:
             self.weirds.append(weird)
-        return [found.credential(ts, flow, Proto.SMB, direction)] if found else [], size
+        if found is None:
+            return [], size
+        attempt = self.attempt(Proto.SMB)
+        if len(self._awaiting) >= MAX_AWAITING:
+            del self._awaiting[next(iter(self._awaiting))]
+        self._awaiting[_message_id(message)] = attempt
+        return [found.credential(ts, flow, Proto.SMB, direction, attempt)], size
+
+    def _response(self, flow: FlowId, ts: float, message: bytes) -> list[Observation]:
+        """A session setup response: the answer to the AUTHENTICATE of the same message id."""
+        status, nt = _status(message)
+        if status == STATUS_MORE_PROCESSING_REQUIRED and nt:
+            return []
+        attempt = self._awaiting.pop(_message_id(message), None)
+        # Logged on, and no other logon waits for its answer: the session follows.
+        self.done = status == STATUS_SUCCESS and len(self.pending) == (attempt is not None)
+        if attempt is None:
+            return []
+        if not nt:
+            code = f"DOS {status & 0xFF:#04x}/{status >> 16:#06x}"
+            if (status & 0xFF, status >> 16) == DOS_BAD_PASSWORD:
+                return self.answer(flow, ts, Outcome.FAILURE, code, "ERRSRV/ERRbadpw", attempt=attempt)
+            outcome = Outcome.SUCCESS if status == STATUS_SUCCESS else Outcome.UNKNOWN
+            return self.answer(flow, ts, outcome, code, attempt=attempt,
+                               basis=None if outcome == Outcome.SUCCESS else "SMB1 DOS error")
+        name = NT_STATUS_NAMES.get(status, f"0x{status:08x}") if status else "STATUS_SUCCESS"
+        if status == STATUS_SUCCESS:
+            return self.answer(flow, ts, Outcome.SUCCESS, name, attempt=attempt)
+        if status in LOGON_REFUSALS:
+            return self.answer(flow, ts, Outcome.FAILURE, name, attempt=attempt)
+        return self.answer(flow, ts, Outcome.UNKNOWN, name, attempt=attempt,
+                           basis="a status that says nothing of the credential")
 
     def _pass(self, buf: bytes, size: int) -> tuple[Sequence[Observation], int]:
         """Skip a message of `size` bytes without buffering it."""
@@ -108,10 +177,20 @@ def _session_setup(head: bytes) -> bool | None:
     return None
 
 
-def _status(message: bytes) -> int:
-    """The NT status of a response (SMB1 DOS errors are non-zero too)."""
-    offset = 8 if message[:4] == SMB2 else 5
-    return int.from_bytes(message[offset : offset + 4], "little")
+def _status(message: bytes) -> tuple[int, bool]:
+    """The status of a response, and whether it is an NT status (SMB2 always; SMB1 when FLAGS2
+    says so, else a DOS error: class in the low byte, code in the high half)."""
+    if message[:4] == SMB2:
+        return int.from_bytes(message[8:12], "little"), True
+    nt = bool(int.from_bytes(message[10:12], "little") & SMB1_FLAGS2_NT_STATUS)
+    return int.from_bytes(message[5:9], "little"), nt
+
+
+def _message_id(message: bytes) -> int:
+    """The id pairing a response with its request: SMB2 MessageId, SMB1 MID."""
+    if message[:4] == SMB2:
+        return int.from_bytes(message[24:32], "little")
+    return int.from_bytes(message[30:32], "little")
 
 
 def _security_blob(message: bytes) -> bytes:

@@ -5,6 +5,10 @@ lines before it), then a KEXINIT listing its algorithms in clear. HASSH (Salesfo
 MD5 of the client's `kex;ciphers;macs;compression` (client-to-server lists); HASSHServer the
 same over the server's server-to-client lists: they tell an OpenSSH from a vendor's embedded
 stack even when banners lie. User authentication happens encrypted: no user is seen.
+
+The session is an authentication attempt whose answer is encrypted too (RFC 4252 runs inside
+the transport's encryption): its outcome is always unknown, with the basis "encrypted (SSH)",
+emitted with the session (the remote-access session record carries the attempt).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from ..flowid import Direction, FlowId
-from ..records import Observation, Proto, RemoteAccessSession
+from ..records import Observation, Outcome, Proto, RemoteAccessSession
 from ..secrets import EPHEMERAL, SecretHasher
 from ..wire import Reader
 from .base import Extractor, ParseError, read_line
@@ -28,6 +32,7 @@ MAX_PRE_BANNER_LINES = 1024
 MAX_PACKET = 35000
 """RFC 4253 6.1: implementations must handle 35000-byte packets; a KEXINIT is far smaller."""
 MSG_KEXINIT = 20
+ENCRYPTED = "encrypted (SSH)"
 KEXINIT_LISTS = 10
 """kex, host key, ciphers c2s/s2c, MACs c2s/s2c, compression c2s/s2c, languages c2s/s2c."""
 
@@ -91,21 +96,24 @@ class SshExtractor(Extractor):
             raise ParseError("ssh_first_packet_not_kexinit")
         self._hassh[d] = hassh(_kexinit_lists(buf[6 + 16 : 4 + length - buf[4]]), server=bool(d))
         if None not in self._hassh:
-            return [self._session(flow)], 4 + length
+            return self._session(flow, ts), 4 + length
         return [], 4 + length
 
     def close(self, flow: FlowId, ts: float) -> Sequence[Observation]:
         if self.done or self._banner == [None, None]:  # done: the session was emitted
             return []
-        return [self._session(flow)]
+        return self._session(flow, ts)
 
-    def _session(self, flow: FlowId) -> RemoteAccessSession:
+    def _session(self, flow: FlowId, ts: float) -> list[Observation]:
+        """The session, and its outcome: unknown, the answer is encrypted."""
         self.done = True
         assert self._first_ts is not None
-        return RemoteAccessSession(ts=self._first_ts, flow=flow, protocol=Proto.SSH, vendor="", product="SSH",
-                                   direction="inbound", matched_by="ssh version exchange",
-                                   client_software=self._banner[0], server_software=self._banner[1],
-                                   hassh=self._hassh[0], hassh_server=self._hassh[1])
+        session = RemoteAccessSession(ts=self._first_ts, flow=flow, protocol=Proto.SSH, vendor="", product="SSH",
+                                      direction="inbound", matched_by="ssh version exchange",
+                                      client_software=self._banner[0], server_software=self._banner[1],
+                                      hassh=self._hassh[0], hassh_server=self._hassh[1],
+                                      attempt=self.attempt(Proto.SSH))
+        return [session, *self.answer(flow, ts, Outcome.UNKNOWN, basis=ENCRYPTED)]
 
 
 def _kexinit_lists(body: bytes) -> list[str]:

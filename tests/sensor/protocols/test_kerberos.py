@@ -1,12 +1,14 @@
 """Kerberos: the AS-REQ client principal and realm over UDP and TCP (records spanning segments,
-several per stream), pre-authentication and weak etypes noted, other messages skipped; truth
-files, tshark `kerberos.CNameString`/`kerberos.realm`, truncation and fuzzing."""
+several per stream), pre-authentication and weak etypes noted, other messages skipped, the
+KDC's AS-REP or KRB-ERROR answering each AS-REQ; truth files, tshark `kerberos.CNameString`/
+`kerberos.realm`/`kerberos.msg_type`/`kerberos.error_code`, truncation and fuzzing."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -14,11 +16,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import needs_real_pcaps
-from tests.sensor.protocols.streams import credentials
+from tests.sensor.protocols.streams import answers, credentials, observations, paired
 from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
 from trustwatch.sensor.protocols.base import ParseError
-from trustwatch.sensor.protocols.kerberos import KerberosExtractor
-from trustwatch.sensor.records import CredentialSeen, SecretKind
+from trustwatch.sensor.protocols.kerberos import ERROR_NAMES, KerberosExtractor
+from trustwatch.sensor.records import AuthenticationOutcome, CredentialSeen, Observation, Proto, SecretKind
 from trustwatch.sensor.secrets import SecretHasher
 from trustwatch.sensor.sense import Sensor
 
@@ -113,14 +115,14 @@ def test_principal_forms_and_notes() -> None:
 
 def test_tcp_records_span_segments_and_other_messages_are_skipped() -> None:
     first, second = framed(kdc_req(padata=(128,))), framed(kdc_req(user=("radiology1",), padata=(2,)))
-    tgs, error = framed(kdc_req(app=0x6C)), framed(tlv(0x7E, tlv(0x30, b"\x01" * 300)))
+    tgs, reply = framed(kdc_req(app=0x6C)), framed(tlv(0x6D, tlv(0x30, b"\x01" * 300)))
     stream = tgs + first + second
     ext = KerberosExtractor(KEY)
     creds = credentials(ext, TCP, [(C, stream[i : i + 7]) for i in range(0, len(stream), 7)]
-                 + [(S, error[:100]), (S, error[100:])])
+                 + [(S, reply[:100]), (S, reply[100:])])
     assert [(c.username, c.secret_kind) for c in creds] == [("nurse-station7$", SecretKind.NONE),
                                                              ("radiology1", SecretKind.HASH)]
-    assert KerberosExtractor(KEY).parse(TCP, S, 1.0, error[:9]) == ([], 4), "a reply is skipped as it streams"
+    assert KerberosExtractor(KEY).parse(TCP, S, 1.0, reply[:9]) == ([], 4), "a reply is skipped as it streams"
     assert not ext.finished
 
 
@@ -199,3 +201,106 @@ def test_same_principals_as_tshark(real_pcaps: Path, name: str) -> None:
               for cname, _, realm in (line.partition("\t") for line in out.split("\n") if line)}
     found = {(c.username, c.domain) for c in ours(real_pcaps / name)}
     assert theirs and found == theirs
+
+
+def krb_error(code: int, e_text: bytes = b"", realm: str = "HOSP.EXAMPLE") -> bytes:
+    """KRB-ERROR (RFC 4120 5.9.1): pvno, msg-type, stime, susec, error-code, realm, sname, e-text."""
+    fields = (ctx(0, integer(5)) + ctx(1, integer(30)) + ctx(4, tlv(0x18, b"20250312080000Z")) + ctx(5, integer(0))
+              + ctx(6, integer(code)) + ctx(9, tlv(0x1B, realm.encode())) + ctx(10, principal(2, "krbtgt", realm))
+              + (ctx(11, tlv(0x1B, e_text)) if e_text else b""))
+    return tlv(0x7E, tlv(0x30, fields))
+
+
+AS_REP = tlv(0x6B, tlv(0x30, ctx(0, integer(5)) + ctx(1, integer(11)) + ctx(3, tlv(0x1B, b"HOSP.EXAMPLE"))))
+TGS_REP = tlv(0x6D, tlv(0x30, ctx(0, integer(5)) + ctx(1, integer(13))))
+
+
+def udp_exchange(messages: list[tuple[Direction, bytes]]) -> list[Observation]:
+    """Each message one datagram of the flow (a datagram is parsed whole), then the flow ends."""
+    return observations(KerberosExtractor(KEY), UDP, messages, close=True)
+
+
+@pytest.mark.parametrize(("answer", "expected"), [
+    (AS_REP, ("success", "AS-REP", None, None)),
+    (krb_error(24, b"PREAUTH_FAILED"), ("failure", "KDC_ERR_PREAUTH_FAILED", "PREAUTH_FAILED", None)),
+    (krb_error(18, b"LOCKED_OUT"), ("failure", "KDC_ERR_CLIENT_REVOKED", "LOCKED_OUT", None)),
+    (krb_error(23), ("failure", "KDC_ERR_KEY_EXPIRED", None, None)),
+    (krb_error(6, b"CLIENT_NOT_FOUND"), ("failure", "KDC_ERR_C_PRINCIPAL_UNKNOWN", "CLIENT_NOT_FOUND", None)),
+    (krb_error(25), ("unknown", "KDC_ERR_PREAUTH_REQUIRED", None, "the client retries after it")),
+    (krb_error(52), ("unknown", "KRB_ERR_RESPONSE_TOO_BIG", None, "the client retries after it")),
+    (krb_error(99), ("unknown", "error 99", None, "an error that says nothing of the credential")),
+])
+def test_the_kdc_answers_the_as_req(answer: bytes, expected: tuple[str, str, str | None, str | None]) -> None:
+    found = udp_exchange([(C, kdc_req(padata=(2,))), (S, answer)])
+    (outcome,) = (o for o in found if isinstance(o, AuthenticationOutcome))
+    assert (str(outcome.outcome), outcome.reason_code, outcome.reason, outcome.basis) == expected
+    assert answers(found) == [(1, expected[0], expected[1])]
+
+
+def test_pre_authentication_asked_then_given_on_one_connection() -> None:
+    """KDC_ERR_PREAUTH_REQUIRED answers the request without padata (unknown); the retry with
+    PA-ENC-TIMESTAMP is a new attempt, answered by the AS-REP. A TGS exchange before them
+    takes its own answer (answers come in the order of the requests)."""
+    stream = [(C, framed(kdc_req(app=0x6C))), (C, framed(kdc_req())), (S, framed(TGS_REP)),
+              (S, framed(krb_error(25, b"NEEDED_PREAUTH"))), (C, framed(kdc_req(padata=(2,)))), (S, framed(AS_REP))]
+    found = observations(KerberosExtractor(KEY), TCP, stream, close=True)
+    assert [(c.attempt, c.secret_kind) for c in found if isinstance(c, CredentialSeen)] == [
+        (1, SecretKind.NONE), (2, SecretKind.HASH)]
+    assert answers(found) == [(1, "unknown", "KDC_ERR_PREAUTH_REQUIRED"), (2, "success", "AS-REP")]
+
+
+def test_a_retransmission_joins_its_attempt_and_silence_is_unknown() -> None:
+    request = kdc_req(padata=(2,))
+    assert answers(udp_exchange([(C, request), (C, request), (S, AS_REP)])) == [(1, "success", "AS-REP")]
+    assert answers(udp_exchange([(C, request)])) == [(1, "unknown", None)]
+    assert answers(udp_exchange([(S, AS_REP), (C, request)])) == [(1, "unknown", None)], "no answer before asking"
+
+
+def test_krb_error_over_tcp_truncated_at_every_byte_waits() -> None:
+    record = framed(krb_error(24, b"PREAUTH_FAILED"))
+    for cut in range(len(record)):
+        ext = KerberosExtractor(KEY)
+        ext.parse(TCP, C, 1.0, framed(kdc_req()))
+        assert ext.parse(TCP, S, 1.0, record[:cut]) == ([], 0)
+    for cut in range(len(krb_error(24))):
+        ext = KerberosExtractor(KEY)
+        ext.parse(UDP, C, 1.0, kdc_req())
+        with pytest.raises(ParseError):
+            ext.parse(UDP, S, 1.0, krb_error(24)[:cut])
+
+
+@given(st.binary(max_size=120), st.sampled_from([UDP, TCP]))
+def test_fuzzed_answers_raise_nothing_but_parse_errors(data: bytes, flow: FlowId) -> None:
+    ext = KerberosExtractor(KEY)
+    request, answer = kdc_req(), tlv(0x7E, tlv(0x30, data))
+    ext.parse(flow, C, 1.0, request if flow is UDP else framed(request))
+    with contextlib.suppress(ParseError):
+        ext.parse(flow, S, 1.0, answer if flow is UDP else framed(answer))
+
+
+def tshark_answers(path: Path) -> Counter[tuple[int, str]]:
+    """(client port, answer) of each AS-REQ as tshark reads the flow (`kerberos.msg_type`, the
+    KDC answering each flow's requests in order, `kerberos.error_code` named as RFC 4120 does)."""
+    out = subprocess.run(["tshark", "-n", "-r", str(path), "-Y", "kerberos.msg_type", "-T", "fields", "-E",
+                          "occurrence=f", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "tcp.srcport", "-e",
+                          "tcp.dstport", "-e", "kerberos.msg_type", "-e", "kerberos.error_code"],
+                         capture_output=True, text=True, check=True).stdout
+    asked: dict[tuple[str, bool], list[str]] = {}
+    theirs = Counter[tuple[int, str]]()
+    for line in out.splitlines():
+        usrc, udst, tsrc, tdst, kind, code = line.split("\t")
+        client = (usrc or tsrc, bool(usrc)) if kind in ("10", "12") else (udst or tdst, bool(usrc))
+        if kind in ("10", "12"):
+            asked.setdefault(client, []).append(kind)
+        elif asked.get(client) and asked[client].pop(0) == "10":
+            theirs[int(client[0]), "AS-REP" if kind == "11" else ERROR_NAMES[int(code)]] += 1
+    return theirs
+
+
+@needs_real_pcaps
+@pytest.mark.parametrize("name", REAL)
+def test_outcomes_as_tshark_pairs_the_kdc_answers(real_pcaps: Path, name: str) -> None:
+    found = Sensor(secrets=KEY).read(str(real_pcaps / name))
+    ours = Counter((c.flow.orig.port, a.reason_code) for c, a in paired(found)
+                   if a.reason_code and c.protocol == Proto.KERBEROS)
+    assert ours and ours == tshark_answers(real_pcaps / name)

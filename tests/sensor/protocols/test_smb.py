@@ -1,12 +1,14 @@
 """SMB session setups: the NTLM logon of SMB2 and SMB1 (extended security) over 445 and NetBIOS
-139, other messages skipped unbuffered, done at the first successful setup; truncation, fuzz,
-tshark `ntlmssp.auth.*` on the real captures."""
+139 and its answer (the session setup status), other messages skipped unbuffered, done at the
+first successful setup; truncation, fuzz, tshark `ntlmssp.auth.*` and `smb2.nt_status` on the
+real captures."""
 
 from __future__ import annotations
 
 import contextlib
 import struct
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -14,10 +16,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import needs_real_pcaps
+from tests.sensor.protocols.streams import answers, observations, paired
 from tests.sensor.test_ntlm import NEGOTIATE, authenticate, spnego
 from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
 from trustwatch.sensor.protocols.base import ParseError
-from trustwatch.sensor.protocols.smb import SmbExtractor
+from trustwatch.sensor.protocols.smb import NT_STATUS_NAMES, SmbExtractor
 from trustwatch.sensor.records import CredentialSeen, Observation, Proto
 from trustwatch.sensor.sense import Sensor
 
@@ -31,21 +34,21 @@ def nbss(message: bytes, kind: int = 0) -> bytes:
     return bytes([kind]) + len(message).to_bytes(3, "big") + message
 
 
-def smb2(command: int, body: bytes, status: int = 0, reply: bool = False) -> bytes:
-    return nbss(struct.pack("<4sHHIHHIIQIIQ16s", b"\xfeSMB", 64, 0, status, command, 1, int(reply), 0, 2, 0, 0,
-                            0, bytes(16)) + body)
+def smb2(command: int, body: bytes, status: int = 0, reply: bool = False, message_id: int = 2) -> bytes:
+    return nbss(struct.pack("<4sHHIHHIIQIIQ16s", b"\xfeSMB", 64, 0, status, command, 1, int(reply), 0, message_id, 0,
+                            0, 0, bytes(16)) + body)
 
 
-def setup2(blob: bytes) -> bytes:
-    return smb2(1, struct.pack("<HBBIIHHQ", 25, 0, 1, 1, 0, 64 + 24, len(blob), 0) + blob)
+def setup2(blob: bytes, message_id: int = 2) -> bytes:
+    return smb2(1, struct.pack("<HBBIIHHQ", 25, 0, 1, 1, 0, 64 + 24, len(blob), 0) + blob, message_id=message_id)
 
 
-def setup2_response(status: int) -> bytes:
-    return smb2(1, struct.pack("<HHHH", 9, 0, 72, 0), status, reply=True)
+def setup2_response(status: int, message_id: int = 2) -> bytes:
+    return smb2(1, struct.pack("<HHHH", 9, 0, 72, 0), status, reply=True, message_id=message_id)
 
 
-def setup1(blob: bytes, words: int = 12, status: int = 0, reply: bool = False) -> bytes:
-    header = struct.pack("<4sBIBHH8sHHHHH", b"\xffSMB", 0x73, status, 0x98 if reply else 0x18, 0xC807, 0, bytes(8),
+def setup1(blob: bytes, words: int = 12, status: int = 0, reply: bool = False, flags2: int = 0xC807) -> bytes:
+    header = struct.pack("<4sBIBHH8sHHHHH", b"\xffSMB", 0x73, status, 0x98 if reply else 0x18, flags2, 0, bytes(8),
                          0, 0, 0xFEFF, 0, 2)
     params = struct.pack("<BBHHHHIHII", 0xFF, 0, 0, 4356, 50, 0, 0, len(blob), 0, 0x8000E05C)
     return nbss(header + bytes([words]) + params[: 2 * words].ljust(2 * words, b"\0")
@@ -145,4 +148,77 @@ def test_same_logons_as_tshark(real_pcaps: Path, name: str) -> None:
               for port, *names in (line.split("\t") for line in out.splitlines())}
     ours = {(c.flow.orig.port, c.username, c.domain, c.host) for c in Sensor().read(str(real_pcaps / name))
             if isinstance(c, CredentialSeen) and c.protocol == Proto.SMB}
+    assert theirs and ours == theirs
+
+
+LOGON_FAILURE, ACCOUNT_DISABLED, NO_LOGON_SERVERS = 0xC000006D, 0xC0000072, 0xC000005E
+
+
+def exchange(chunks: list[tuple[Direction, bytes]]) -> list[Observation]:
+    return observations(SmbExtractor(), FLOW, chunks, close=True)
+
+
+def test_smb2_session_setup_status_answers_the_authenticate_of_its_message_id() -> None:
+    """MORE_PROCESSING_REQUIRED answers the NEGOTIATE step (no attempt); the status of the
+    response with the AUTHENTICATE's MessageId answers it; other message ids answer nothing."""
+    def logon(user: str, first_id: int, status: int) -> list[tuple[Direction, bytes]]:
+        return [(C, setup2(spnego(NEGOTIATE), first_id)), (S, setup2_response(MORE_PROCESSING, first_id)),
+                (C, setup2(spnego(authenticate(user=user)), first_id + 1)), (S, setup2_response(status, 99)),
+                (S, setup2_response(status, first_id + 1))]
+
+    found = exchange([*logon("guess1", 2, LOGON_FAILURE), *logon("nurse7", 4, ACCOUNT_DISABLED),
+                      *logon("nurse7", 6, NO_LOGON_SERVERS), *logon("nurse8", 8, 0)])
+    assert answers(found) == [(1, "failure", "STATUS_LOGON_FAILURE"), (2, "failure", "STATUS_ACCOUNT_DISABLED"),
+                              (3, "unknown", "STATUS_NO_LOGON_SERVERS"), (4, "success", "STATUS_SUCCESS")]
+    assert answers(exchange([(C, setup2(spnego(authenticate())))])) == [(1, "unknown", None)]
+
+
+def test_smb1_nt_status_and_dos_errors() -> None:
+    request = setup1(authenticate(user="nurse7"))
+    assert answers(exchange([(C, request), (S, setup1(b"", status=LOGON_FAILURE, reply=True))])) == [
+        (1, "failure", "STATUS_LOGON_FAILURE")]
+    bad_password = 0x02 | (0x0002 << 16)  # ERRSRV, ERRbadpw
+    assert answers(exchange([(C, request), (S, setup1(b"", status=bad_password, reply=True, flags2=0x8807))])) == [
+        (1, "failure", "DOS 0x02/0x0002")]
+    assert answers(exchange([(C, request), (S, setup1(b"", status=0x01 | (0x0047 << 16), reply=True, flags2=0))]
+                            )) == [(1, "unknown", "DOS 0x01/0x0047")]
+
+
+def test_session_setup_response_truncated_at_every_byte_waits() -> None:
+    response = setup2_response(LOGON_FAILURE)
+    for cut in range(len(response)):
+        ext = SmbExtractor()
+        observations(ext, FLOW, [(C, setup2(spnego(authenticate())))])
+        assert ext.parse(FLOW, S, 1.0, response[:cut]) == ([], 0)
+
+
+@given(st.binary(max_size=200))
+def test_fuzzed_responses_raise_nothing_but_parse_errors(data: bytes) -> None:
+    ext = SmbExtractor()
+    observations(ext, FLOW, [(C, setup2(spnego(authenticate())))])
+    with contextlib.suppress(ParseError):
+        ext.parse(FLOW, S, 1.0, nbss(b"\xfeSMB" + data[:60].ljust(60, b"\0")[:12] + b"\x01\x00\x00\x00\x01\x00\x00\x00"
+                                     + data[60:]))
+
+
+@needs_real_pcaps
+@pytest.mark.parametrize("name", ["suricata-verify/smb2-ntlmssp-negotiateflags/input.pcap",
+                                  "zeek/smb/raw_ntlm_in_smb.pcap", "zeek/ldap/aduser1.pcap"])
+def test_outcomes_as_tshark_reads_the_session_setup_status(real_pcaps: Path, name: str) -> None:
+    """tshark's `smb2.nt_status` / `smb.nt_status` of the session setup response with the
+    AUTHENTICATE request's `smb2.msg_id` / `smb.mid`, per client port."""
+    out = subprocess.run(["tshark", "-n", "-r", str(real_pcaps / name), "-Y", "smb2.cmd == 1 || smb.cmd == 0x73",
+                          "-T", "fields", "-E", "occurrence=f", "-e", "tcp.srcport", "-e", "tcp.dstport", "-e",
+                          "smb2.msg_id", "-e", "smb.mid", "-e", "smb2.nt_status", "-e", "smb.nt_status", "-e",
+                          "ntlmssp.messagetype"], capture_output=True, text=True, check=True).stdout
+    authenticates, theirs = set(), Counter[tuple[int, int]]()
+    for line in out.splitlines():
+        src, dst, msg_id, mid, status2, status1, ntlm = line.split("\t")
+        if ntlm == "0x00000003":
+            authenticates.add((src, msg_id or mid))
+        elif (dst, msg_id or mid) in authenticates:
+            theirs[int(dst), int(status2 or status1, 16)] += 1
+    found = Sensor().read(str(real_pcaps / name))
+    names = {v: k for k, v in NT_STATUS_NAMES.items()} | {"STATUS_SUCCESS": 0}
+    ours = Counter((c.flow.orig.port, names[a.reason_code or ""]) for c, a in paired(found) if c.protocol == Proto.SMB)
     assert theirs and ours == theirs
