@@ -60,6 +60,8 @@ MAX_DTLS_FRAGMENTS = 64
 """Distinct fragment ranges per DTLS message."""
 MAX_DTLS_DONE = 64
 """DTLS message_seq values remembered per direction to drop retransmissions."""
+RTP_FIRST_BYTES = range(128, 192)
+"""First bytes of RTP and RTCP datagrams beside DTLS on one 5-tuple (RFC 7983 7)."""
 
 # --- TLS over TCP -------------------------------------------------------------------------
 
@@ -267,8 +269,11 @@ class DtlsExtractor(HandshakeExtractor):
         """Read every record of one datagram; consumed is always the whole datagram."""
         if not buf:
             return [], 0
-        if not 20 <= buf[0] <= 63:
-            return [], len(buf)  # STUN (0-3), RTP/RTCP (128-191) ... share the port (RFC 7983)
+        if not 20 <= buf[0] <= 63:  # STUN (0-3), RTP/RTCP (128-191) ... share the port (RFC 7983)
+            if self._watching and buf[0] in RTP_FIRST_BYTES:
+                # SRTP keyed by this handshake (RFC 5764 4.1): the media is its application data
+                return self._answer_record(flow, direction, ts, CT_APPLICATION_DATA, True, len(buf), b""), len(buf)
+            return [], len(buf)
         out: list[Observation] = []
         pos = 0
         while pos < len(buf):

@@ -327,6 +327,18 @@ def test_dtls_epoch_1_both_ways_is_accepted_and_an_alert_there_unnamed() -> None
     assert dtls_answers(finished) == [("unknown", None, "the server finished the handshake; no application data")]
 
 
+def test_dtls_srtp_media_both_ways_is_accepted_and_bounded() -> None:
+    """WebRTC: SRTP keyed by the handshake shares its 5-tuple (RFC 5764, RFC 7983). Media both
+    ways after the server's Finished accepts the certificate; media alone never keeps the flow
+    inspected past MAX_ANSWER_RECORDS datagrams."""
+    rtp = h("80 60 0001 00000000 12345678") + bytes(160)  # RTP v2, payload type 96, SSRC
+    finished = [(RESP, dtls_record(20, h("01")) + dtls_record(22, bytes(40), epoch=1))]
+    assert dtls_answers([*finished, (ORIG, rtp), (RESP, rtp)]) == [("success", None, BOTH_WAYS)]
+    ext = DtlsExtractor()
+    converse(ext, [*DTLS_CERT, *[(ORIG, rtp)] * MAX_ANSWER_RECORDS], close=False)
+    assert ext.finished
+
+
 # --- TLS 1.3: judged from record sizes ----------------------------------------------------
 
 LIKELY = CCS + app_data(1688, 96, 53)  # OpenSSL: Certificate, CertificateVerify, Finished
