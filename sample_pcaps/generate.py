@@ -27,7 +27,7 @@ from craft.capture import (
     pcapng_writer,
     write_expected,
 )
-from craft.certs import make_cert, name, resign_sha1_rsa
+from craft.certs import Cert, make_cert, name, resign_sha1_rsa
 from craft.fixed import epoch_ns, utc
 from craft.flows import Segment, TcpFlow, endpoint
 from craft.hospital_pki import (
@@ -48,7 +48,7 @@ from craft.hospital_pki import (
     device_leaf,
 )
 from craft.keys import RSA_LEGACY_1024, RSA_PUMP_GATEWAY, ec_key, rsa_key
-from craft.link import CookedLink, Link, NullLink, RawLink, host, routed_host
+from craft.link import CookedLink, Host, Link, NullLink, RawLink, host, routed_host
 from craft.tls import appdata12
 from craft.tls_connection import Conn, tls12_connection, tls13_connection
 from craft.tls_profiles import ch_chrome, ch_java_tls13, ch_mbedtls_device, ch_openssl_device, padded, sh12, sh13
@@ -79,6 +79,17 @@ READING_WS = device_leaf("rad-reading-ws04.radiology.example.org", ec_key(0x0EAD
 LEGACY_LAB = resign_sha1_rsa(make_cert(name("LABSYS-ANALYZER-7", "Legacy Lab Systems", c=None),
                                        rsa_key(RSA_LEGACY_1024), issuer=None, serial=0x01,
                                        not_before=utc(2014, 12, 31), not_after=utc(2024, 12, 31)))
+# client certificates the server answers (issue 17): two expired at packet time (2025-03-11),
+# one whose signature does not verify against the CA it names (signed by another key)
+DOCK_EXPIRED = device_leaf("spacestation-0412.clin.example.org", ec_key(0xD0C4_0412), 0x4B000B, "Infusion Systems",
+                           serial_number="BBR-SST-0412", not_before=utc(2022, 9, 30), not_after=utc(2024, 9, 30))
+VENT_EXPIRED = device_leaf("v300-vent11.icu.example.org", ec_key(0xD4A6_0011), 0x4B000C, "Respiratory",
+                           serial_number="DRG-V300-ARCE-0111", not_before=utc(2021, 12, 31),
+                           not_after=utc(2024, 12, 31))
+ROGUE_DEVICE_CA = Cert(DEVICE_CA.cert, ec_key(0xBAD_CA))
+"""The device CA's name with a key that is not its own: what it signs does not verify."""
+MONITOR_FORGED = device_leaf("mx450-bed07.icu.example.org", ec_key(0x0900_0007), 0x4B000D, "Patient Monitoring",
+                             issuer=ROGUE_DEVICE_CA, serial_number="PHI-MX450-DE60219")
 LOCAL_PROXY = make_cert(name("localhost", "HL7 TLS proxy", c=None), ec_key(0x10CA_1001), issuer=None, serial=0x5E1F,
                         not_before=utc(2025, 1, 2), not_after=utc(2035, 1, 2), dns=("localhost",),
                         ips=("127.0.0.1",), eku=("server",))
@@ -373,6 +384,75 @@ def bsd_loopback(out: str) -> None:
     write(out, "bsd-loopback.pcap", cap, pcap_writer(0), __doc_first(bsd_loopback), fmt, [c1, c2])
 
 
+ALERTS = {42: "bad_certificate", 45: "certificate_expired"}
+"""The alerts the refusing servers send (RFC 5246 7.2)."""
+
+
+def answered_client_cert(client: Host, server: Host, ports: tuple[int, int], flow_id: str, start_ns: int,
+                         server_chain: tuple[Cert, ...], client_chain: tuple[Cert, ...],
+                         alert: int | None) -> tuple[Capture, Conn]:
+    """One TLS 1.2 mutual-auth connection and the server's answer to the client certificate:
+    the fatal alert `alert` in clear, or (None) its Finished and application data both ways;
+    planted under "server_answer", with the frames of the answer."""
+    cap = Capture()
+    f = TcpFlow.labelled(cap, Link(), client, ports[0], server, ports[1], flow_id, start_ns)
+    sni = server_chain[0].facts()["sans"][0].removeprefix("DNS:")
+    conn = tls12_connection(f, ch=ch_openssl_device(sni, flow_id), sh=sh12(flow_id, 0xC02B, ecdhe=True),
+                            server_chain=server_chain, ca_names=ca_names(), client_chain=client_chain, kx="ecdhe",
+                            app=(), close=alert is not None, alert=alert)
+    if alert is not None:
+        conn.facts["server_answer"] = {
+            "outcome": "failure", "alert": {"level": "fatal", "description": alert, "name": ALERTS[alert]},
+            "why": "the server's fatal alert in clear instead of its ChangeCipherSpec and Finished"}
+        return cap, conn
+    conn.marks["server_finished"] = ("s", f.sent["s"])
+    for i, (d, n) in enumerate((("c", 412), ("s", 1380), ("c", 96), ("s", 64))):
+        rec = appdata12(f"{flow_id}/app{i}", n)
+        start = f.send(d, rec)
+        conn.marks.setdefault(f"{'client' if d == 'c' else 'server'}_data", (d, start + len(rec)))
+    f.close()
+    conn.facts["server_answer"] = {"outcome": "success", "alert": None,
+                                   "why": "the server's Finished, then application data both ways"}
+    return cap, conn
+
+
+def tls12_expired_cert_accepted(out: str) -> None:
+    """An infusion-pump docking station presents its device certificate, expired since
+    2024-09-30, and the infusion management server accepts it (fails open): its Finished,
+    then application data both ways."""
+    dock = host("spacestation-0412", "00:12:21:5c:04:12", "10.20.31.42")  # B. Braun Melsungen
+    cap, conn = answered_client_cert(dock, routed_host("infusion-mgmt", "10.10.4.20"), (51320, 443), "dock-infusion",
+                                     T0 + 36_000_000_000_000, (INFUSION_SRV, SERVER_CA), (DOCK_EXPIRED, DEVICE_CA),
+                                     None)
+    write(out, "tls12-expired-cert-accepted.pcap", cap, pcap_writer(1), __doc_first(tls12_expired_cert_accepted),
+          PCAP_ETHERNET, [conn], notes=["The client certificate expired 2024-09-30T00:00:00Z, five months before "
+                                        "the packets: accepted (the server fails open)."])
+
+
+def tls12_expired_cert_refused(out: str) -> None:
+    """A ventilator presents its device certificate, expired since 2024-12-31, and the
+    respiratory gateway refuses it with a fatal certificate_expired alert (fails closed)."""
+    vent = host("v300-vent11", "00:30:e6:07:11:c4", "10.20.130.21")  # Draeger Medical Systems
+    cap, conn = answered_client_cert(vent, routed_host("resp-gw", "10.10.8.6"), (33418, 8443), "vent-resp-gw",
+                                     T0 + 36_060_000_000_000, (MEDNET_SRV, SERVER_CA), (VENT_EXPIRED, DEVICE_CA), 45)
+    write(out, "tls12-expired-cert-refused.pcap", cap, pcap_writer(1), __doc_first(tls12_expired_cert_refused),
+          PCAP_ETHERNET, [conn], notes=["The client certificate expired 2024-12-31T00:00:00Z: refused with "
+                                        "certificate_expired (45), the server fails closed."])
+
+
+def tls12_bad_cert_refused(out: str) -> None:
+    """A patient monitor presents a certificate that names the device CA as its issuer but
+    was signed with another key; the monitoring gateway refuses it with a fatal
+    bad_certificate alert."""
+    mon = host("mx450-bed07", "00:09:5c:3e:07:45", "10.20.12.47")  # Philips Medical Systems
+    cap, conn = answered_client_cert(mon, routed_host("monitoring-gw", "10.10.5.30"), (41877, 443), "mx450-gw",
+                                     T0 + 36_120_000_000_000, (MONITORING_GW, SERVER_CA), (MONITOR_FORGED, DEVICE_CA),
+                                     42)
+    write(out, "tls12-bad-cert-refused.pcap", cap, pcap_writer(1), __doc_first(tls12_bad_cert_refused),
+          PCAP_ETHERNET, [conn], notes=["The client certificate is valid in time, but its signature does not verify "
+                                        "with the device CA's key: refused with bad_certificate (42)."])
+
+
 def __doc_first(fn: Callable[..., Any]) -> str:
     return " ".join((fn.__doc__ or "").split())
 
@@ -388,6 +468,9 @@ CAPTURES = (
     bigendian_ns,
     sll_loopback,
     bsd_loopback,
+    tls12_expired_cert_accepted,
+    tls12_expired_cert_refused,
+    tls12_bad_cert_refused,
 )
 
 

@@ -332,6 +332,12 @@ def ccs(version: int = TLS12) -> bytes:
     return record(CT_CCS, b"\x01", version)
 
 
+def alert12(description: int, level: int = 2) -> bytes:
+    """An alert in clear (RFC 5246 7.2): level (2 fatal) and description, e.g. 45
+    certificate_expired."""
+    return record(CT_ALERT, u8(level) + u8(description))
+
+
 def encrypted_finished12(label: str) -> bytes:
     """AES-GCM Finished: 8-byte explicit nonce + 16 verify_data + 16-byte tag = 40 bytes."""
     return record(CT_HANDSHAKE, fixed_bytes(label, 40))

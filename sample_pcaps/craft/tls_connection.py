@@ -24,6 +24,7 @@ from .tls import (
     TLS12,
     ClientHello,
     ServerHello,
+    alert12,
     appdata12,
     appdata13,
     ccs,
@@ -103,6 +104,7 @@ def tls12_connection(
     close: bool = True,
     hooks: dict[str, SendHook] | None = None,
     label: str = "",
+    alert: int | None = None,
 ) -> Conn:
     """A full TLS 1.2 connection: TCP handshake, ClientHello, server flight (Certificate,
     optional ServerKeyExchange and CertificateRequest), client flight (Certificate,
@@ -112,6 +114,8 @@ def tls12_connection(
     ca_names None: no CertificateRequest. client_chain None: no client Certificate (only
     valid without a CertificateRequest); [] an empty Certificate message.
     hooks: optional senders for "client_hello", "server_flight", "client_flight".
+    alert: the server refuses the client's flight with this fatal alert in clear (e.g. 45
+    certificate_expired) instead of its CCS/Finished; no application data follows.
     """
     hooks = hooks or {}
     label = label or flow.flow_id
@@ -162,9 +166,15 @@ def tls12_connection(
     hooks.get("client_flight", _default_send)(flow, "c", data)
     if client_chain is not None:
         conn.mark("client_certificate", "c", start, ends, "cert")
-    flow.send("s", ccs() + encrypted_finished12(label + "/s-fin"))
-    for i, (d, n) in enumerate(app):
-        flow.send(d, appdata12(f"{label}/app{i}", n))
+    if alert is not None:
+        data, ends = flight([("alert", alert12(alert), "raw")], TLS12)
+        start = flow.sent["s"]
+        flow.send("s", data)
+        conn.mark("server_alert", "s", start, ends, "alert")
+    else:
+        flow.send("s", ccs() + encrypted_finished12(label + "/s-fin"))
+        for i, (d, n) in enumerate(app):
+            flow.send(d, appdata12(f"{label}/app{i}", n))
     if close:
         flow.close()
     conn.facts.update(

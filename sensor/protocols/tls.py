@@ -13,14 +13,16 @@ Emits, per connection:
 * `TlsClientCertificate` / `TlsServerCertificate` for every non-empty Certificate message in
   clear (TLS <= 1.2, DTLS <= 1.2), the sender being the side that sent the ClientHello;
 * `TlsEncryptedHandshake` for TLS 1.3: certificates are encrypted (RFC 8446 4.4.2), so
-  mutual authentication is inferred from the sizes of the encrypted flights.
+  mutual authentication is inferred from the sizes of the encrypted flights;
+* `AuthenticationOutcome` for each client certificate (and each TLS 1.3 flight likely to hold
+  one): the server's alert, or application data both ways after the handshake (`tls_answer`).
 
 This module holds the two record layers, the extractors: whole records at a time (TLS) or a
 datagram's records (DTLS); handshake messages are reassembled across records (TLS) or
 fragments (DTLS), bounded by `MAX_HANDSHAKE_MSG`. What the messages say is read by their
 base class (`tls_handshake`) with the hello and fingerprint code (`tls_hello`), the
-certificate code (`tls_certificates`) and the TLS 1.3 inference (`tls13_inference`); the
-numbers and names are in `tls_names`.
+certificate code (`tls_certificates`), the TLS 1.3 inference (`tls13_inference`) and the
+server's answer (`tls_answer`); the numbers and names are in `tls_names`.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ MAX_DTLS_FRAGMENTS = 64
 """Distinct fragment ranges per DTLS message."""
 MAX_DTLS_DONE = 64
 """DTLS message_seq values remembered per direction to drop retransmissions."""
+RTP_FIRST_BYTES = range(128, 192)
+"""First bytes of RTP and RTCP datagrams beside DTLS on one 5-tuple (RFC 7983 7)."""
 
 # --- TLS over TCP -------------------------------------------------------------------------
 
@@ -91,6 +95,8 @@ class TlsExtractor(HandshakeExtractor):
         """Records read per direction."""
         self._hs_bufs = (bytearray(), bytearray())
         """Per direction: handshake bytes waiting for the rest of their message."""
+        self._skip = [0, 0]
+        """Per direction: bytes of an application_data record still to come, read no further."""
 
     @staticmethod
     def probe(first: bytes) -> bool:
@@ -114,7 +120,8 @@ class TlsExtractor(HandshakeExtractor):
     ) -> tuple[list[Observation], int]:
         """Consume the whole records at the start of `buf` (see base.py)."""
         out: list[Observation] = []
-        pos = 0
+        pos = min(self._skip[direction], len(buf))
+        self._skip[direction] -= pos
         if self._records[direction] == 0 and _looks_like_sslv2_hello(buf):
             end = 2 + (((buf[0] & 0x7F) << 8) | buf[1])
             if len(buf) < end:
@@ -132,30 +139,37 @@ class TlsExtractor(HandshakeExtractor):
                 raise ParseError("tls_bad_record_version")
             if length > MAX_RECORD_LEN or (length == 0 and ctype == CT_HANDSHAKE):
                 raise ParseError("tls_bad_record_len")
-            if len(buf) - pos < TLS_RECORD_HEADER + length:
-                break
-            body = buf[pos + TLS_RECORD_HEADER : pos + TLS_RECORD_HEADER + length]
-            pos += TLS_RECORD_HEADER + length
+            end = pos + TLS_RECORD_HEADER + length
+            if end > len(buf):
+                if ctype != CT_APPLICATION_DATA or not self._watching:
+                    break
+                # Awaiting an answer, only the header of application data matters: the rest
+                # of the record is skipped as it comes, never buffered.
+                self._skip[direction] = end - len(buf)
+                end = len(buf)
+            body = buf[pos + TLS_RECORD_HEADER : end]
+            pos = end
             self._records[direction] += 1
-            out.extend(self._record(flow, direction, ts, ctype, body))
+            out.extend(self._record(flow, direction, ts, ctype, length, body))
         if pos:  # with nothing used the dispatcher keeps no observation: conclude with the next bytes
             out.extend(self._conclude(flow, ts, at_close=False))
         return out, pos
 
     def _record(
-        self, flow: FlowId, direction: Direction, ts: float, ctype: int, body: bytes
+        self, flow: FlowId, direction: Direction, ts: float, ctype: int, length: int, body: bytes
     ) -> list[Observation]:
         side = self._sides[direction]
+        out = self._answer_record(flow, direction, ts, ctype, side.encrypted, length, body) if self._watching else []
         if ctype == CT_CHANGE_CIPHER_SPEC:
             self._change_cipher_spec(direction)
         elif ctype == CT_APPLICATION_DATA:
-            self._encrypted_record(direction, len(body))
+            self._encrypted_record(direction, length)
         elif ctype == CT_HANDSHAKE and not side.encrypted:
             if side.compat_ccs and not self._hs_bufs[direction] and not _starts_client_hello(body):
                 side.encrypted = True  # it was a TLS 1.2 CCS after all: this is Finished
-                return []
-            return self._handshake_bytes(flow, direction, ts, body)
-        return []
+                return out
+            out += self._handshake_bytes(flow, direction, ts, body)
+        return out
 
     def _handshake_bytes(
         self, flow: FlowId, direction: Direction, ts: float, body: bytes
@@ -256,8 +270,11 @@ class DtlsExtractor(HandshakeExtractor):
         """Read every record of one datagram; consumed is always the whole datagram."""
         if not buf:
             return [], 0
-        if not 20 <= buf[0] <= 63:
-            return [], len(buf)  # STUN (0-3), RTP/RTCP (128-191) ... share the port (RFC 7983)
+        if not 20 <= buf[0] <= 63:  # STUN (0-3), RTP/RTCP (128-191) ... share the port (RFC 7983)
+            if self._watching and buf[0] in RTP_FIRST_BYTES:
+                # SRTP keyed by this handshake (RFC 5764 4.1): the media is its application data
+                return self._answer_record(flow, direction, ts, CT_APPLICATION_DATA, True, len(buf), b""), len(buf)
+            return [], len(buf)
         out: list[Observation] = []
         pos = 0
         while pos < len(buf):
@@ -288,14 +305,14 @@ class DtlsExtractor(HandshakeExtractor):
         self, flow: FlowId, direction: Direction, ts: float, ctype: int, epoch: int, body: bytes
     ) -> list[Observation]:
         side = self._sides[direction]
+        out = self._answer_record(flow, direction, ts, ctype, epoch > 0, len(body), body) if self._watching else []
         if epoch > 0 or ctype == CT_CHANGE_CIPHER_SPEC:
             side.encrypted = True  # a new epoch means new keys (RFC 6347 4.1)
             if ctype == CT_APPLICATION_DATA or epoch > 0:
                 self._encrypted_record(direction, len(body))
-            return []
+            return out
         if ctype != CT_HANDSHAKE:
-            return []
-        out: list[Observation] = []
+            return out
         r = Reader(body, "dtls_bad_fragment")
         while r.left:
             msg_type, length, seq = r.uint(1), r.uint(3), r.uint(2)

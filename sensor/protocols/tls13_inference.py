@@ -1,13 +1,19 @@
-"""TLS 1.3 mutual authentication, inferred from the sizes of encrypted records.
+"""TLS 1.3 mutual authentication and its answer, inferred from the sizes of encrypted records.
 
 TLS 1.3 encrypts the Certificate messages (RFC 8446 4.4.2): whether the client proved itself
 with a certificate cannot be read, only judged from its first encrypted flight. The verdict
-comes with a confidence and the reasons, so an analyst sees what it rests on.
+comes with a confidence and the reasons, so an analyst sees what it rests on. Its alerts are
+encrypted too (RFC 8446 6): whether the server accepted that certificate is judged from the
+sizes of the records after the client's flight (`Tls13Answer`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..records import Outcome
+from .tls_answer import MAX_ANSWER_RECORDS, Verdict
 
 MAX_FLIGHT_RECORDS = 64
 """TLS 1.3: encrypted record sizes kept per flight for the mutual-auth inference."""
@@ -64,3 +70,58 @@ def infer_mutual_auth(
         return "unlikely", 0.6, tuple(reasons)
     reasons.append("record sizes fit neither shape (padding or an unusual stack)")
     return "unknown", 0.3, tuple(reasons)
+
+
+ALERT_PLAINTEXT = 3
+"""An alert inside a TLS 1.3 record: level, description and the inner content type."""
+MIN_GOING_ON_RECORD = 64
+"""A server record after the client's flight at least this large is no alert (19 B with a
+16-byte tag; alerts are rarely padded): a NewSessionTicket (OpenSSL's: ~250 B) or data."""
+ACCEPTED_CONFIDENCE = 0.9
+"""A server that goes on after the client's flight has accepted it (or ignores certificates)."""
+REFUSED_CONFIDENCE = 0.75
+"""An alert-sized last record could also be a close_notify of a server that had nothing to say."""
+
+
+@dataclass(slots=True)
+class Tls13Answer:
+    """TLS 1.3: the answer to a client flight shaped like a certificate, from the sizes of the
+    records after it. A server that accepts goes on with session tickets or data (RFC 8446
+    4.6.1); one that refuses sends an alert and closes (RFC 8446 6.2)."""
+
+    cipher: int
+    last_short: int | None = None
+    """The size of the server's last record when it was an alert's."""
+    records: list[int] = field(default_factory=lambda: [0, 0])
+    """Records read per side: [client, server]."""
+
+    @property
+    def alert_size(self) -> int:
+        """An encrypted alert's record with this suite: 19 B (11 B with CCM_8)."""
+        return ALERT_PLAINTEXT + TLS13_TAG_LEN.get(self.cipher, 16)
+
+    def record(self, from_server: bool, ctype: int, encrypted: bool, length: int, body: bytes) -> Verdict | None:
+        """See `tls_answer.AnswerReader.record`."""
+        self.records[from_server] += 1
+        if from_server:
+            self.last_short = length if length <= self.alert_size else None
+            if length >= MIN_GOING_ON_RECORD:
+                return Verdict(Outcome.SUCCESS, basis=(
+                    f"a {length} B record from the server after the client's flight: larger than an "
+                    f"alert ({self.alert_size} B), the server went on"), confidence=ACCEPTED_CONFIDENCE)
+        if max(self.records) >= MAX_ANSWER_RECORDS:
+            return Verdict(Outcome.UNKNOWN, basis=(
+                f"no server record of {MIN_GOING_ON_RECORD} B or more within {MAX_ANSWER_RECORDS} records"))
+        return None
+
+    def closing(self) -> Verdict:
+        """See `tls_answer.AnswerReader.closing`."""
+        if self.last_short is not None:
+            return Verdict(Outcome.FAILURE, basis=(
+                f"a {self.last_short} B record from the server after the client's flight (an alert's "
+                "size), then close"), confidence=REFUSED_CONFIDENCE)
+        if not self.records[1]:
+            return Verdict(Outcome.UNKNOWN, basis="no server record after the client's flight")
+        return Verdict(Outcome.UNKNOWN, basis=(
+            f"the server's records after the client's flight are under {MIN_GOING_ON_RECORD} B and "
+            "the last is no alert's size"))

@@ -3,8 +3,10 @@ suite the server chose, and what each handshake message in clear says about iden
 
 `HandshakeExtractor` turns whole handshake messages into observations (ClientHello,
 ServerHello, Certificate, CertificateRequest) and, for TLS 1.3, notes the sizes of the
-encrypted flights until the mutual-auth inference (`tls13_inference`) can be made. The record
-layers that feed it are its subclasses (`sensor.protocols.tls`).
+encrypted flights until the mutual-auth inference (`tls13_inference`) can be made. A client
+certificate (or a TLS 1.3 flight shaped like one) is an authentication attempt: the records
+that follow are read until they show the server's answer (`tls_answer`). The record layers
+that feed it are its subclasses (`sensor.protocols.tls`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from ..records import (
 )
 from ..secrets import EPHEMERAL, SecretHasher
 from .base import Extractor
-from .tls13_inference import MAX_FLIGHT_RECORDS, infer_mutual_auth
+from .tls13_inference import MAX_FLIGHT_RECORDS, Tls13Answer, infer_mutual_auth
+from .tls_answer import AnswerReader, Tls12Answer, Verdict
 from .tls_certificates import decode_certificate, parse_certificate_list, parse_certificate_request
 from .tls_hello import Hello, fingerprints, ja3s_string, md5_hex, parse_client_hello, parse_server_hello
 from .tls_names import (
@@ -75,6 +78,10 @@ class HandshakeExtractor(Extractor):
         self._cipher = 0
         self._hrr = False
         self._inferred = False
+        self._answer: AnswerReader | None = None
+        """Reads the records after the client's certificate until they show the answer."""
+        self._verdict: Verdict | None = None
+        """An answer completed by a client's record, given by `close` (see `_answer_record`)."""
 
     @property
     def _tls13(self) -> bool:
@@ -82,8 +89,16 @@ class HandshakeExtractor(Extractor):
             self._version is not None and self._version in TLS13_DRAFTS)
 
     @property
+    def _watching(self) -> bool:
+        """A client certificate awaits its answer: the record layers show each record."""
+        return self._answer is not None and self._verdict is None and bool(self.pending)
+
+    @property
     def finished(self) -> bool:
-        """<= 1.2: both sides encrypted; 1.3: the mutual-auth inference is made."""
+        """<= 1.2: both sides encrypted; 1.3: the mutual-auth inference is made; and a client
+        certificate's answer read."""
+        if self._answer is not None:
+            return not self._watching
         if self._tls13:
             return self._inferred
         return all(side.encrypted for side in self._sides)
@@ -165,8 +180,37 @@ class HandshakeExtractor(Extractor):
             cert, weirds = decode_certificate(der)
             chain.append(cert)
             self.weirds.extend(weirds)
-        cls = TlsClientCertificate if self._is_client(direction) else TlsServerCertificate
-        return [cls(ts=ts, flow=flow, protocol=self.protocol, chain=tuple(chain))]
+        if not self._is_client(direction):
+            return [TlsServerCertificate(ts=ts, flow=flow, protocol=self.protocol, chain=tuple(chain))]
+        if self._answer is None:
+            self._answer = Tls12Answer("dtls_bad_alert" if self.dtls else "tls_bad_alert")
+        return [TlsClientCertificate(ts=ts, flow=flow, protocol=self.protocol, chain=tuple(chain),
+                                     attempt=self.attempt(self.protocol))]
+
+    def _answer_record(
+        self, flow: FlowId, direction: Direction, ts: float, ctype: int, encrypted: bool, length: int,
+        body: bytes,
+    ) -> list[Observation]:
+        """A record of either side while a client certificate awaits its answer (`_watching`).
+
+        An answer the server's record completes is given at once: its evidence is that record's
+        frames (with the server's others since its last observation). One a client's record
+        completes (its application data after the server's) is held for `close`, which the
+        dispatcher calls at once (`finished`) and evidences with both sides' frames, so the
+        server's answer is in the evidence either way."""
+        assert self._answer is not None
+        from_server = not self._is_client(direction)
+        verdict = self._answer.record(from_server, ctype, encrypted, length, body)
+        if verdict is None:
+            return []
+        if from_server:
+            return self._give(flow, ts, verdict)
+        self._verdict = verdict
+        return []
+
+    def _give(self, flow: FlowId, ts: float, verdict: Verdict) -> list[Observation]:
+        return self.answer(flow, ts, verdict.outcome, verdict.code, verdict.reason, basis=verdict.basis,
+                           confidence=verdict.confidence)
 
     def _encrypted_record(self, direction: Direction, length: int) -> None:
         """TLS 1.3: note the size of an encrypted record for the inference."""
@@ -194,11 +238,18 @@ class HandshakeExtractor(Extractor):
         if self.dtls:
             verdict, confidence = "unknown", 0.0
             reasons = ("DTLS 1.3: not inferred", *reasons)
+        elif verdict == "likely":  # a certificate, most probably: its answer is awaited
+            self._answer = Tls13Answer(self._cipher)
+            self.attempt(self.protocol)
         return [TlsEncryptedHandshake(
             ts=ts, flow=flow, protocol=self.protocol, version=version_name(self._version or 0),
             mutual_auth=verdict, confidence=confidence, reasons=reasons)]
 
     def close(self, flow: FlowId, ts: float) -> Sequence[Observation]:
-        """The connection ended: a TLS 1.3 handshake still owes its inference."""
-        return self._conclude(flow, ts, at_close=True)
+        """The connection ended: a TLS 1.3 handshake still owes its inference, a client
+        certificate its answer (held, or what the records seen say)."""
+        found = self._conclude(flow, ts, at_close=True)
+        if self._answer is not None and self.pending:
+            found += self._give(flow, ts, self._verdict or self._answer.closing())
+        return found
 

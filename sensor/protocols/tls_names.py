@@ -1,9 +1,10 @@
 """The numbers of TLS and DTLS and the names they are written as.
 
-Record content types, handshake message types and extensions (RFC 5246 6.2.1, 7.4; RFC 8446
-4, 4.2; RFC 6347 4.1), protocol versions and cipher suites (IANA "TLS Parameters"); names on
-the wire are kept readable and bounded (`name_text`). Shared by the record layers
-(`sensor.protocols.tls`), the handshake (`tls_handshake`, `tls_hello`) and QUIC.
+Record content types, handshake message types, alerts and extensions (RFC 5246 6.2.1, 7.2,
+7.4; RFC 8446 4, 4.2, 6; RFC 6347 4.1), protocol versions and cipher suites (IANA "TLS
+Parameters"); names on the wire are kept readable and bounded (`name_text`). Shared by the
+record layers (`sensor.protocols.tls`), the handshake (`tls_handshake`, `tls_hello`), the
+server's answer (`tls_answer`) and QUIC.
 """
 
 from __future__ import annotations
@@ -18,6 +19,23 @@ CT_APPLICATION_DATA = 23
 CT_HEARTBEAT = 24
 CT_TLS12_CID = 25  # DTLS 1.2 connection id (RFC 9146): encrypted
 KNOWN_CONTENT_TYPES = frozenset({20, 21, 22, 23, 24})
+
+ALERT_FATAL = 2
+ALERT_LEVELS = {1: "warning", ALERT_FATAL: "fatal"}
+ALERT_NAMES = {
+    0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 21: "decryption_failed",
+    22: "record_overflow", 30: "decompression_failure", 40: "handshake_failure", 41: "no_certificate",
+    42: "bad_certificate", 43: "unsupported_certificate", 44: "certificate_revoked",
+    45: "certificate_expired", 46: "certificate_unknown", 47: "illegal_parameter", 48: "unknown_ca",
+    49: "access_denied", 50: "decode_error", 51: "decrypt_error", 60: "export_restriction",
+    70: "protocol_version", 71: "insufficient_security", 80: "internal_error",
+    86: "inappropriate_fallback", 90: "user_canceled", 100: "no_renegotiation",
+    109: "missing_extension", 110: "unsupported_extension", 111: "certificate_unobtainable",
+    112: "unrecognized_name", 113: "bad_certificate_status_response",
+    114: "bad_certificate_hash_value", 115: "unknown_psk_identity", 116: "certificate_required",
+    120: "no_application_protocol",
+}
+"""Alert descriptions as the RFCs and IANA name them (RFC 5246 7.2, RFC 8446 6)."""
 
 HS_HELLO_REQUEST = 0
 HS_CLIENT_HELLO = 1
@@ -105,6 +123,11 @@ def version_name(version: int) -> str:
 def cipher_name(cipher: int) -> str:
     """IANA name of a cipher suite, or "0xHHHH" when it is not in `CIPHER_NAMES`."""
     return CIPHER_NAMES.get(cipher, f"0x{cipher:04x}")
+
+
+def alert_name(description: int) -> str:
+    """An alert's name ("certificate_expired"), or its number when it has none."""
+    return ALERT_NAMES.get(description, str(description))
 
 
 def name_text(raw: bytes) -> str:

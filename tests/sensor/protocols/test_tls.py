@@ -32,6 +32,8 @@ from trustwatch.sensor.protocols.tls import DtlsExtractor, TlsExtractor
 from trustwatch.sensor.protocols.tls13_inference import infer_mutual_auth
 from trustwatch.sensor.protocols.tls_certificates import dn_to_rfc4514
 from trustwatch.sensor.records import (
+    AuthenticationOutcome,
+    Outcome,
     Proto,
     TlsCertificateRequest,
     TlsClientCertificate,
@@ -226,8 +228,12 @@ def test_client_certificate_is_the_device_identity() -> None:
     assert isinstance(cert, TlsClientCertificate)
     assert cert.leaf.subject_cn == "infusion-pump-042"
     assert (cert.leaf.key_type, cert.leaf.key_bits) == ("EC", 384)
+    assert cert.attempt == 1  # an authentication attempt: the server's answer follows
     assert not ext.finished  # the server has not switched to encryption yet
     parse_all(ext, RESP, CCS + ENCRYPTED_FINISHED)
+    assert not ext.finished  # its answer is not read yet: application data both ways
+    (outcome,) = parse_all(ext, ORIG, record(23, bytes(40))) + parse_all(ext, RESP, record(23, bytes(80)))
+    assert isinstance(outcome, AuthenticationOutcome) and outcome.outcome is Outcome.SUCCESS
     assert ext.finished
 
 
@@ -478,8 +484,13 @@ def test_tls13_mutual_auth_inference(client: tuple[int, ...], verdict: str) -> N
     assert isinstance(obs, TlsEncryptedHandshake)
     assert (obs.version, obs.mutual_auth) == ("1.3", verdict)
     assert 0.0 <= obs.confidence <= 1.0 and obs.reasons
-    assert ext.finished
-    assert ext.close(FLOW, 2.0) == []  # said once
+    if verdict == "likely":  # a certificate, most probably: the server's answer is awaited
+        assert not ext.finished
+        (answer,) = ext.close(FLOW, 2.0)
+        assert isinstance(answer, AuthenticationOutcome) and answer.outcome is Outcome.UNKNOWN
+    else:
+        assert ext.finished
+        assert ext.close(FLOW, 2.0) == []  # said once
 
 
 def test_tls13_sha384_finished_is_69_bytes() -> None:
