@@ -102,7 +102,41 @@ def test_lifecycle_findings_list_both_ends(found: tuple[list[dict[str, Any]], Pa
         "asset:MON-002|client-certificate:da83a2554103e88f81146b7b42e7c59c1b3c4a160e4244c0b9627e40e3ca24d2":
             [("MON-002", "presenter"), ("MON-003", "registered-owner")],
         "asset:MR-01|ae-title:CT01": [("MR-01", "presenter"), ("CT-01", "registered-owner")],
+        "username:mon005-export": [("MON-002", "presenter"), ("MON-005", "registered-owner")],
     }
+
+
+def test_the_answers_decide_and_show(found: tuple[list[dict[str, Any]], Path]) -> None:
+    """Issue 17: the account of the retired MON-005 is accepted for MON-002 (high, `event.outcome`
+    success); the stranger's TLS certificate asks for no answer the sensor reads yet, its FTP
+    guesses were refused: not refused every time, so the rule's own severity; the bursts carry
+    the refusals' frames."""
+    docs, _key = found
+    by = {(d["rule"]["id"], d["trustwatch"]["subject"]): d for d in docs}
+    outlives = by[("credential-outlives-device", "username:mon005-export")]
+    assert (outlives["event"]["outcome"], outlives["trustwatch"]["severity"]) == ("success", "high")
+    assert outlives["message"].endswith(" Accepted 1 of 1 time(s).")
+    stranger = by[("unknown-device", "device:mac:B8-27-EB-5A-11-02")]
+    assert (stranger["event"]["outcome"], stranger["trustwatch"]["severity"]) == ("unknown", "medium")
+    retired = by[("retired-device-authenticates", "asset:MON-005")]
+    assert retired["message"].endswith(" Refused 1 of 2 time(s); the other answers were not seen.")
+    accepted = by[("expired-credential-accepted", "10.10.5.40:21|username:mon005-export")]
+    assert "(registered to MON-005 (Philips IntelliVue MX800, ICU), retired since 2024-11-30) from MON-002" \
+        in accepted["message"] and accepted["message"].endswith("(230 Login successful.): it does not fail closed.")
+    bursts = [d for d in docs if d["rule"]["id"] == "failed-authentication-burst"]
+    assert {d["event"]["outcome"] for d in bursts} == {"failure"}
+    assert all(Path(e["capture"]).name == "logons.pcap" for d in bursts for e in d["trustwatch"]["evidence"])
+
+
+def test_the_summary_shows_passed_checks_and_the_first_audit_caveat(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    audit(tmp_path)
+    summary = capsys.readouterr().out
+    assert "Checks passed (a service refused what it must refuse: it fails closed): expired-credential-accepted 1\n" \
+        in summary
+    assert "Credential ages: first audit of this site (no earlier run in the state)" in summary
+    audit(tmp_path)
+    assert "Credential ages" not in capsys.readouterr().out, "the second audit has the first's history"
 
 
 def test_unknown_devices_are_on_the_site_and_described(found: tuple[list[dict[str, Any]], Path]) -> None:
