@@ -6,13 +6,14 @@ token, SNMP community, DICOM passcode...) since the first audit that saw it (the
 seen over all runs, a lower bound: it may be older). The first audit of a site cannot know how
 long its secrets were in use before it: nothing is guessed (the summary says so), they are
 judged from a later audit. A certificate outside its validity at packet time is
-`expired-certificate`'s, not this rule's.
+`expired-certificate`'s, not this rule's; a secret the other side refused is not one in use
+(a mistyped password, a guess), though an accepted or unanswered one is.
 
 The policy: `max_age_days` per kind (`certificate`, or the secret kind), tightened or relaxed per
 device class (the inventory's clinical function: `device_classes: {infusion: {certificate: 1095}}`)
 or department (`departments: {ICU: {password: 180}}`); the device class wins over the department,
 which wins over the kind's default; several devices present it: the strictest of theirs. Kinds
-without a policy are not judged. Relies on the state's history and the inventory.
+without a policy are not judged. Relies on the state's history, the inventory and the answer.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ...sensor.records import SecretKind
+from ...sensor.records import Outcome, SecretKind
 from ..correlate import Sighting
 from ..findings import Finding, device_refs, finding
 from ..identities import IdentityKind
@@ -72,7 +73,9 @@ class Params:
 
 def _kind(s: Sighting) -> str | None:
     """The policy kind of a sighting: `certificate` (a client certificate within its validity),
-    the secret kind, or None (not judged)."""
+    the secret kind, or None (not judged: refused, or no kind)."""
+    if s.outcome is Outcome.FAILURE:
+        return None
     ident = s.presentation.identity
     if ident.kind is IdentityKind.SECRET:
         return ident.detail or None

@@ -245,6 +245,31 @@ def test_a_later_audit_knows_the_history(tmp_path: Path, capsys: pytest.CaptureF
     assert sum(d["trustwatch"]["subject"] == shared["trustwatch"]["subject"] for d in listed) == 2
 
 
+def test_three_audits_judge_rotation_from_the_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The site audited on 2025-03-11, then the logons again 200 and 400 days later (editcap
+    shifts the capture), with one state: the certificate of 2019 is judged by its notBefore on
+    every audit; the passwords accepted on the first day are past 365 days on the third audit
+    only; the first audit says it cannot know their age; refused ones (guesses, the typo) are
+    never in use."""
+    audit(tmp_path)
+    first = capsys.readouterr().out
+    assert "Credential ages: first audit of this site" in first
+    fired = []
+    for days in (200, 400):
+        later = tmp_path / f"logons-{days}.pcap"
+        subprocess.run(["editcap", "-t", str(days * 86400), str(HOSPITAL / "logons.pcap"), str(later)], check=True)
+        _code, docs = audit(tmp_path, paths=(str(later),))
+        assert "Credential ages" not in capsys.readouterr().out
+        fired.append({d["trustwatch"]["subject"] for d in docs if d["rule"]["id"] == "unrotated-credential"})
+    [vent_2019] = [a["subject"] for a in EXPECTED["alerts"] if a["rule"] == "unrotated-credential"]
+    # The passwords logons.pcap shows accepted, as gen_hospital.py plants them (expected-alerts.json: secrets).
+    accepted = ("Ph1lips!", "Bkp-ups-2024", "CobasArch-2024", "CobasArch-2025", "VentLog-2023", "mon005-Exp0rt")
+    assert set(accepted) <= set(EXPECTED["secrets"])
+    key = tmp_path / "site.key"
+    assert fired[0] == {vent_2019}
+    assert fired[1] == {vent_2019, *(subject("secret:{fingerprint:" + s + "}", key) for s in accepted)}
+
+
 def test_the_scenario_is_what_its_generator_writes(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(SAMPLES / "gen_hospital.py"), "--out", str(tmp_path)], check=True)
     for path in HOSPITAL.iterdir():

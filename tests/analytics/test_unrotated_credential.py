@@ -8,7 +8,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from tests.analytics.builders import HASHER, T0, cert, client_cert, credential, ep
+from tests.analytics.builders import HASHER, T0, cert, client_cert, credential, ep, login
 from trustwatch.analytics.inventory import Inventory, load_inventory
 from trustwatch.analytics.pipeline import AuditResult, load_rules, render_summary, run_audit
 from trustwatch.analytics.rules import RuleSet
@@ -137,6 +137,19 @@ def test_a_shared_secret_takes_the_strictest_policy(tmp_path: Path) -> None:
     result = run_audit(obs, load_inventory(inv_path), rules, secrets=HASHER)
     [f] = [f for f in result.findings if f.rule_id == RULE]
     assert f.message.endswith("the policy for passwords in ICU is 30 days.")
+
+
+def test_a_refused_secret_is_not_in_use() -> None:
+    """A password refused over a year of observations (a device retrying a wrong one) is no
+    credential in use; accepted, it is."""
+    def year(ok: bool) -> list[Observation]:
+        return [*login(T0, host(0x10), FTP, "trend", "wrong", ok), *login(T0 + 366 * DAY, host(0x10), FTP, "trend",
+                                                                          "wrong", ok)]
+
+    rules = load_rules()
+    assert not [f for f in run_audit(year(False), Inventory(), rules, secrets=HASHER).findings if f.rule_id == RULE]
+    assert [f.rule_id for f in run_audit(year(True), Inventory(), rules, secrets=HASHER).findings
+            if f.rule_id == RULE] == [RULE]
 
 
 def test_without_state_a_run_longer_than_the_policy_still_counts() -> None:
