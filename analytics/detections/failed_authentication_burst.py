@@ -137,12 +137,12 @@ def _reasons(refused: Sequence[Attempt]) -> str:
 
 def _guessing(rule: Rule, p: Params, refused: list[Attempt], every: list[Attempt],
               window: float) -> Iterator[Finding]:
+    successes = _by([a for a in every if a.outcome is Outcome.SUCCESS], lambda a: (a.device, a.account))
     for (device, account), failures in _by(refused, lambda a: (a.device, a.account)).items():
         best = peak(failures, window, _secret_key)
         if best.count < p.guessing_failures:
             continue
-        accepted = next((a for a in every if a.device == device and a.account == account
-                         and a.outcome is Outcome.SUCCESS and a.ts > failures[0].ts), None)
+        accepted = next((a for a in successes.get((device, account), ()) if a.ts > failures[0].ts), None)
         secrets = len({_secret_key(a) for a in failures})
         first = failures[0]
         then = (f" Then it was accepted at {moment(accepted.ts)}: the guess may have worked."
