@@ -44,7 +44,7 @@ def to_alert(f: Finding) -> dict[str, Any]:
     }
     if f.outcome is not None:
         event["outcome"] = str(f.outcome)
-    return {
+    doc: dict[str, Any] = {
         "@timestamp": iso(f.first_seen),
         "event": event,
         "rule": {"id": f.rule_id, "name": f.rule_name},
@@ -60,6 +60,9 @@ def to_alert(f: Finding) -> dict[str, Any]:
             "evidence": [{"capture": e.capture, "frames": list(e.frames)} for e in f.evidence],
         },
     }
+    if f.more_devices:
+        doc["trustwatch"]["more_devices"] = f.more_devices
+    return doc
 
 
 def _device(d: DeviceRef) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Rules are data: `rules/*.yaml` -> frozen `Rule` objects, loaded once at startup.
 
 A rules file is a mapping with `rules:` (a list) and optionally `correlation:` (the
-routed-segment guard's thresholds) and `clinical_functions:` (criticality by clinical function,
-`analytics.criticality`). A rule:
+routed-segment guard's thresholds), `audit:` (`AuditSettings`: what one run may hold) and
+`clinical_functions:` (criticality by clinical function, `analytics.criticality`). A rule:
 
     - id: long-lived-certificate        # a detection module's RULE_ID: the contract
       name: Long-lived client certificate
@@ -34,9 +34,10 @@ from .correlate import CorrelationSettings
 from .criticality import ClinicalFunctions, read_clinical_functions
 
 _RULE_KEYS = {"id", "name", "severity", "description", "enabled", "headline", "params"}
-_FILE_KEYS = {"rules", "correlation", "clinical_functions", "remote_access", "http_api_keys"}
+_FILE_KEYS = {"rules", "correlation", "audit", "clinical_functions", "remote_access", "http_api_keys", "sensor"}
 """`remote_access` is the sensor's vendor catalog (`sensor.catalog`), `http_api_keys` where the
-HTTP extractor looks for API keys (`sensor.protocols.http`): the sensor's, kept beside their rules."""
+HTTP extractor looks for API keys (`sensor.protocols.http`), `sensor` its memory caps
+(`sensor.limits`): the sensor's, kept beside their rules."""
 
 
 class Severity(StrEnum):
@@ -95,11 +96,22 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """What one run keeps of one rule (`audit:` in rules/*.yaml)."""
+
+    max_findings_per_rule: int = 200
+    """Past this many findings of one rule in one run (a flood: 200,000 sources trying one
+    community), the rule's findings with the fewest devices are folded into one `flood`
+    finding with their count, so alerts, state and memory stay bounded."""
+
+
+@dataclass(frozen=True, slots=True)
 class RuleSet:
-    """Every rule by id, plus the correlation settings."""
+    """Every rule by id, plus the correlation and audit settings."""
 
     rules: Mapping[str, Rule] = field(default_factory=dict)
     correlation: CorrelationSettings = field(default_factory=CorrelationSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
     clinical_functions: ClinicalFunctions = field(default_factory=dict)
     """Criticality by clinical function, for ranking findings."""
 
@@ -136,6 +148,7 @@ def read_rules(rules_dir: str | Path, detections: Iterable[Declares]) -> RuleSet
     rules: dict[str, Rule] = {}
     correlation = CorrelationSettings()
     correlation_from = ""
+    audit = AuditSettings()
     clinical: ClinicalFunctions = {}
     for path in files:
         try:
@@ -155,6 +168,10 @@ def read_rules(rules_dir: str | Path, detections: Iterable[Declares]) -> RuleSet
                 raise RuleError(path, "correlation", f"defined twice (also in {correlation_from})")
             correlation_from = str(path)
             correlation = _dataclass_from(CorrelationSettings, doc["correlation"], path, "correlation")
+        if "audit" in doc:
+            audit = _dataclass_from(AuditSettings, doc["audit"], path, "audit")
+            if audit.max_findings_per_rule < 1:
+                raise RuleError(path, "audit", "max_findings_per_rule must be at least 1")
         if "clinical_functions" in doc:
             if clinical:
                 raise RuleError(path, "clinical_functions", "defined in two files")
@@ -173,7 +190,7 @@ def read_rules(rules_dir: str | Path, detections: Iterable[Declares]) -> RuleSet
     for rule_id in declared:
         if rule_id not in rules:
             raise RuleError(rules_dir, rule_id, "no rule for this detection (add it, or set enabled: false)")
-    return RuleSet(rules, correlation, clinical)
+    return RuleSet(rules, correlation, audit, clinical)
 
 
 def _rule(path: Path, entry: Any, declared: Mapping[str, type]) -> Rule:

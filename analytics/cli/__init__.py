@@ -20,6 +20,9 @@ from importlib.metadata import version
 from .options import EXIT_ERROR, EXIT_OK, CommandError
 from .sense import add_sense_command
 
+DEFAULT_UMASK = 0o077
+"""Outputs hold fingerprints, device names and addresses: private unless the site says otherwise."""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
@@ -27,6 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="trustwatch", description="Passive device identity monitor for hospital networks."
     )
     parser.add_argument("--version", action="version", version=f"trustwatch {version('trustwatch')}")
+    parser.add_argument("--umask", type=_octal, default=DEFAULT_UMASK, metavar="OCTAL",
+                        help="file mode mask for everything written: outputs, state, site key "
+                             f"(default: {DEFAULT_UMASK:03o}, private to the user; 027 lets the group read)")
     sub = parser.add_subparsers(dest="command", required=True)
     add_sense_command(sub)
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -44,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         add_inventory_command(sub)
         add_monitor_command(sub)
     args = parser.parse_args(argv)
+    os.umask(args.umask)
     try:
         code: int = args.func(args)
     except CommandError as e:
@@ -53,3 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     return code
+
+
+def _octal(text: str) -> int:
+    value = int(text, 8)
+    if not 0 <= value <= 0o777:
+        raise ValueError(text)
+    return value

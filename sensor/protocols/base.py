@@ -74,6 +74,13 @@ class Extractor(ABC):
         message counts (DNS, DHCP) are inspected until the flow ends."""
         return self.done
 
+    @property
+    def held(self) -> int:
+        """Bytes the extractor keeps between calls (a handshake message being reassembled, a
+        DTLS fragment table): the dispatcher counts them against the parsers' memory cap. Most
+        keep nothing of their own."""
+        return 0
+
     def count_message(self) -> None:
         """One more message read; at `max_messages` the extractor is done."""
         self.messages += 1
