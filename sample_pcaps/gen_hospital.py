@@ -34,6 +34,7 @@ from craft.certs import Cert, PrivateKey
 from craft.cleartext import (
     LOGGED_IN,
     LOGIN_INCORRECT,
+    b64,
     ftp_login,
     ftp_logins,
     imap_login,
@@ -69,7 +70,7 @@ from craft.snmp import SYS_NAME, snmp_get, snmp_trap
 from craft.tls_connection import tls12_connection, tls13_connection
 from craft.tls_profiles import ch_java_tls13, ch_openssl_device, sh12, sh13
 from craft.tokens import jwt
-from craft.web import http_api_request, http_basic, http_call, http_request
+from craft.web import http_api_request, http_basic, http_call, http_request, http_response, page
 from craft.windows_auth import as_rep, as_req, kerberos_tcp, ntlm_messages, smb_session_setup
 
 from trustwatch.analytics.inventory import COLUMNS
@@ -508,6 +509,7 @@ def services_morning(seg: Segment) -> None:
 
 MON_TYPO = "Ph1lips1"
 PI_GUESSES = ["Passw0rd!", "admin1234", "Trend2024", "vsftpd-admin", "Welcome1!", "Hospital#1"]
+UPS_GUESSES = ["apc-2024!", "Admin#2024", "ups-admin!", "Schneider1", "Pa55word!"]
 SPRAYED = "Spring2025!"
 SPRAYED_ACCOUNTS = ["root", "admin", "service", "backup", "ftp"]
 UPS_BACKUP = "Bkp-ups-2024"
@@ -515,7 +517,8 @@ COBAS_OLD, COBAS_NEW = "CobasArch-2024", "CobasArch-2025"
 VENTLOG_OLD = "VentLog-2023"
 MON005_EXPORT = "mon005-Exp0rt"
 """The retired MON-005's export account: biomed moved it to MON-002 instead of disabling it."""
-LOGON_SECRETS = [MON_TYPO, *PI_GUESSES, SPRAYED, UPS_BACKUP, COBAS_OLD, COBAS_NEW, VENTLOG_OLD, MON005_EXPORT]
+LOGON_SECRETS = [MON_TYPO, *PI_GUESSES, *UPS_GUESSES, SPRAYED, UPS_BACKUP, COBAS_OLD, COBAS_NEW, VENTLOG_OLD,
+                 MON005_EXPORT]
 
 
 def logons_morning(seg: Segment) -> None:
@@ -529,6 +532,17 @@ def logons_morning(seg: Segment) -> None:
     # The Raspberry Pi guesses the admin password, three tries a connection: guessing.
     for batch in (PI_GUESSES[:3], PI_GUESSES[3:]):
         seg.ftp(STRANGER.host(), trend, [("admin", guess, LOGIN_INCORRECT) for guess in batch])
+    # Then the ICU UPS's web card, HTTP Basic on one keep-alive connection: five passwords refused
+    # with 401, then APC's factory login accepted: a guess that worked.
+    f = seg.connect(STRANGER.host(), routed_host("ups-icu-1", "10.20.0.5"), 80)
+    refused = http_response("401 Unauthorized", [("WWW-Authenticate", 'Basic realm="APC Management Card"'),
+                                                 ("Content-Type", "text/html")], page("401 Unauthorized"))
+    for user, password in [*((UPS_DEFAULT[0], guess) for guess in UPS_GUESSES), UPS_DEFAULT]:
+        answer = (http_response("200 OK", [("Content-Type", "text/html")], page("APC Management Card"))
+                  if (user, password) == UPS_DEFAULT else refused)
+        http_call(f, http_request("GET", "/home.htm", "ups-icu-1",
+                                  [("Authorization", "Basic " + b64(f"{user}:{password}"))]), answer)
+    f.close()
     # WS-01 (the TeamViewer workstation) tries one password on five accounts: spraying.
     for batch in (SPRAYED_ACCOUNTS[:3], SPRAYED_ACCOUNTS[3:]):
         seg.ftp(WORKSTATIONS[1].host(), trend, [(user, SPRAYED, LOGIN_INCORRECT) for user in batch])
@@ -729,6 +743,11 @@ def expected() -> dict[str, Any]:
         ("cleartext-credential", "mqtt:asset:VEN-002", "MQTT password in clear"),
         ("failed-authentication-burst", "guessing:mac:B8-27-EB-5A-11-02|account:admin@10.10.5.40",
          "the Raspberry Pi refused six times for admin, six different passwords in two minutes"),
+        ("failed-authentication-burst", "guessing:mac:B8-27-EB-5A-11-02|account:apc@10.20.0.5",
+         "the Raspberry Pi refused five times by the UPS web card (HTTP 401), then let in with APC's factory login"),
+        ("cleartext-credential", "http:mac:B8-27-EB-5A-11-02", "HTTP Basic passwords in clear"),
+        ("shared-credential", "secret:{fingerprint:" + UPS_DEFAULT[1] + "}",
+         "the NMS and the Raspberry Pi both log in with APC's factory password"),
         ("failed-authentication-burst", "spraying:asset:WS-01", "WS-01 refused for five accounts in two minutes"),
         ("failed-authentication-burst",
          "stale:asset:LAB-01|account:cobas@10.40.0.20|secret:{fingerprint:" + COBAS_OLD + "}",

@@ -108,23 +108,27 @@ def test_lifecycle_findings_list_both_ends(found: tuple[list[dict[str, Any]], Pa
 
 def test_the_answers_decide_and_show(found: tuple[list[dict[str, Any]], Path]) -> None:
     """Issue 17: the account of the retired MON-005 is accepted for MON-002 (high, `event.outcome`
-    success); the stranger's TLS certificate asks for no answer the sensor reads yet, its FTP
-    guesses were refused: not refused every time, so the rule's own severity; the bursts carry
-    the refusals' frames."""
+    success); the stranger guessed its way into the UPS web card (an unknown device accepted:
+    high); MON-005's TLS certificate asks for no answer the sensor reads yet and its FTP login was
+    refused: not refused every time, so the rule's own words; the bursts carry the refusals' frames."""
     docs, _key = found
     by = {(d["rule"]["id"], d["trustwatch"]["subject"]): d for d in docs}
     outlives = by[("credential-outlives-device", "username:mon005-export")]
     assert (outlives["event"]["outcome"], outlives["trustwatch"]["severity"]) == ("success", "high")
     assert outlives["message"].endswith(" Accepted 1 of 1 time(s).")
     stranger = by[("unknown-device", "device:mac:B8-27-EB-5A-11-02")]
-    assert (stranger["event"]["outcome"], stranger["trustwatch"]["severity"]) == ("unknown", "medium")
+    assert (stranger["event"]["outcome"], stranger["trustwatch"]["severity"]) == ("success", "high")
+    ups = by[("failed-authentication-burst", "guessing:mac:B8-27-EB-5A-11-02|account:apc@10.20.0.5")]
+    assert (ups["event"]["outcome"], ups["trustwatch"]["severity"], ups["network"]["protocol"]) == (
+        "success", "high", "http")
+    assert "the guess may have worked" in ups["message"] and "401" in ups["message"]
     retired = by[("retired-device-authenticates", "asset:MON-005")]
     assert retired["message"].endswith(" Refused 1 of 2 time(s); the other answers were not seen.")
     accepted = by[("expired-credential-accepted", "10.10.5.40:21|username:mon005-export")]
     assert "(registered to MON-005 (Philips IntelliVue MX800, ICU), retired since 2024-11-30) from MON-002" \
         in accepted["message"] and accepted["message"].endswith("(230 Login successful.): it does not fail closed.")
     bursts = [d for d in docs if d["rule"]["id"] == "failed-authentication-burst"]
-    assert {d["event"]["outcome"] for d in bursts} == {"failure"}
+    assert {d["event"]["outcome"] for d in bursts} == {"failure", "success"}
     assert all(Path(e["capture"]).name == "logons.pcap" for d in bursts for e in d["trustwatch"]["evidence"])
 
 
@@ -265,6 +269,7 @@ def test_three_audits_judge_rotation_from_the_first(tmp_path: Path, capsys: pyte
     # The passwords logons.pcap shows accepted, as gen_hospital.py plants them (expected-alerts.json: secrets).
     accepted = ("Ph1lips!", "Bkp-ups-2024", "CobasArch-2024", "CobasArch-2025", "VentLog-2023", "mon005-Exp0rt")
     assert set(accepted) <= set(EXPECTED["secrets"])
+    accepted += ("apc",)  # APC's published default, which the Raspberry Pi guessed on the UPS web card
     key = tmp_path / "site.key"
     assert fired[0] == {vent_2019}
     assert fired[1] == {vent_2019, *(subject("secret:{fingerprint:" + s + "}", key) for s in accepted)}
