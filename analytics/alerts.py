@@ -2,8 +2,9 @@
 
 ECS names where ECS has them (`@timestamp`, `event.kind: alert`, `event.severity` as a number
 with the name in `trustwatch.severity`, `event.start`/`event.end` for first and last seen,
-`rule.id`, `rule.name`, `message`, `network.protocol`); the rest under `trustwatch.*`. Times
-are packet times. `trustwatch.subject` is what an exception names.
+`event.outcome` whether the identity behind it was accepted, where one was asked for, `rule.id`,
+`rule.name`, `message`, `network.protocol`); the rest under `trustwatch.*`. Times are packet
+times. `trustwatch.subject` is what an exception names.
 """
 
 from __future__ import annotations
@@ -34,15 +35,18 @@ def to_alert(f: Finding) -> dict[str, Any]:
         if i.detail:
             identity["secret_kind"] = i.detail
     protocols = list(f.protocols)
+    event: dict[str, Any] = {
+        "kind": "alert",
+        "severity": f.severity.number,
+        "start": iso(f.first_seen),
+        "end": iso(f.last_seen),
+        "dataset": "trustwatch.alerts",
+    }
+    if f.outcome is not None:
+        event["outcome"] = str(f.outcome)
     doc: dict[str, Any] = {
         "@timestamp": iso(f.first_seen),
-        "event": {
-            "kind": "alert",
-            "severity": f.severity.number,
-            "start": iso(f.first_seen),
-            "end": iso(f.last_seen),
-            "dataset": "trustwatch.alerts",
-        },
+        "event": event,
         "rule": {"id": f.rule_id, "name": f.rule_name},
         "message": f.message,
         "network": {"protocol": protocols[0] if len(protocols) == 1 else protocols},

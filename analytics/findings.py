@@ -1,8 +1,11 @@
-"""The alert record: `Finding` (one rule, one subject, one run) and the devices it names.
+"""The alert record: `Finding` (one rule, one subject, one run) and the devices it names; and
+`PassedCheck`, the near miss that shows a control working (a server that refused what it must
+refuse), kept beside the findings for the report.
 
 Below the detections, so that what only handles findings (alerts, state, exceptions, metrics)
 needs no detection loaded. `finding()` builds one from the sightings behind it, so that
-deduplication, counts, devices and evidence are made the same way by every detection.
+deduplication, counts, devices, evidence and the answer's outcome are made the same way by
+every detection: the evidence holds the frames of each presentation and of its answer.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..sensor.records import Evidence
+from ..sensor.records import Evidence, Outcome
 from .correlate import Sighting
 from .identities import Identity
 from .inventory import Asset
@@ -81,6 +84,9 @@ class Finding:
     (e.g. `community in clear over SNMP`); empty: the finding stands alone."""
     more_devices: int = 0
     """Devices involved beyond the MAX_FINDING_DEVICES listed in `devices`."""
+    outcome: Outcome | None = None
+    """Whether the identity behind it was accepted (ECS `event.outcome`, `outcome_of`); None
+    when no presentation behind it asks for an answer."""
 
     @property
     def device_count(self) -> int:
@@ -117,13 +123,25 @@ def owner_refs(owners: Iterable[Asset]) -> tuple[DeviceRef, ...]:
 
 
 def merge_evidence(sightings: Iterable[Sighting]) -> tuple[Evidence, ...]:
-    """Frames per capture, sorted, at most MAX_EVIDENCE_FRAMES each."""
+    """Frames per capture of each presentation and of its answer, sorted, at most
+    MAX_EVIDENCE_FRAMES each."""
     frames: dict[str, set[int]] = {}
     for s in sightings:
-        ev = s.presentation.obs.evidence
-        if ev.capture or ev.frames:
-            frames.setdefault(ev.capture, set()).update(ev.frames)
+        for ev in (s.presentation.obs.evidence, *((s.answer.evidence,) if s.answer is not None else ())):
+            if ev.capture or ev.frames:
+                frames.setdefault(ev.capture, set()).update(ev.frames)
     return tuple(Evidence(c, tuple(sorted(f)[:MAX_EVIDENCE_FRAMES])) for c, f in frames.items())
+
+
+def outcome_of(sightings: Iterable[Sighting]) -> Outcome | None:
+    """The answer to an identity over its sightings: success when any was accepted, failure when
+    every one was refused, unknown when some answer is missing; None when none asks for one."""
+    outcomes = [s.outcome for s in sightings]
+    if Outcome.SUCCESS in outcomes:
+        return Outcome.SUCCESS
+    if outcomes and all(o is Outcome.FAILURE for o in outcomes):
+        return Outcome.FAILURE
+    return Outcome.UNKNOWN if any(o is not None for o in outcomes) else None
 
 
 def finding(
@@ -135,18 +153,42 @@ def finding(
     *,
     devices: Sequence[DeviceRef] | None = None,
     cause: str = "",
+    severity: Severity | None = None,
+    outcome: Outcome | None = None,
 ) -> Finding:
     """The finding of `rule` about `subject`, built from the sightings that caused it; `devices`
-    when they are not exactly the sightings' (owners added, profiles filled in)."""
+    when they are not exactly the sightings' (owners added, profiles filled in); `severity` when the
+    answer decides it (else the rule's); `outcome` when it is not the sightings' (`outcome_of`)."""
     ts = [s.ts for s in sightings]
     protocols = tuple(dict.fromkeys(str(s.presentation.obs.protocol) for s in sightings))
     involved = tuple(devices) if devices is not None else device_refs(sightings)
     return Finding(
-        rule_id=rule.id, rule_name=rule.name, severity=rule.severity, subject=subject,
+        rule_id=rule.id, rule_name=rule.name, severity=severity or rule.severity, subject=subject,
         message=message, first_seen=min(ts), last_seen=max(ts), count=len(sightings),
         devices=involved[:MAX_FINDING_DEVICES], identity=identity, evidence=merge_evidence(sightings),
         protocols=protocols, cause=cause, more_devices=max(0, len(involved) - MAX_FINDING_DEVICES),
+        outcome=outcome or outcome_of(sightings),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PassedCheck:
+    """A check a rule made that the network passed: the near miss that proves a control works
+    (a server answered an expired client certificate with its alert: it fails closed)."""
+
+    near_miss: Finding
+    """What the rule would have raised had the answer been the other: subject, devices, and the
+    evidence of the presentations and of the refusals."""
+
+    @property
+    def rule_id(self) -> str:
+        """The rule that made the check."""
+        return self.near_miss.rule_id
+
+
+def passed_check(rule: Rule, subject: str, sightings: Sequence[Sighting], message: str) -> PassedCheck:
+    """The passed check of `rule` about `subject`, built from its sightings as `finding` builds findings."""
+    return PassedCheck(finding(rule, subject, sightings, message))
 
 
 FLOOD_DEVICES = 20

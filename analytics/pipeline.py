@@ -3,7 +3,11 @@
 `load_rules` reads the rules for the detections of `DETECTIONS`; `run_audit` resolves every
 presented identity to a device (`correlate`), adds the sightings to the state, runs every
 enabled detection with its rule, and applies the exceptions. It knows no detection by name,
-so a new detection module needs no change here.
+so a new detection module needs no change here. What a detection yields is a finding, or a
+check the network passed (`PassedCheck`: a server refused what it must refuse), kept apart.
+
+The first audit of a site (no earlier run in the state) cannot know how long a credential has
+been in use before it: the summary says so instead of guessing.
 
 Findings are ranked (`rank`): by severity, then within a severity by the number of devices
 involved, then by the clinical criticality of the most critical of them (`analytics.criticality`),
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,8 +31,8 @@ from .correlate import Sighting, correlate, router_macs
 from .criticality import Criticality, function_criticality, rank_of
 from .detections import DETECTIONS
 from .detections.base import Context, Detection, moment
-from .findings import DeviceRef, Finding, Role, bounded
-from .identities import Identity
+from .findings import DeviceRef, Finding, PassedCheck, Role, bounded
+from .identities import Identity, IdentityKind
 from .inventory import Inventory, SkippedRow
 from .profiles import NetworkFacts
 from .remote_access import ApprovalWindow, LedgerEntry, ledger, tool_name
@@ -71,6 +75,10 @@ class AuditResult:
     """Every presentation resolved to its device (for metrics: devices by status, certificates)."""
     ledger: list[LedgerEntry] = field(default_factory=list)
     """Every remote-access session, approved or not."""
+    passed: list[PassedCheck] = field(default_factory=list)
+    """Checks the network passed (a server that refused an expired certificate: it fails closed)."""
+    history_since: float | None = None
+    """The first packet time of the earlier runs in the state; None on a site's first audit."""
 
     def failing(self, fail_on: Severity | None) -> bool:
         """Whether some finding is at or above `fail_on` (None: never fail)."""
@@ -104,25 +112,28 @@ def run_audit(
     obs = list(observations)
     scope = site or SiteScope.of_inventory(inventory)
     sightings = correlate(obs, inventory, rules.correlation)
-    run_id = None
+    run_id = history = None
     if state is not None:
         run_id = state.begin_run(source)
+        history = state.history_since(run_id)
         state.record(sightings)
 
     def first_seen(identity: Identity) -> float | None:
         return state.identity_first_seen(identity) if state is not None else None
 
     network = NetworkFacts(obs, router_macs(obs, rules.correlation))
-    ctx = Context(sightings, inventory, first_seen, secrets, windows, scope, network)
+    ctx = Context(sightings, inventory, first_seen, secrets, windows, scope, network, history)
     criticality = {a.asset_id: c for a in inventory.assets
                    if (c := a.criticality or function_criticality(rules.clinical_functions, a.clinical_function))}
     findings: list[Finding] = []
+    passed: list[PassedCheck] = []
     summary: dict[str, int] = {}
     for d in detections:
         rule = rules.get(d.RULE_ID)
         if rule.enabled:
+            verdicts = _apart(d.detect(ctx, rule), passed, rules.audit.max_findings_per_rule)
             findings.extend(_note_unusable_rows(f, inventory)
-                            for f in bounded(d.detect(ctx, rule), rules.audit.max_findings_per_rule))
+                            for f in bounded(verdicts, rules.audit.max_findings_per_rule))
             summary[rule.id] = 0
     findings.sort(key=lambda f: (*rank(f, criticality), f.subject))
     first_ts = min((o.ts for o in obs), default=None)
@@ -143,8 +154,20 @@ def run_audit(
         devices_known=len(known), devices_unknown=len(unknown), far_ends=len(far),
         first_ts=first_ts, last_ts=last_ts, run_id=run_id, sightings=sightings,
         ledger=ledger(sightings, windows), scope=scope, criticality=criticality,
-        inventory_skipped=inventory.skipped,
+        inventory_skipped=inventory.skipped, passed=passed, history_since=history,
     )
+
+
+def _apart(verdicts: Iterable[Finding | PassedCheck], passed: list[PassedCheck], limit: int) -> Iterator[Finding]:
+    """The findings of one rule's `verdicts`, as they come; its passed checks go to `passed`, at
+    most `limit` of them (a flood of refusals stays bounded, as the findings do)."""
+    kept = 0
+    for verdict in verdicts:
+        if not isinstance(verdict, PassedCheck):
+            yield verdict
+        elif kept < limit:
+            passed.append(verdict)
+            kept += 1
 
 
 def rank(f: Finding, criticality: Mapping[str, Criticality]) -> tuple[int, int, int, float]:
@@ -238,12 +261,18 @@ def render_summary(result: AuditResult, rules: RuleSet, top: int = 10) -> str:
         rows = ", ".join(r.source for r in result.inventory_skipped[:5])
         more = len(result.inventory_skipped) - 5
         lines.append(f"Inventory rows skipped for their problems: {rows}{f' and {more} more' if more > 0 else ''}")
+    if (age := _age_caveat(result)) is not None:
+        lines.append(age)
     lines.append("")
     lines.append("Findings per rule:")
     for rule_id, n in sorted(result.summary.items(), key=lambda kv: (-rules.get(kv[0]).severity.rank, kv[0])):
         lines.append(f"  {rules.get(rule_id).severity.value:<9} {rule_id:<30} {n:>4}")
     if result.suppressed:
         lines.append(f"  suppressed by exceptions: {len(result.suppressed)}")
+    passed = Counter(c.rule_id for c in result.passed)
+    if passed:
+        lines.append("Checks passed (a service refused what it must refuse: it fails closed): "
+                     + ", ".join(f"{rule_id} {n}" for rule_id, n in sorted(passed.items())))
     for e in result.expired:
         lines.append(f"Expired exception: {e.rule} {e.subject} (approved by {e.approver}, "
                      f"expired {e.expires:%Y-%m-%d %H:%M} UTC; {e.source})")
@@ -272,6 +301,18 @@ def render_summary(result: AuditResult, rules: RuleSet, top: int = 10) -> str:
     if result.ledger:
         lines.extend(["", *render_ledger(result.ledger, top * 5)])
     return "\n".join(lines) + "\n"
+
+
+def _age_caveat(result: AuditResult) -> str | None:
+    """What a site's first audit says instead of guessing how long its secrets have been in use."""
+    secrets = {s.presentation.identity for s in result.sightings
+               if s.presentation.identity.kind is IdentityKind.SECRET}
+    if result.history_since is not None or not secrets or result.first_ts is None:
+        return None
+    return (f"Credential ages: first audit of this site (no earlier run in the state), so how long each of the "
+            f"{len(secrets)} secret(s) seen was in use before it is unknown; they count as in use since "
+            f"{moment(result.first_ts)} and their rotation is judged from a later audit (certificates: by "
+            f"their notBefore).")
 
 
 def render_ledger(entries: Sequence[LedgerEntry], limit: int) -> list[str]:

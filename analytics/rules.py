@@ -12,6 +12,8 @@ routed-segment guard's thresholds), `audit:` (`AuditSettings`: what one run may 
       headline: true                    # optional: the summary always shows its best finding
       params: {max_validity_years: 5}   # optional; the detection's Params fields only
 
+A parameter typed `Path` names a file relative to the rules file (a CRL beside it).
+
 Anything unknown (key, rule id, parameter, severity, wrong type) raises
 `RuleError(path, rule_id, msg)`; so does a detection without a rule, so that a missing file
 cannot silently switch a detection off (`enabled: false` does that, visibly).
@@ -238,7 +240,7 @@ def _dataclass_from(cls: type[C], values: Any, path: Path, rule_id: str) -> C:
         if key not in names:
             raise RuleError(path, rule_id, f"unknown parameter {key!r} (expected {', '.join(sorted(names))})")
         try:
-            kwargs[key] = _typed(hints[key], value)
+            kwargs[key] = _typed(hints[key], value, path.parent)
         except (TypeError, ValueError) as e:
             raise RuleError(path, rule_id, f"parameter {key!r}: {e}") from None
     try:
@@ -247,8 +249,8 @@ def _dataclass_from(cls: type[C], values: Any, path: Path, rule_id: str) -> C:
         raise RuleError(path, rule_id, str(e)) from None
 
 
-def _typed(hint: Any, value: Any) -> Any:
-    """`value` as `hint` (int, float, bool, str, tuple[str, ...], Mapping[str, int])."""
+def _typed(hint: Any, value: Any, base: Path) -> Any:
+    """`value` as `hint` (int, float, bool, str, Path relative to `base`, tuple[str, ...], Mapping[str, int])."""
     origin = typing.get_origin(hint)
     if hint is bool:
         if not isinstance(value, bool):
@@ -266,13 +268,17 @@ def _typed(hint: Any, value: Any) -> Any:
         if not isinstance(value, str):
             raise TypeError(f"expected a string, got {value!r}")
         return value
+    if hint is Path:
+        if not isinstance(value, str):
+            raise TypeError(f"expected a file name, got {value!r}")
+        return base / value
     if origin is tuple:
         if not isinstance(value, list):
             raise TypeError(f"expected a list, got {value!r}")
-        return tuple(_typed(typing.get_args(hint)[0], v) for v in value)
+        return tuple(_typed(typing.get_args(hint)[0], v, base) for v in value)
     if origin in (dict, Mapping, typing.get_origin(Mapping[str, int])):
         if not isinstance(value, dict):
             raise TypeError(f"expected a mapping, got {value!r}")
         kt, vt = typing.get_args(hint)
-        return {_typed(kt, k): _typed(vt, v) for k, v in value.items()}
+        return {_typed(kt, k, base): _typed(vt, v, base) for k, v in value.items()}
     raise TypeError(f"unsupported parameter type {hint!r}")

@@ -145,6 +145,11 @@ class State:
                    last_seen=max(last_seen, excluded.last_seen), count=count + 1""",
                 (s.device_key, str(ident.kind), ident.value, str(s.method), s.match_value, s.ts, s.ts))
 
+    def history_since(self, run_id: int) -> float | None:
+        """The first packet time of the runs before `run_id` (None: it is the site's first audit)."""
+        row = self.db.execute("SELECT min(first_ts) FROM runs WHERE id < ?", (run_id,)).fetchone()
+        return float(row[0]) if row[0] is not None else None
+
     def identity_first_seen(self, identity: Identity) -> float | None:
         """When any run first saw `identity` (packet time), or None."""
         row = self.db.execute("SELECT first_seen FROM identities WHERE kind=? AND value=?",

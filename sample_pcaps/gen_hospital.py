@@ -7,7 +7,8 @@ One morning on the clinical segments of St. Example: 39 inventoried devices (inf
 patient monitors, ventilators, imaging modalities, lab analyzers, workstations, servers) and
 one stranger. Every rule of the analytics fires on purpose, and the near misses beside them
 must stay silent; `expected-alerts.json` says which is which and why. The facts are planted
-here, never read back from trustwatch.
+here, never read back from trustwatch. The file servers' logons (`logons.pcap`) carry the
+servers' answers: refused in bursts, accepted when they must not be, and refused as they must.
 
 Each conversation is a function of its own that adds its connections to a capture, built on
 the crafting library's conversations (craft/: TLS, cleartext logins, DICOM and HL7, SNMP,
@@ -31,7 +32,11 @@ from craft.ber import der_str
 from craft.capture import RADIOLOGY_SPAN, SPAN_SHB, Writer, output_dir, pcap_writer, pcapng_writer, write_expected
 from craft.certs import Cert, PrivateKey
 from craft.cleartext import (
+    LOGGED_IN,
+    LOGIN_INCORRECT,
+    b64,
     ftp_login,
+    ftp_logins,
     imap_login,
     ldap_bind,
     mqtt_connect,
@@ -65,7 +70,7 @@ from craft.snmp import SYS_NAME, snmp_get, snmp_trap
 from craft.tls_connection import tls12_connection, tls13_connection
 from craft.tls_profiles import ch_java_tls13, ch_openssl_device, sh12, sh13
 from craft.tokens import jwt
-from craft.web import http_api_request, http_basic, http_call, http_request
+from craft.web import http_api_request, http_basic, http_call, http_request, http_response, page
 from craft.windows_auth import as_rep, as_req, kerberos_tcp, ntlm_messages, smb_session_setup
 
 from trustwatch.analytics.inventory import COLUMNS
@@ -99,6 +104,8 @@ class Device:
     ae_titles: str = ""
     remote_access: str = ""
     """Vendors, products or protocols approved to reach it (the inventory's remote_access cell)."""
+    usernames: str = ""
+    """Accounts the inventory registers to it."""
 
     @property
     def wire_mac(self) -> str:
@@ -115,7 +122,7 @@ class Device:
             "ip": self.ip if self.inventory_ip is None else self.inventory_ip, "hostname": self.hostname,
             "manufacturer": self.manufacturer, "model": self.model, "firmware": self.firmware,
             "department": self.department, "clinical_function": self.function, "status": self.status,
-            "status_date": self.status_date, "cert_sha256": self.registered_cert, "usernames": "",
+            "status_date": self.status_date, "cert_sha256": self.registered_cert, "usernames": self.usernames,
             "ae_titles": self.ae_titles, "remote_access": self.remote_access,
         }
 
@@ -160,7 +167,7 @@ PUMPS = {n: pump(n) for n in range(1, 11)}
 PUMPS[7] = pump(7, inventory_ip="")  # a DHCP device: it moves address during the morning
 PUMPS[8] = pump(8, status="in_storage", status_date="2025-02-20")
 MONITORS = {n: monitor(n) for n in range(1, 7)}
-MONITORS[5] = monitor(5, status="Retired", status_date="2024-11-30")
+MONITORS[5] = monitor(5, status="Retired", status_date="2024-11-30", usernames="mon005-export")
 VENTS = {n: dev(f"VEN-{n:03d}", f"0030e6003{n:03x}", f"10.20.3.{40 + n}", f"vent-{n:03d}", "Draeger", "Evita V500",
                 "2.51", "ICU", "ventilation") for n in range(1, 4)}
 MODALITIES = {
@@ -236,6 +243,9 @@ ROAMING_CERT = leaf("inf-031.clin.example.org", 0x7702_0007, "Satellite clinic")
 """Not registered in the inventory: INF-031 is recognised by its DHCP lease alone."""
 TABLET_CERT = leaf("tablet-03.clinic.example", 0x7702_0008, "Unknown")
 MON_TLS13 = leaf("mon-006.clin.example.org", 0x7702_0006, "ICU")
+VENT_2019 = leaf("vent-002-2019.clin.example.org", 0x7702_0009, "ICU", not_before=utc(2019, 5, 2),
+                 not_after=utc(2029, 5, 2))
+"""Issued in 2019 and never replaced: in use for almost six years (unrotated, and long-lived)."""
 
 # --------------------------------------------------------------------------------------
 # conversations
@@ -268,6 +278,12 @@ class Segment(Timeline):
         """A trend export to the monitoring FTP server: the password crosses in clear."""
         f = self.connect(client, routed_host("trend-export", "10.10.5.40"), 21)
         ftp_login(f, "220 trend-export FTP server (vsFTPd 3.0.5) ready.", user, password)
+        f.close()
+
+    def ftp(self, client: Host, server: Host, logins: list[tuple[str, str, str]]) -> None:
+        """One FTP connection and its logins, each answered as `logins` says (`ftp_logins`)."""
+        f = self.connect(client, server, 21)
+        ftp_logins(f, "220 (vsFTPd 3.0.5)", logins)
         f.close()
 
     def dicom_store(self, client: Host, calling: str, identity: tuple[str, str] | None, link: Link) -> None:
@@ -491,6 +507,68 @@ def services_morning(seg: Segment) -> None:
     f.close()
 
 
+MON_TYPO = "Ph1lips1"
+PI_GUESSES = ["Passw0rd!", "admin1234", "Trend2024", "vsftpd-admin", "Welcome1!", "Hospital#1"]
+UPS_GUESSES = ["apc-2024!", "Admin#2024", "ups-admin!", "Schneider1", "Pa55word!"]
+SPRAYED = "Spring2025!"
+SPRAYED_ACCOUNTS = ["root", "admin", "service", "backup", "ftp"]
+UPS_BACKUP = "Bkp-ups-2024"
+COBAS_OLD, COBAS_NEW = "CobasArch-2024", "CobasArch-2025"
+VENTLOG_OLD = "VentLog-2023"
+MON005_EXPORT = "mon005-Exp0rt"
+"""The retired MON-005's export account: biomed moved it to MON-002 instead of disabling it."""
+LOGON_SECRETS = [MON_TYPO, *PI_GUESSES, *UPS_GUESSES, SPRAYED, UPS_BACKUP, COBAS_OLD, COBAS_NEW, VENTLOG_OLD,
+                 MON005_EXPORT]
+
+
+def logons_morning(seg: Segment) -> None:
+    """The file servers' logons and their answers: a stranger guessing, a workstation spraying,
+    a device left behind by a rotation, a fleet refused after one, a retired account still let
+    in by one server and refused by another; the mistyped password and the poller beside them."""
+    trend, archive = routed_host("trend-export", "10.10.5.40"), routed_host("trend-archive", "10.10.5.41")
+    lab_archive, vent_logs = routed_host("lab-archive", "10.40.0.20"), routed_host("vent-logs", "10.10.7.5")
+    # MON-004 mistypes the export password once, then gets in: one refusal is no burst.
+    seg.ftp(MONITORS[4].host(), trend, [("biomed", MON_TYPO, LOGIN_INCORRECT), ("biomed", SHARED_PASSWORD, LOGGED_IN)])
+    # The Raspberry Pi guesses the admin password, three tries a connection: guessing.
+    for batch in (PI_GUESSES[:3], PI_GUESSES[3:]):
+        seg.ftp(STRANGER.host(), trend, [("admin", guess, LOGIN_INCORRECT) for guess in batch])
+    # Then the ICU UPS's web card, HTTP Basic on one keep-alive connection: five passwords refused
+    # with 401, then APC's factory login accepted: a guess that worked.
+    f = seg.connect(STRANGER.host(), routed_host("ups-icu-1", "10.20.0.5"), 80)
+    refused = http_response("401 Unauthorized", [("WWW-Authenticate", 'Basic realm="APC Management Card"'),
+                                                 ("Content-Type", "text/html")], page("401 Unauthorized"))
+    for user, password in [*((UPS_DEFAULT[0], guess) for guess in UPS_GUESSES), UPS_DEFAULT]:
+        answer = (http_response("200 OK", [("Content-Type", "text/html")], page("APC Management Card"))
+                  if (user, password) == UPS_DEFAULT else refused)
+        http_call(f, http_request("GET", "/home.htm", "ups-icu-1",
+                                  [("Authorization", "Basic " + b64(f"{user}:{password}"))]), answer)
+    f.close()
+    # WS-01 (the TeamViewer workstation) tries one password on five accounts: spraying.
+    for batch in (SPRAYED_ACCOUNTS[:3], SPRAYED_ACCOUNTS[3:]):
+        seg.ftp(WORKSTATIONS[1].host(), trend, [(user, SPRAYED, LOGIN_INCORRECT) for user in batch])
+    # The NMS backs up four UPS cards over FTP; one was never given the account: a poller whose
+    # one agent refuses it, silent.
+    nms = SERVERS["nms"].host()
+    for n in range(1, 5):
+        ups = routed_host(f"ups-icu-{n}", f"10.20.0.{5 + n}")
+        seg.ftp(nms, ups, [("ups-backup", UPS_BACKUP, LOGIN_INCORRECT if n == 4 else LOGGED_IN)])
+    # The lab archive's password is rotated: LAB-02 has the new one, LAB-01 keeps the old one.
+    seg.ftp(LABS[1].host(), lab_archive, [("cobas", COBAS_OLD, LOGGED_IN)])
+    seg.ftp(LABS[2].host(), lab_archive, [("cobas", COBAS_NEW, LOGGED_IN)])
+    for _ in range(3):
+        seg.ftp(LABS[1].host(), lab_archive, [("cobas", COBAS_OLD, LOGIN_INCORRECT)])
+    # The ventilator log server's password is rotated: the fleet, one password, refused once each.
+    seg.ftp(VENTS[1].host(), vent_logs, [("ventlog", VENTLOG_OLD, LOGGED_IN)])
+    for vent in VENTS.values():
+        seg.ftp(vent.host(), vent_logs, [("ventlog", VENTLOG_OLD, LOGIN_INCORRECT)])
+    # MON-005's account, registered to the retired monitor: the export server still lets MON-002
+    # in with it; the archive server refuses MON-005 itself (it fails closed).
+    seg.ftp(MONITORS[2].host(), trend, [("mon005-export", MON005_EXPORT, LOGGED_IN)])
+    seg.ftp(MONITORS[5].host(), archive, [("mon005-export", MON005_EXPORT, LOGIN_INCORRECT)])
+    # VEN-002 still presents the certificate it was given in 2019.
+    seg.mtls(VENTS[2].host(), "central", VENT_2019)
+
+
 def vendor_morning(seg: Segment) -> None:
     """The clinic uplink and the internet edge: DHCP leases relayed for the satellite clinic,
     and vendor remote access, approved and not, in and out of its window."""
@@ -581,6 +659,7 @@ CAPTURES: list[tuple[str, Callable[[Segment], None], Writer]] = [
     ("core-uplink.pcap", uplink_morning, pcap_writer(1)),
     ("vendor-access.pcap", vendor_morning, pcap_writer(1)),
     ("clinical-services.pcap", services_morning, pcap_writer(1)),
+    ("logons.pcap", logons_morning, pcap_writer(1)),
 ]
 
 
@@ -662,6 +741,30 @@ def expected() -> dict[str, Any]:
         ("cleartext-credential", "redis:asset:SRV-INF-01", "Redis AUTH password in clear"),
         ("cleartext-credential", "ldap:asset:SRV-PACS-01", "LDAP simple bind password in clear"),
         ("cleartext-credential", "mqtt:asset:VEN-002", "MQTT password in clear"),
+        ("failed-authentication-burst", "guessing:mac:B8-27-EB-5A-11-02|account:admin@10.10.5.40",
+         "the Raspberry Pi refused six times for admin, six different passwords in two minutes"),
+        ("failed-authentication-burst", "guessing:mac:B8-27-EB-5A-11-02|account:apc@10.20.0.5",
+         "the Raspberry Pi refused five times by the UPS web card (HTTP 401), then let in with APC's factory login"),
+        ("cleartext-credential", "http:mac:B8-27-EB-5A-11-02", "HTTP Basic passwords in clear"),
+        ("shared-credential", "secret:{fingerprint:" + UPS_DEFAULT[1] + "}",
+         "the NMS and the Raspberry Pi both log in with APC's factory password"),
+        ("failed-authentication-burst", "spraying:asset:WS-01", "WS-01 refused for five accounts in two minutes"),
+        ("failed-authentication-burst",
+         "stale:asset:LAB-01|account:cobas@10.40.0.20|secret:{fingerprint:" + COBAS_OLD + "}",
+         "LAB-01 refused three times with the password it was accepted with before LAB-02 got the new one"),
+        ("failed-authentication-burst", "many-sources:account:ventlog@10.10.7.5",
+         "the three ventilators refused for one account within ten minutes"),
+        ("shared-credential", "secret:{fingerprint:" + VENTLOG_OLD + "}", "the ventilators' one log password"),
+        ("expired-credential-accepted", "10.10.5.40:21|username:mon005-export",
+         "the export server accepts the account of the retired MON-005"),
+        ("credential-outlives-device", "username:mon005-export", "MON-002 logs in with the retired MON-005's account"),
+        ("shared-credential", "secret:{fingerprint:" + MON005_EXPORT + "}",
+         "MON-002 and MON-005 present the same export password"),
+        ("unrotated-credential", f"client-certificate:{VENT_2019.sha256}", "VEN-002's certificate, issued 2019-05-02"),
+        ("long-lived-certificate", f"client-certificate:{VENT_2019.sha256}", "VEN-002's 2019 certificate: ten years"),
+        *[("cleartext-credential", f"ftp:{key}", "FTP password in clear")
+          for key in ("mac:B8-27-EB-5A-11-02", "asset:WS-01", "asset:SRV-NMS-01", "asset:LAB-01", "asset:LAB-02",
+                      "asset:VEN-001", "asset:VEN-002", "asset:VEN-003", "asset:MON-002", "asset:MON-005")],
     ]
     near_misses = [
         ("shared-credential", f"client-certificate:{OWN['INF-007'].sha256}", "INF-007 moves IP (same MAC)"),
@@ -699,13 +802,29 @@ def expected() -> dict[str, Any]:
          "device"),
         ("unknown-device", "device:ip:192.0.2.44", "Philips Remote Services' server on the internet: a far end"),
         ("unknown-device", "device:ip:52.31.14.7", "the vendor cloud the pumps call: a far end"),
+        ("failed-authentication-burst", "guessing:asset:MON-004|account:biomed@10.10.5.40",
+         "one mistyped password, then the right one"),
+        ("failed-authentication-burst", "spraying:asset:SRV-NMS-01", "the NMS is refused by one UPS card only"),
+        ("failed-authentication-burst", "guessing:asset:SRV-NMS-01|account:ups-backup@10.20.0.9",
+         "one refusal of one password"),
+        ("failed-authentication-burst",
+         "stale:asset:VEN-001|account:ventlog@10.10.7.5|secret:{fingerprint:" + VENTLOG_OLD + "}",
+         "VEN-001 refused once after its acceptance: not yet again and again"),
+        ("expired-credential-accepted", "10.10.5.41:21|username:mon005-export",
+         "the archive server refuses the retired account: it fails closed (a passed check)"),
+        ("expired-credential-accepted", f"10.10.5.30:443|client-certificate:{EXPIRED_VENT.sha256}",
+         "VEN-003's expired certificate: the server's answer is not read from TLS yet, so nothing is claimed"),
+        ("unrotated-credential", f"client-certificate:{FIVE_YEARS_US.sha256}", "issued 2024-06-01: within five years"),
+        ("unrotated-credential", f"client-certificate:{EXPIRED_VENT.sha256}", "expired: expired-certificate's"),
+        ("unrotated-credential", "secret:{fingerprint:" + SHARED_PASSWORD + "}",
+         "first audit of the site: a password's age is unknown, and not guessed"),
     ]
     return {
         "description": "The audit of sample_pcaps/hospital against inventory.csv: every alert (rule, "
                        "subject) it must raise, and near misses it must not. {fingerprint:S} stands for "
                        "the keyed fingerprint of secret S under the audit's site key.",
         "secrets": [SHARED_PASSWORD, OWN_PASSWORD, DX_PASSCODE, LIS_SECURITY, SNMP_COMMUNITY, FOREVER_TOKEN,
-                    HOUR_TOKEN, PACS_PASSCODE, *SERVICE_SECRETS.values()],
+                    HOUR_TOKEN, PACS_PASSCODE, *SERVICE_SECRETS.values(), *LOGON_SECRETS],
         "patients": [PATIENT_NAME, PATIENT_ID],
         "alerts": [{"rule": r, "subject": s, "why": w} for r, s, w in alerts],
         "near_misses": [{"rule": r, "subject": s, "why": w} for r, s, w in near_misses],

@@ -10,7 +10,7 @@ by code: action, protocol -- never a device, address or credential.
     _flows_active, _flows_created_total, _flows_expired_total, _flows_evicted_total,
     _memcap_drops_total{cap}, _parse_errors_total{protocol}, _inspected_bytes_total, _skipped_bytes_total,
     _last_packet_timestamp_seconds, _observations_total{action,protocol},
-    _cleartext_credentials_total{protocol}
+    _cleartext_credentials_total{protocol}, _authentications_total{protocol,outcome}
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from .limits import memcap_drops
 from .live import LiveCapture
-from .records import CredentialSeen, Observation, SecretKind
+from .records import AuthenticationOutcome, CredentialSeen, Observation, SecretKind
 from .sense import SenseReport, Sensor
 
 
@@ -89,6 +89,7 @@ class SensorMetrics:
         self._snapshot: SensorSnapshot | None = None
         self._observations: Counter[tuple[str, str]] = Counter()
         self._cleartext: Counter[str] = Counter()
+        self._authentications: Counter[tuple[str, str]] = Counter()
         self.registry.register(self)
 
     def observe(self, observations: Iterable[Observation]) -> Iterator[Observation]:
@@ -98,6 +99,8 @@ class SensorMetrics:
                 self._observations[(obs.action, str(obs.protocol))] += 1
                 if isinstance(obs, CredentialSeen) and obs.secret_kind != SecretKind.NONE:
                     self._cleartext[str(obs.protocol)] += 1
+                elif isinstance(obs, AuthenticationOutcome):
+                    self._authentications[(str(obs.protocol), str(obs.outcome))] += 1
             yield obs
 
     def update(self, snapshot: SensorSnapshot) -> None:
@@ -114,12 +117,16 @@ class SensorMetrics:
         with self._lock:
             observations = dict(self._observations)
             cleartext = dict(self._cleartext)
+            authentications = dict(self._authentications)
         if self._snapshot is not None:
             yield from _health(self._snapshot)
         yield labelled(CounterMetricFamily, "trustwatch_observations", "Observations by action and protocol.",
                        ("action", "protocol"), observations)
         yield labelled(CounterMetricFamily, "trustwatch_cleartext_credentials",
                        "Credentials seen in clear (with a secret) by protocol.", ("protocol",), cleartext)
+        yield labelled(CounterMetricFamily, "trustwatch_authentications",
+                       "Authentication attempts by protocol and the other side's answer (success, failure, unknown).",
+                       ("protocol", "outcome"), authentications)
 
 
 def _health(s: SensorSnapshot) -> Iterator[Metric]:

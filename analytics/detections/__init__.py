@@ -12,6 +12,8 @@ from . import (
     credential_outlives,
     default_credential,
     expired_certificate,
+    expired_credential_accepted,
+    failed_authentication_burst,
     identity_mismatch,
     long_lived_certificate,
     long_lived_token,
@@ -19,6 +21,7 @@ from . import (
     retired_device,
     shared_credential,
     unknown_device,
+    unrotated_credential,
     weak_certificate,
 )
 from .base import Context, Detection
@@ -35,6 +38,9 @@ DETECTIONS: tuple[Detection, ...] = (
     long_lived_token,
     cleartext_credential,
     default_credential,
+    failed_authentication_burst,
+    expired_credential_accepted,
+    unrotated_credential,
     remote_access_unapproved,
 )
 

@@ -1,5 +1,6 @@
 """What the detections share: the run `Context`, the `Detection` contract, grouping and message
-helpers, client certificates judged at packet time, and the statuses of gone devices.
+helpers, client certificates judged at packet time, the statuses of gone devices, and the
+severity and words that follow the other side's answer (accepted, refused, not seen).
 
 A detection module declares `RULE_ID` (the contract), a frozen `Params` dataclass (its
 thresholds, filled from rules/*.yaml) and `detect(ctx, rule)` yielding Findings. It groups
@@ -14,15 +15,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from ...sensor.records import X509Cert
+from ...sensor.records import Outcome, X509Cert
 from ...sensor.secrets import EPHEMERAL, SecretHasher
 from ..correlate import Sighting
-from ..findings import DeviceRef, Finding
+from ..findings import DeviceRef, Finding, PassedCheck
 from ..identities import CERT_KINDS, Identity, IdentityKind
 from ..inventory import Asset, Inventory, Status, parse_status
 from ..profiles import NetworkFacts
 from ..remote_access import ApprovalWindow
-from ..rules import Rule
+from ..rules import Rule, Severity
 from ..scope import EVERYWHERE, SiteScope
 
 MAX_DEVICES_IN_MESSAGE = 5
@@ -46,6 +47,9 @@ class Context:
     """The monitored site networks: an unknown device off them is a far end, not unknown."""
     network: NetworkFacts = field(default_factory=NetworkFacts)
     """DHCP facts and packet times of the run, to describe unknown devices."""
+    history_since: float | None = None
+    """The first packet time of the earliest earlier run in the state; None on the first audit
+    of a site (or without state): how long an identity was in use before this run is unknown."""
 
 
 class Detection(Protocol):
@@ -61,8 +65,8 @@ class Detection(Protocol):
         """Frozen dataclass of the rule's parameters, with defaults."""
         ...
 
-    def detect(self, ctx: Context, rule: Rule) -> Iterable[Finding]:
-        """The findings of this rule over one run."""
+    def detect(self, ctx: Context, rule: Rule) -> Iterable[Finding | PassedCheck]:
+        """The findings of this rule over one run, and the checks the network passed."""
         ...
 
 
@@ -127,6 +131,17 @@ def validity_time(text: str) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+def out_of_validity(cert: X509Cert, ts: float) -> str | None:
+    """`expired on 2024-01-04` or `is not valid before 2025-01-01T00:00:00Z` at packet time `ts`;
+    None while the certificate is valid (or its dates are unreadable)."""
+    nb, na = validity_time(cert.not_before), validity_time(cert.not_after)
+    if na and ts > na.timestamp():
+        return f"expired on {na.date().isoformat()}"
+    if nb and ts < nb.timestamp():
+        return f"is not valid before {cert.not_before}"
+    return None
+
+
 def check_statuses(statuses: tuple[str, ...]) -> frozenset[Status]:
     """The statuses named, or ValueError naming the unknown one (rules.py reports it)."""
     out = set()
@@ -144,11 +159,67 @@ def status_phrase(asset: Asset) -> str:
     return f"{asset.status.value.replace('_', ' ')}{when}"
 
 
+
+
+def parse_severity(text: str) -> Severity:
+    """`text` as a Severity, or ValueError naming the choices (rules.py reports it)."""
+    try:
+        return Severity(text)
+    except ValueError:
+        raise ValueError(f"unknown severity {text!r} (expected {', '.join(s.value for s in Severity)})") from None
+
+
 @dataclass(frozen=True, slots=True)
-class GoneParams:
-    """Rule parameters of detections about gone devices: which statuses count as gone."""
+class AnswerSeverities:
+    """Rule parameters of detections whose severity follows the other side's answer: accepted,
+    or refused every time (the service fails closed; the device still tries, which is worth a
+    finding, a lower one); when the answer was not seen, the rule's own severity."""
+
+    accepted_severity: str = "high"
+    refused_severity: str = "medium"
+
+    def __post_init__(self) -> None:
+        parse_severity(self.accepted_severity)
+        parse_severity(self.refused_severity)
+
+    def severity(self, rule: Rule, outcome: Outcome | None) -> Severity:
+        """The severity of a finding whose sightings were answered so (`findings.outcome_of`)."""
+        if outcome is Outcome.SUCCESS:
+            return parse_severity(self.accepted_severity)
+        if outcome is Outcome.FAILURE:
+            return parse_severity(self.refused_severity)
+        return rule.severity
+
+
+def answers(sightings: Iterable[Sighting]) -> dict[tuple[str, int | None], Outcome | None]:
+    """The answer to each authentication attempt of `sightings` (a user name and its password
+    are one attempt), by (connection uid, attempt number)."""
+    return {(s.presentation.obs.flow.uid, getattr(s.presentation.obs, "attempt", None)): s.outcome
+            for s in sightings}
+
+
+def answer_phrase(sightings: Sequence[Sighting]) -> str:
+    """` Accepted 2 of 3 time(s).`, ` Refused every time (3): ...`, ` The answer was not seen.`,
+    or `` when no presentation asks for an answer."""
+    every = list(answers(sightings).values())
+    answered = [o for o in every if o is not None]
+    accepted, refused = answered.count(Outcome.SUCCESS), answered.count(Outcome.FAILURE)
+    if accepted:
+        return f" Accepted {accepted} of {len(answered)} time(s)."
+    if refused == len(every) and refused:
+        return f" Refused every time ({refused}): the service fails closed, but the device still tries."
+    if refused:
+        return f" Refused {refused} of {len(every)} time(s); the other answers were not seen."
+    return " The answer was not seen." if answered else ""
+
+
+@dataclass(frozen=True, slots=True)
+class GoneParams(AnswerSeverities):
+    """Rule parameters of detections about gone devices: which statuses count as gone, and the
+    severities by answer."""
 
     statuses: tuple[str, ...] = GONE
 
     def __post_init__(self) -> None:
+        AnswerSeverities.__post_init__(self)
         check_statuses(self.statuses)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from ..correlate import Sighting
 from ..findings import Finding, device_refs, finding
 from ..rules import Rule
-from .base import Context, client_cert, day, group, list_devices, validity_time
+from .base import Context, client_cert, day, group, list_devices, out_of_validity
 
 RULE_ID = "expired-certificate"
 
@@ -19,26 +19,17 @@ class Params:
     """No thresholds yet."""
 
 
-def _out_of_validity(s: Sighting) -> bool:
+def _out_of_validity(s: Sighting) -> str | None:
     cert = client_cert(s)
-    if cert is None:
-        return False
-    nb, na = validity_time(cert.not_before), validity_time(cert.not_after)
-    return bool((na and s.ts > na.timestamp()) or (nb and s.ts < nb.timestamp()))
+    return out_of_validity(cert, s.ts) if cert is not None else None
 
 
 def detect(ctx: Context, rule: Rule) -> Iterator[Finding]:
     """One finding per certificate used outside its validity."""
     groups = group(ctx.sightings, lambda s: s.presentation.identity.key if _out_of_validity(s) else None)
     for subject, sightings in groups.items():
-        cert = client_cert(sightings[0])
-        assert cert is not None
+        state = _out_of_validity(sightings[0])
         identity = sightings[0].presentation.identity
-        na = validity_time(cert.not_after)
-        if na and sightings[0].ts > na.timestamp():
-            state = f"expired on {na.date().isoformat()}"
-        else:
-            state = f"is not valid before {cert.not_before}"
         message = (f"The {identity.describe()} {state} but was presented "
                    f"{len(sightings)} time(s) up to {day(sightings[-1].ts)} by "
                    f"{list_devices(device_refs(sightings))}.")

@@ -61,6 +61,28 @@ def ftp_login(flow: TcpFlow, greeting: str, user: str, password: str, auth_tls_r
     return end
 
 
+LOGGED_IN, LOGIN_INCORRECT = "230 Login successful.", "530 Login incorrect."
+"""vsftpd's replies to PASS."""
+
+
+def ftp_logins(flow: TcpFlow, greeting: str, logins: Sequence[tuple[str, str, str]],
+               pause_us: int = 1_500_000) -> list[tuple[int, int]]:
+    """Greeting, then USER/PASS for each (user, password, the server's reply to PASS); after a
+    refusal the connection stays open for the next try, as vsftpd keeps it up to
+    `max_login_fails`, answering each late (`pause_us`, its `delay_failed_login`). Returns, per
+    login, the stream offsets just past the PASS line and past the reply."""
+    say(flow, "s", greeting)
+    ends = []
+    for user, password, reply in logins:
+        say(flow, "c", f"USER {user}")
+        say(flow, "s", "331 Please specify the password.")
+        sent = say(flow, "c", f"PASS {password}")
+        if not reply.startswith("2"):
+            flow.tick(pause_us)
+        ends.append((sent, say(flow, "s", reply)))
+    return ends
+
+
 IAC, DO, WILL, SB, SE = 0xFF, 0xFD, 0xFB, 0xFA, 0xF0
 ECHO, SGA, TTYPE, NAWS = 1, 3, 24, 31
 

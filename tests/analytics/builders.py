@@ -1,5 +1,6 @@
 """Realistic records for the analytics tests: endpoints, flows, real X.509 certificates
-(made with `cryptography`, decoded by the sensor's own decoder) and keyed secret fingerprints."""
+(made with `cryptography`, decoded by the sensor's own decoder), keyed secret fingerprints, and
+the other side's answers to authentication attempts."""
 
 from __future__ import annotations
 
@@ -17,8 +18,11 @@ from cryptography.x509.oid import NameOID
 from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
 from trustwatch.sensor.protocols.tls_certificates import decode_certificate
 from trustwatch.sensor.records import (
+    AuthenticationOutcome,
     CredentialSeen,
     Evidence,
+    Observation,
+    Outcome,
     Proto,
     SecretKind,
     TlsClientCertificate,
@@ -111,3 +115,31 @@ def credential(ts: float, client: Endpoint, server: Endpoint, user: str | None, 
         secret_fp=fingerprint(secret, kind) if secret is not None else None,
         secret_hint=HASHER.fingerprint(kind, secret).hint if secret is not None else None,
         mechanism=mechanism, token=token)
+
+
+def answered(obs: CredentialSeen | TlsClientCertificate, outcome: Outcome, code: str | None = None,
+             reason: str | None = None, basis: str | None = None, after: float = 0.2) -> list[Observation]:
+    """`obs` as attempt 1 of its connection, and the other side's answer `after` seconds later."""
+    attempt = replace(obs, attempt=1)
+    return [attempt, AuthenticationOutcome(ts=obs.ts + after, flow=obs.flow, protocol=obs.protocol,
+                                           evidence=evidence(), attempt=1, outcome=outcome, reason_code=code,
+                                           reason=reason, basis=basis)]
+
+
+def login(ts: float, client: Endpoint, server: Endpoint, user: str | None, secret: str | None, ok: bool | None,
+          kind: SecretKind = SecretKind.PASSWORD, protocol: str = "ftp") -> list[Observation]:
+    """A login and its answer: accepted (230), refused (530), or None: no answer seen (unknown)."""
+    cred = credential(ts, client, server, user, secret, kind, protocol)
+    if ok is None:
+        return answered(cred, Outcome.UNKNOWN, basis="no answer captured")
+    return answered(cred, Outcome.SUCCESS, "230", "Login successful.") if ok else answered(
+        cred, Outcome.FAILURE, "530", "Login incorrect.")
+
+
+def tls_answered(ts: float, client: Endpoint, server: Endpoint, leaf: X509Cert, ok: bool,
+                 alert: str = "certificate_expired") -> list[Observation]:
+    """A client certificate and the server's answer: application data both ways, or its `alert`."""
+    obs = client_cert(ts, client, server, leaf)
+    if ok:
+        return answered(obs, Outcome.SUCCESS, basis="application data both ways after the client's Finished")
+    return answered(obs, Outcome.FAILURE, alert, alert.replace("_", " "), after=0.01)

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.analytics.builders import T0, cert, client_cert, credential, ep, fingerprint, flow, server_cert
+from tests.analytics.builders import (
+    T0,
+    cert,
+    client_cert,
+    credential,
+    ep,
+    fingerprint,
+    flow,
+    login,
+    server_cert,
+    tls_answered,
+)
 from trustwatch.sensor.flowid import Endpoint
 from trustwatch.sensor.records import Observation, Proto, RemoteAccessSession, SecretKind, TokenClaims, X509Cert
 
@@ -35,6 +46,8 @@ EXACTLY_5Y = cert("inf-002-5y", not_before="2021-03-01", not_after="2026-03-01")
 WEAK = cert("inf-012.ward3", key="rsa1024", sig="sha1")
 EXPIRED = cert("inf-013.ward3", not_before="2021-01-01", not_after="2024-01-01")
 LONG = cert("inf-014.ward3", not_before="2020-01-01", not_after="2030-01-01")
+OLD = cert("inf-014-2018.ward3", not_before="2018-01-01", not_after="2028-01-01")
+"""Issued six years ago and still in use: past the five-year policy (unrotated), and long-lived."""
 SERVER_WEAK = cert("pacs.ward3", key="rsa1024", sig="sha1")
 """A weak server certificate: hygiene rules judge client certificates only."""
 CLOUD = cert("remote.vendor.example")
@@ -85,6 +98,10 @@ EXPECTED = {
     ("default-credential", f"secret:{fingerprint('public', SecretKind.COMMUNITY)}"),
     ("cleartext-credential", "snmp:asset:MON-012"),
     ("remote-access-unapproved", "remote-access:asset:MON-010:anydesk"),
+    ("failed-authentication-burst", "guessing:asset:MON-012|account:admin@10.20.0.201"),
+    ("expired-credential-accepted", f"10.20.0.200:443|client-certificate:{EXPIRED.sha256}"),
+    ("long-lived-certificate", f"client-certificate:{OLD.sha256}"),
+    ("unrotated-credential", f"client-certificate:{OLD.sha256}"),
 }
 RULE_IDS = sorted({r for r, _ in EXPECTED})
 
@@ -170,6 +187,15 @@ def observations() -> list[Observation]:
     add(RemoteAccessSession(ts=start, flow=flow(ep("10.20.0.10", mac(0x10), 41020), cloud), protocol=Proto.TLS,
                             vendor="AnyDesk", product="AnyDesk", direction="outbound",
                             matched_by="certificate CN=AnyDesk Client", start=start, end=start + 900))
+    # Answers (issue 17): MON-012 guesses the FTP server's admin password (failed-authentication-burst);
+    # the PACS lets INF-013's expired certificate in (expired-credential-accepted); INF-014 still
+    # uses a certificate issued in 2018 (unrotated-credential, long-lived-certificate).
+    for n in range(5):
+        for o in login(tick(), ep("10.20.0.12", mac(0x12), 41100 + n), ftp, "admin", f"admin{n}", ok=False):
+            add(o)
+    for o in tls_answered(tick(), pump(13, "10.20.0.63"), pacs, EXPIRED, ok=True):
+        add(o)
+    add(client_cert(tick(), pump(14, "10.20.0.64"), pacs, OLD))
     return out
 
 

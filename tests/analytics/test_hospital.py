@@ -102,7 +102,45 @@ def test_lifecycle_findings_list_both_ends(found: tuple[list[dict[str, Any]], Pa
         "asset:MON-002|client-certificate:da83a2554103e88f81146b7b42e7c59c1b3c4a160e4244c0b9627e40e3ca24d2":
             [("MON-002", "presenter"), ("MON-003", "registered-owner")],
         "asset:MR-01|ae-title:CT01": [("MR-01", "presenter"), ("CT-01", "registered-owner")],
+        "username:mon005-export": [("MON-002", "presenter"), ("MON-005", "registered-owner")],
     }
+
+
+def test_the_answers_decide_and_show(found: tuple[list[dict[str, Any]], Path]) -> None:
+    """Issue 17: the account of the retired MON-005 is accepted for MON-002 (high, `event.outcome`
+    success); the stranger guessed its way into the UPS web card (an unknown device accepted:
+    high); MON-005's TLS certificate asks for no answer the sensor reads yet and its FTP login was
+    refused: not refused every time, so the rule's own words; the bursts carry the refusals' frames."""
+    docs, _key = found
+    by = {(d["rule"]["id"], d["trustwatch"]["subject"]): d for d in docs}
+    outlives = by[("credential-outlives-device", "username:mon005-export")]
+    assert (outlives["event"]["outcome"], outlives["trustwatch"]["severity"]) == ("success", "high")
+    assert outlives["message"].endswith(" Accepted 1 of 1 time(s).")
+    stranger = by[("unknown-device", "device:mac:B8-27-EB-5A-11-02")]
+    assert (stranger["event"]["outcome"], stranger["trustwatch"]["severity"]) == ("success", "high")
+    ups = by[("failed-authentication-burst", "guessing:mac:B8-27-EB-5A-11-02|account:apc@10.20.0.5")]
+    assert (ups["event"]["outcome"], ups["trustwatch"]["severity"], ups["network"]["protocol"]) == (
+        "success", "high", "http")
+    assert "the guess may have worked" in ups["message"] and "401" in ups["message"]
+    retired = by[("retired-device-authenticates", "asset:MON-005")]
+    assert retired["message"].endswith(" Refused 1 of 2 time(s); the other answers were not seen.")
+    accepted = by[("expired-credential-accepted", "10.10.5.40:21|username:mon005-export")]
+    assert "(registered to MON-005 (Philips IntelliVue MX800, ICU), retired since 2024-11-30) from MON-002" \
+        in accepted["message"] and accepted["message"].endswith("(230 Login successful.): it does not fail closed.")
+    bursts = [d for d in docs if d["rule"]["id"] == "failed-authentication-burst"]
+    assert {d["event"]["outcome"] for d in bursts} == {"failure", "success"}
+    assert all(Path(e["capture"]).name == "logons.pcap" for d in bursts for e in d["trustwatch"]["evidence"])
+
+
+def test_the_summary_shows_passed_checks_and_the_first_audit_caveat(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    audit(tmp_path)
+    summary = capsys.readouterr().out
+    assert "Checks passed (a service refused what it must refuse: it fails closed): expired-credential-accepted 1\n" \
+        in summary
+    assert "Credential ages: first audit of this site (no earlier run in the state)" in summary
+    audit(tmp_path)
+    assert "Credential ages" not in capsys.readouterr().out, "the second audit has the first's history"
 
 
 def test_unknown_devices_are_on_the_site_and_described(found: tuple[list[dict[str, Any]], Path]) -> None:
@@ -209,6 +247,32 @@ def test_a_later_audit_knows_the_history(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["alerts", "--state", str(tmp_path / "state.db"), "--rule", "shared-credential", "--json"]) == 0
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert sum(d["trustwatch"]["subject"] == shared["trustwatch"]["subject"] for d in listed) == 2
+
+
+def test_three_audits_judge_rotation_from_the_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The site audited on 2025-03-11, then the logons again 200 and 400 days later (editcap
+    shifts the capture), with one state: the certificate of 2019 is judged by its notBefore on
+    every audit; the passwords accepted on the first day are past 365 days on the third audit
+    only; the first audit says it cannot know their age; refused ones (guesses, the typo) are
+    never in use."""
+    audit(tmp_path)
+    first = capsys.readouterr().out
+    assert "Credential ages: first audit of this site" in first
+    fired = []
+    for days in (200, 400):
+        later = tmp_path / f"logons-{days}.pcap"
+        subprocess.run(["editcap", "-t", str(days * 86400), str(HOSPITAL / "logons.pcap"), str(later)], check=True)
+        _code, docs = audit(tmp_path, paths=(str(later),))
+        assert "Credential ages" not in capsys.readouterr().out
+        fired.append({d["trustwatch"]["subject"] for d in docs if d["rule"]["id"] == "unrotated-credential"})
+    [vent_2019] = [a["subject"] for a in EXPECTED["alerts"] if a["rule"] == "unrotated-credential"]
+    # The passwords logons.pcap shows accepted, as gen_hospital.py plants them (expected-alerts.json: secrets).
+    accepted = ("Ph1lips!", "Bkp-ups-2024", "CobasArch-2024", "CobasArch-2025", "VentLog-2023", "mon005-Exp0rt")
+    assert set(accepted) <= set(EXPECTED["secrets"])
+    accepted += ("apc",)  # APC's published default, which the Raspberry Pi guessed on the UPS web card
+    key = tmp_path / "site.key"
+    assert fired[0] == {vent_2019}
+    assert fired[1] == {vent_2019, *(subject("secret:{fingerprint:" + s + "}", key) for s in accepted)}
 
 
 def test_the_scenario_is_what_its_generator_writes(tmp_path: Path) -> None:

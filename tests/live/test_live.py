@@ -211,6 +211,16 @@ def test_kernel_counters_are_exported(live: LiveRun) -> None:
     assert float(samples["trustwatch_kernel_drops_total"]) == 0
 
 
+def test_failed_logons_are_counted_by_protocol(live: LiveRun) -> None:
+    """The hospital's logons.pcap holds refused and accepted FTP logins: the sensor counts each
+    answer, and the failed-logon panel shows FTP."""
+    samples = dict(re.findall(r'^trustwatch_authentications_total\{outcome="(\w+)",protocol="ftp"\} (\S+)$',
+                              live.metrics_text, re.M))
+    assert float(samples["failure"]) > 0 and float(samples["success"]) > 0, samples
+    [panel] = [doc for _name, title, _expr, doc in live.panels if title == "Failed logons by protocol"]
+    assert "ftp" in {r["metric"].get("protocol") for r in panel["data"]["result"]}
+
+
 def test_promtool_checks_the_exported_metrics(live: LiveRun) -> None:
     done = subprocess.run(["promtool", "check", "metrics"], input=live.metrics_text, capture_output=True,
                           text=True)
