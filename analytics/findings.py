@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ..sensor.records import Evidence
-from .correlate import Sighting
+from .correlate import Resolution, Sighting
 from .identities import Identity
 from .inventory import Asset
 from .profiles import DeviceProfile
@@ -29,6 +29,8 @@ class Role(StrEnum):
     """It presented the identity (or reached, or was reached by, the session) on the wire."""
     REGISTERED_OWNER = "registered-owner"
     """The inventory registers the identity to it; it need not have been seen."""
+    ACCEPTOR = "acceptor"
+    """It accepted the identity: the server that let the login in, the SNMP agent that answered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +85,11 @@ class Finding:
         return f"{self.rule_id}:{self.subject}"
 
 
-def device_refs(sightings: Iterable[Sighting]) -> tuple[DeviceRef, ...]:
-    """The distinct devices of `sightings`, with every IP each used."""
-    by_key: dict[str, tuple[Sighting, list[str]]] = {}
-    for s in sightings:
+def device_refs(resolved: Iterable[Sighting | Resolution], role: Role = Role.PRESENTER) -> tuple[DeviceRef, ...]:
+    """The distinct devices of sightings (their presenters) or resolved endpoints, with every IP
+    each used."""
+    by_key: dict[str, tuple[Sighting | Resolution, list[str]]] = {}
+    for s in resolved:
         _first, ips = by_key.setdefault(s.device_key, (s, []))
         if s.ip not in ips:
             ips.append(s.ip)
@@ -96,7 +99,7 @@ def device_refs(sightings: Iterable[Sighting]) -> tuple[DeviceRef, ...]:
         unknown = f"unknown {', '.join(ips)}" + (f" ({s.mac})" if s.mac else "")
         label = a.label if a is not None else unknown
         refs.append(DeviceRef(key, a.asset_id if a else None, s.mac, tuple(ips),
-                              str(a.status) if a else None, str(s.method), s.match_value, label))
+                              str(a.status) if a else None, str(s.method), s.match_value, label, role))
     return tuple(refs)
 
 
@@ -106,13 +109,14 @@ def owner_refs(owners: Iterable[Asset]) -> tuple[DeviceRef, ...]:
                            "inventory", a.source, a.label, Role.REGISTERED_OWNER) for a in owners)
 
 
-def merge_evidence(sightings: Iterable[Sighting]) -> tuple[Evidence, ...]:
-    """Frames per capture, sorted, at most MAX_EVIDENCE_FRAMES each."""
+def merge_evidence(sightings: Iterable[Sighting], answers: bool = False) -> tuple[Evidence, ...]:
+    """Frames per capture, sorted, at most MAX_EVIDENCE_FRAMES each; with `answers`, the frames
+    of the other side's answers too (a refusal)."""
     frames: dict[str, set[int]] = {}
     for s in sightings:
-        ev = s.presentation.obs.evidence
-        if ev.capture or ev.frames:
-            frames.setdefault(ev.capture, set()).update(ev.frames)
+        for ev in (s.presentation.obs.evidence, *((s.answer.evidence,) if answers and s.answer else ())):
+            if ev.capture or ev.frames:
+                frames.setdefault(ev.capture, set()).update(ev.frames)
     return tuple(Evidence(c, tuple(sorted(f)[:MAX_EVIDENCE_FRAMES])) for c, f in frames.items())
 
 
@@ -125,14 +129,16 @@ def finding(
     *,
     devices: Sequence[DeviceRef] | None = None,
     cause: str = "",
+    answers: bool = False,
 ) -> Finding:
     """The finding of `rule` about `subject`, built from the sightings that caused it; `devices`
-    when they are not exactly the sightings' (owners added, profiles filled in)."""
+    when they are not exactly the sightings' (owners added, profiles filled in); `answers`: the
+    answers' frames are evidence too."""
     ts = [s.ts for s in sightings]
     protocols = tuple(dict.fromkeys(str(s.presentation.obs.protocol) for s in sightings))
     return Finding(
         rule_id=rule.id, rule_name=rule.name, severity=rule.severity, subject=subject,
         message=message, first_seen=min(ts), last_seen=max(ts), count=len(sightings),
         devices=tuple(devices) if devices is not None else device_refs(sightings), identity=identity,
-        evidence=merge_evidence(sightings), protocols=protocols, cause=cause,
+        evidence=merge_evidence(sightings, answers), protocols=protocols, cause=cause,
     )

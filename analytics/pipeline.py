@@ -28,10 +28,12 @@ from .criticality import Criticality, function_criticality, rank_of
 from .detections import DETECTIONS
 from .detections.base import Context, Detection, moment
 from .findings import DeviceRef, Finding, Role
+from .hostroles import DeclaredRole
 from .identities import Identity
 from .inventory import Inventory, SkippedRow
 from .profiles import NetworkFacts
 from .remote_access import ApprovalWindow, LedgerEntry, ledger, tool_name
+from .roles import SiteRoles
 from .rules import RuleSet, Severity, read_rules
 from .scope import SiteScope
 from .state import State
@@ -94,10 +96,12 @@ def run_audit(
     secrets: SecretHasher = EPHEMERAL,
     windows: Sequence[ApprovalWindow] | None = None,
     site: SiteScope | None = None,
+    roles: Sequence[DeclaredRole] = (),
 ) -> AuditResult:
     """Run every enabled detection over `observations` and record the run in `state`.
 
-    `site`: the monitored networks (None: derived from the inventory, `SiteScope.of_inventory`).
+    `site`: the monitored networks (None: derived from the inventory, `SiteScope.of_inventory`);
+    `roles`: the hosts the site file names as pollers, jump hosts and vendor gateways.
     Observations are held in memory for the run (the routed-segment guard looks at all of
     them before resolving any); they are handshake facts, a tiny share of a capture.
     """
@@ -113,9 +117,10 @@ def run_audit(
         return state.identity_first_seen(identity) if state is not None else None
 
     network = NetworkFacts(obs, router_macs(obs, rules.correlation))
-    ctx = Context(sightings, inventory, first_seen, secrets, windows, scope, network)
     criticality = {a.asset_id: c for a in inventory.assets
                    if (c := a.criticality or function_criticality(rules.clinical_functions, a.clinical_function))}
+    site_roles = SiteRoles.recognise(sightings, inventory, roles, rules.roles, rules.vendor_accounts, criticality)
+    ctx = Context(sightings, inventory, first_seen, secrets, windows, scope, network, site_roles)
     findings: list[Finding] = []
     summary: dict[str, int] = {}
     for d in detections:
@@ -141,7 +146,7 @@ def run_audit(
         observations=len(obs), presentations=len(sightings),
         devices_known=len(known), devices_unknown=len(unknown), far_ends=len(far),
         first_ts=first_ts, last_ts=last_ts, run_id=run_id, sightings=sightings,
-        ledger=ledger(sightings, windows), scope=scope, criticality=criticality,
+        ledger=ledger(sightings, windows, site_roles), scope=scope, criticality=criticality,
         inventory_skipped=inventory.skipped,
     )
 

@@ -93,10 +93,11 @@ class Sensor:
 
     def __init__(
         self, extractors: Iterable[type[Extractor]] = EXTRACTORS, secrets: SecretHasher = EPHEMERAL,
-        rules_dir: Path = RULES_DIR,
+        rules_dir: Path = RULES_DIR, *, live: bool = False,
     ) -> None:
         """`rules_dir`: where the sensor's rules are, the remote-access catalog and the HTTP
-        API-key names; a broken one raises `RulesFileError` before anything is read."""
+        API-key names; a broken one raises `RulesFileError` before anything is read. `live`:
+        a remote-access session is reported when it is recognised, and again when it ends."""
         rules = load_sensor_rules(rules_dir)
         extractors = tuple(e.bound(rules) for e in extractors)
         self.report = SenseReport()
@@ -104,7 +105,8 @@ class Sensor:
         ports = frozenset(p for e in extractors for p in e.ports)
         self.table = FlowTable(ports, self._on_remove)
         self.decoder = Decoder(self.weirds)
-        self.dispatcher = Dispatcher(extractors, self.weirds, self.table, secrets, RemoteAccessTracker(rules.catalog))
+        self.dispatcher = Dispatcher(extractors, self.weirds, self.table, secrets,
+                                     RemoteAccessTracker(rules.catalog, announce=live))
         self._out: list[Observation] = []
 
     def read(

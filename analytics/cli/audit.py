@@ -131,7 +131,8 @@ def run_analysis(args: argparse.Namespace, source: Source) -> Analysis:
     metrics = Metrics()
     try:
         result = run_audit(metrics.sensor.observe(observations), site.inventory, site.rules, state, site.exceptions,
-                           source=" ".join(args.paths), secrets=secrets, windows=site.windows, site=site.scope)
+                           source=" ".join(args.paths), secrets=secrets, windows=site.windows, site=site.scope,
+                           roles=site.roles)
     finally:
         if state is not None:
             state.close()

@@ -11,6 +11,7 @@ from . import (
     cleartext_credential,
     credential_outlives,
     default_credential,
+    default_credential_attempt,
     expired_certificate,
     identity_mismatch,
     long_lived_certificate,
@@ -35,6 +36,7 @@ DETECTIONS: tuple[Detection, ...] = (
     long_lived_token,
     cleartext_credential,
     default_credential,
+    default_credential_attempt,
     remote_access_unapproved,
 )
 

@@ -22,6 +22,7 @@ from ..identities import CERT_KINDS, Identity, IdentityKind
 from ..inventory import Asset, Inventory, Status, parse_status
 from ..profiles import NetworkFacts
 from ..remote_access import ApprovalWindow
+from ..roles import SiteRoles
 from ..rules import Rule
 from ..scope import EVERYWHERE, SiteScope
 
@@ -46,6 +47,8 @@ class Context:
     """The monitored site networks: an unknown device off them is a far end, not unknown."""
     network: NetworkFacts = field(default_factory=NetworkFacts)
     """DHCP facts and packet times of the run, to describe unknown devices."""
+    roles: SiteRoles = field(default_factory=SiteRoles)
+    """Pollers, jump hosts and vendor gateways; vendor accounts; which devices are clinical."""
 
 
 class Detection(Protocol):
