@@ -139,15 +139,11 @@ class SiteRoles:
                        RemoteAccessSession) and obs.direction == "outbound" and obs.vendor}
         for a in inventory.assets:
             if a.role is not None:
-                roles[f"asset:{a.asset_id}"] = Assigned(a.role, _vendor(a, calling_out.get(f"asset:{a.asset_id}")),
-                                                        "inventory")
+                key = f"asset:{a.asset_id}"
+                roles[key] = Assigned(a.role, _vendor(a.role, a, calling_out.get(key, "")), "inventory")
         for d in declared:
             for key, asset in _hosts(d.host, sightings, inventory):
-                vendor = d.vendor or (_vendor(asset, calling_out.get(key)) if asset else calling_out.get(key, ""))
-                roles[key] = Assigned(d.role, vendor, "site file")
-        for key, assigned in roles.items():
-            if assigned.role is HostRole.VENDOR_GATEWAY and not assigned.vendor and key in calling_out:
-                roles[key] = Assigned(assigned.role, calling_out[key], assigned.basis)
+                roles[key] = Assigned(d.role, d.vendor or _vendor(d.role, asset, calling_out.get(key, "")), "site file")
         gateway_staff = tuple(VendorAccount(r.vendor, row.usernames, f"inventory {row.source}")
                               for key, r in roles.items() if r.role is HostRole.VENDOR_GATEWAY and r.vendor
                               if (row := inventory.by_id.get(key.removeprefix("asset:"))) and row.usernames)
@@ -179,8 +175,11 @@ def _recognised(sightings: Sequence[Sighting], settings: RoleSettings) -> dict[s
     return roles
 
 
-def _vendor(asset: Asset, calling_out: str | None) -> str:
-    return asset.manufacturer or next(iter(asset.remote_access), "") or calling_out or ""
+def _vendor(role: HostRole, asset: Asset | None, calling_out: str) -> str:
+    """A gateway's vendor: its manufacturer, else whom its inventory lets in, else whom it calls."""
+    if role is not HostRole.VENDOR_GATEWAY:
+        return ""
+    return (asset.manufacturer or next(iter(asset.remote_access), "") if asset else "") or calling_out
 
 
 def _hosts(host: str, sightings: Sequence[Sighting], inventory: Inventory) -> list[tuple[str, Asset | None]]:

@@ -27,9 +27,14 @@ SCAN_TARGETS = 2
 """Targets from which one source's attempts read as a scan."""
 
 
-def _tried(s: Sighting) -> bool:
-    """An attempt (not an answer) that nobody was seen to accept."""
-    return not s.place.reply and default_credential.acceptor(s) is None
+def _tried(s: Sighting, accepting: set[tuple[str, str]]) -> bool:
+    """An attempt (not an answer) that was refused, or that nobody was seen to accept at a device
+    not seen to accept it either (a retry that timed out, on an agent that answered the others,
+    is no attempt)."""
+    if s.place.reply or default_credential.acceptor(s) is not None:
+        return False
+    target = s.peer.device_key if s.peer else ""
+    return s.outcome is Outcome.FAILURE or (target, s.presentation.identity.value) not in accepting
 
 
 def _why(s: Sighting) -> str:
@@ -48,7 +53,9 @@ def _why(s: Sighting) -> str:
 def detect(ctx: Context, rule: Rule) -> Iterator[Finding]:
     """One finding per source of unaccepted attempts."""
     match = default_credential.matcher(ctx, rule.params_as(Params))
-    groups = group(ctx.sightings, lambda s: f"source:{s.device_key}" if match(s) and _tried(s) else None)
+    accepting = {(a.device_key, s.presentation.identity.value) for s in ctx.sightings
+                 if match(s) and (a := default_credential.acceptor(s)) is not None}
+    groups = group(ctx.sightings, lambda s: f"source:{s.device_key}" if match(s) and _tried(s, accepting) else None)
     for subject, sightings in groups.items():
         entries = dict.fromkeys(default_credential.describe(e) for s in sightings if (e := match(s)))
         source = device_refs(sightings)[0]

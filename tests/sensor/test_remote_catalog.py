@@ -19,6 +19,7 @@ from trustwatch.sensor.records import (
     Evidence,
     Proto,
     RemoteAccessSession,
+    RemoteAccessSessionStart,
     TlsClientCertificate,
     TlsClientHello,
     X509Cert,
@@ -183,3 +184,39 @@ def test_teamviewer_and_anydesk_real_captures(real_pcaps: Path) -> None:
 
     assert tools("ndpi/tests/cfgs/default/pcap/teamviewer.pcap") == {"TeamViewer"}
     assert tools("ndpi/tests/cfgs/default/pcap/anydesk.pcapng") == {"AnyDesk"}
+
+
+def test_live_a_session_is_announced_when_recognised_then_reported_at_its_end(tmp_path: Path) -> None:
+    """Live sensing: the start goes out with the observation that reveals it, once; the end as before."""
+    (tmp_path / "c.yaml").write_text(CATALOG)
+    t = RemoteAccessTracker(load_catalog(tmp_path / "c.yaml"), announce=True)
+    inbound = make_flow("10.30.8.41", 22)
+    inbound.id = FlowId(uid="Cin", transport="tcp", orig=Endpoint("192.0.2.7", 50000), resp=Endpoint("10.30.8.41", 22))
+    ssh = RemoteAccessSession(ts=100.5, flow=inbound.id, protocol=Proto.SSH, vendor="", product="SSH",
+                              direction="inbound", matched_by="ssh version exchange")
+    [start] = t.observed(ssh, inbound)
+    assert isinstance(start, RemoteAccessSessionStart) and start.action == "remote-access-session-start"
+    assert (start.vendor, start.product, start.start, start.end) == ("Acme Medical", "Acme Link (SSH)", 100.0, 160.0)
+    assert t.observed(ssh, inbound) == ()  # announced once
+    end = t.ended(inbound, "c")
+    assert type(end) is RemoteAccessSession and end.product == start.product
+    flow = make_flow("203.0.113.5", 443)
+    hello = TlsClientHello(ts=101.0, flow=flow.id, protocol=Proto.TLS, server_name="x.acme-med.example", alpn=(),
+                           versions=(), ja3="", ja3_hash="", ja4="")
+    out = t.observed(hello, flow)
+    assert out[0] is hello and isinstance(out[1], RemoteAccessSessionStart) and out[1].protocol is Proto.TLS
+    other = make_flow("198.51.100.9", 443)
+    answer = dns_answer(other, "prs.acme-med.example")
+    assert t.observed(answer, other) == (answer,)  # known by its DNS answer: at its end only
+
+
+def test_live_sensing_reports_each_session_twice_a_capture_once() -> None:
+    capture = str(SAMPLES / "remote-access" / "remote-rdp.pcap")
+    offline = [o for o in Sensor().read(capture) if isinstance(o, RemoteAccessSession)]
+    live = [o for o in Sensor(live=True).read(capture) if isinstance(o, RemoteAccessSession)]
+    assert offline and not any(isinstance(o, RemoteAccessSessionStart) for o in offline)
+    starts = [o for o in live if isinstance(o, RemoteAccessSessionStart)]
+    assert [o for o in live if not isinstance(o, RemoteAccessSessionStart)] == offline
+    assert sorted(o.flow.uid for o in starts) == sorted(o.flow.uid for o in offline)
+    for s in starts:
+        assert live.index(s) < next(i for i, o in enumerate(live) if o.flow.uid == s.flow.uid and o is not s)
