@@ -284,7 +284,8 @@ def render_ledger(entries: Sequence[LedgerEntry], limit: int) -> list[str]:
         arrow = "<-" if s.direction == "inbound" else "->"
         user = f" user {s.user}" if s.user else ""
         mark = "  " if e.approved else "! "
-        lines.append(f"  {mark}{moment(s.start)} {s.duration:>7.0f} s  {device} {arrow} {s.remote_name or far.ip}  "
+        peer = e.relay.describe() if e.relay else s.remote_name or far.ip
+        lines.append(f"  {mark}{moment(s.start)} {s.duration:>7.0f} s  {device} {arrow} {peer}  "
                      f"{tool_name(s)}{user}  "
                      f"[{s.bytes_orig:,} B out, {s.bytes_resp:,} B back]  {e.reason}")
     if len(entries) > limit:

@@ -235,7 +235,7 @@ def _verdict(s: Sighting, windows: Sequence[ApprovalWindow] | None, roles: SiteR
         source = relay.describe() if relay else peer.asset.label if peer and peer.asset else ""
         return entry(True, f"internal administration from {source}, both IT hosts", internal=True)
     if account and account.casefold() not in approves:
-        return entry(False, f"user {session.user!r} is {account}'s service account; the inventory approves "
+        return entry(False, f"user {session.user!r} is a service account of {account}; the inventory approves "
                             f"{listed} for this device", foreign=account)
     if gateway and gateway.casefold() not in approves:
         return entry(False, f"relayed by the {role.describe() if role else ''}; the inventory approves {listed} "

@@ -167,7 +167,7 @@ def test_another_vendors_account_raises_severity(tmp_path: Path) -> None:
     assert {s: f.severity.value for s, f in findings.items()} == {
         "remote-access:asset:MR-02:siemens healthineers": "critical",
         "remote-access:asset:CT-02:siemens healthineers": "critical"}
-    assert "user 'insite' is GE HealthCare's service account; the inventory approves Siemens Healthineers" \
+    assert "user 'insite' is a service account of GE HealthCare; the inventory approves Siemens Healthineers" \
            in findings["remote-access:asset:MR-02:siemens healthineers"].message
     assert [e.foreign_account for e in result.ledger] == ["GE HealthCare", "Siemens Healthineers"]
 
