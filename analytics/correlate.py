@@ -108,19 +108,10 @@ class Resolution:
 
 
 @dataclass(frozen=True, slots=True)
-class Sighting:
-    """One presentation, resolved to a device."""
+class Sighting(Resolution):
+    """One presentation, resolved to a device: its presenter's `Resolution` and more."""
 
     presentation: Presentation
-    device_key: str
-    """Tells devices apart: `asset:<id>`, else `mac:<MAC>`, else `ip:<IP>` (routed or no MAC)."""
-    asset: Asset | None
-    method: Method
-    match_value: str
-    """What matched: the MAC, `IP leased to MAC`, the IP, the fingerprint or the AE title."""
-    mac: str | None
-    """The presenter's own MAC, else the MAC its DHCP lease names (None when neither is known)."""
-    ip: str
     answer: AuthenticationOutcome | None = None
     """The other side's answer to this presentation, when the sensor saw one."""
     peer: Resolution | None = None
@@ -240,7 +231,7 @@ def correlate(
         me = resolution(p.endpoint, mac, match)
         far = p.obs.flow.resp if p.side is Direction.ORIG else p.obs.flow.orig
         answer = answers.get((p.obs.flow.uid, getattr(p.obs, "attempt", None)))
-        out.append(Sighting(p, me.device_key, me.asset, me.method, me.match_value, me.mac, me.ip, answer,
+        out.append(Sighting(me.device_key, me.asset, me.method, me.match_value, me.mac, me.ip, p, answer,
                             resolution(far, *by_address(far, p.obs.ts)), exchanges.place(p)))
     return out
 

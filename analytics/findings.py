@@ -85,10 +85,10 @@ class Finding:
         return f"{self.rule_id}:{self.subject}"
 
 
-def device_refs(resolved: Iterable[Sighting | Resolution], role: Role = Role.PRESENTER) -> tuple[DeviceRef, ...]:
+def device_refs(resolved: Iterable[Resolution], role: Role = Role.PRESENTER) -> tuple[DeviceRef, ...]:
     """The distinct devices of sightings (their presenters) or resolved endpoints, with every IP
     each used."""
-    by_key: dict[str, tuple[Sighting | Resolution, list[str]]] = {}
+    by_key: dict[str, tuple[Resolution, list[str]]] = {}
     for s in resolved:
         _first, ips = by_key.setdefault(s.device_key, (s, []))
         if s.ip not in ips:

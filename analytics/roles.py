@@ -120,7 +120,7 @@ class SiteRoles:
         return next((a.vendor for a in self.accounts
                      if any(fnmatch.fnmatchcase(name, p.casefold()) for p in a.accounts)), None)
 
-    def it_host(self, device: Resolution | Sighting | None) -> bool:
+    def it_host(self, device: Resolution | None) -> bool:
         """An inventoried host of IT, not a clinical device: a poller or jump host, or criticality low."""
         if device is None or device.asset is None:
             return False
@@ -133,10 +133,13 @@ class SiteRoles:
                   settings: RoleSettings | None = None, accounts: Sequence[VendorAccount] = (),
                   criticality: Mapping[str, Criticality] | None = None) -> SiteRoles:
         """The roles the site file and the inventory declare, then those the traffic shows."""
-        settings = settings or RoleSettings()
-        roles = _recognised(sightings, settings)
-        calling_out = {s.device_key: obs.vendor for s in sightings if isinstance(obs := s.presentation.obs,
-                       RemoteAccessSession) and obs.direction == "outbound" and obs.vendor}
+        calling_out: dict[str, str] = {}
+        """Device key -> the vendor of its own first session out to a vendor's platform."""
+        for s in sightings:
+            obs = s.presentation.obs
+            if isinstance(obs, RemoteAccessSession) and obs.direction == "outbound" and obs.vendor:
+                calling_out.setdefault(s.device_key, obs.vendor)
+        roles = _recognised(sightings, settings or RoleSettings(), calling_out)
         for a in inventory.assets:
             if a.role is not None:
                 key = f"asset:{a.asset_id}"
@@ -150,20 +153,18 @@ class SiteRoles:
         return cls(roles, (*accounts, *gateway_staff), criticality or {})
 
 
-def _recognised(sightings: Sequence[Sighting], settings: RoleSettings) -> dict[str, Assigned]:
-    """Pollers and relays by fan-out."""
+def _recognised(sightings: Sequence[Sighting], settings: RoleSettings,
+                calling_out: Mapping[str, str]) -> dict[str, Assigned]:
+    """Pollers and relays by fan-out (a relay calling out to a vendor is that vendor's gateway)."""
     agents: dict[str, set[str]] = defaultdict(set)
     targets: dict[str, set[str]] = defaultdict(set)
-    calling_out: dict[str, str] = {}
     for s in sightings:
         obs = s.presentation.obs
         if obs.protocol is Proto.SNMP and s.party is Party.VERIFIER and not s.place.reply and s.peer:
             agents[s.device_key].add(s.peer.device_key)
-        elif isinstance(obs, RemoteAccessSession):
-            if obs.direction == "outbound" and obs.vendor:
-                calling_out.setdefault(s.device_key, obs.vendor)
-            elif obs.protocol in ADMIN_PROTOCOLS and s.peer is not None and s.peer.asset is not None:
-                targets[s.peer.device_key].add(s.device_key)
+        elif (isinstance(obs, RemoteAccessSession) and obs.direction == "inbound" and obs.protocol in ADMIN_PROTOCOLS
+              and s.peer is not None and s.peer.asset is not None):
+            targets[s.peer.device_key].add(s.device_key)
     roles = {key: Assigned(HostRole.POLLER, "", f"SNMP requests to {len(found)} agents")
              for key, found in agents.items() if len(found) >= settings.poller_min_agents}
     for key, found in targets.items():

@@ -62,7 +62,7 @@ def matcher(ctx: Context, params: Params) -> Callable[[Sighting], Published | No
     return match
 
 
-def acceptor(s: Sighting) -> Sighting | Resolution | None:
+def acceptor(s: Sighting) -> Resolution | None:
     """The device that accepted the identity of `s`: the presenter when it is its holder's own
     answer (an SNMP agent's Response), the other end when the attempt was answered with success."""
     if s.place.reply:
