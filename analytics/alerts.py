@@ -34,7 +34,7 @@ def to_alert(f: Finding) -> dict[str, Any]:
         if i.detail:
             identity["secret_kind"] = i.detail
     protocols = list(f.protocols)
-    return {
+    doc: dict[str, Any] = {
         "@timestamp": iso(f.first_seen),
         "event": {
             "kind": "alert",
@@ -56,6 +56,9 @@ def to_alert(f: Finding) -> dict[str, Any]:
             "evidence": [{"capture": e.capture, "frames": list(e.frames)} for e in f.evidence],
         },
     }
+    if f.more_devices:
+        doc["trustwatch"]["more_devices"] = f.more_devices
+    return doc
 
 
 def _device(d: DeviceRef) -> dict[str, Any]:

@@ -7,6 +7,7 @@ deduplication, counts, devices and evidence are made the same way by every detec
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,6 +21,8 @@ from .rules import Rule, Severity
 
 MAX_EVIDENCE_FRAMES = 50
 """Frames kept per capture in one finding: enough to open the packets, bounded in size."""
+MAX_FINDING_DEVICES = 100
+"""Devices a finding lists (one secret on 200,000 devices: the rest is `more_devices`)."""
 
 
 class Role(StrEnum):
@@ -78,6 +81,13 @@ class Finding:
     cause: str = ""
     """What several findings of one rule share, so that the summary shows them as one line
     (e.g. `community in clear over SNMP`); empty: the finding stands alone."""
+    more_devices: int = 0
+    """Devices involved beyond the MAX_FINDING_DEVICES listed in `devices`."""
+
+    @property
+    def device_count(self) -> int:
+        """Every device involved, listed or not."""
+        return len(self.devices) + self.more_devices
 
     @property
     def dedup_key(self) -> str:
@@ -136,9 +146,60 @@ def finding(
     answers' frames are evidence too."""
     ts = [s.ts for s in sightings]
     protocols = tuple(dict.fromkeys(str(s.presentation.obs.protocol) for s in sightings))
+    involved = tuple(devices) if devices is not None else device_refs(sightings)
     return Finding(
         rule_id=rule.id, rule_name=rule.name, severity=rule.severity, subject=subject,
         message=message, first_seen=min(ts), last_seen=max(ts), count=len(sightings),
-        devices=tuple(devices) if devices is not None else device_refs(sightings), identity=identity,
-        evidence=merge_evidence(sightings, answers), protocols=protocols, cause=cause,
+        devices=involved[:MAX_FINDING_DEVICES], identity=identity, evidence=merge_evidence(sightings, answers),
+        protocols=protocols, cause=cause, more_devices=max(0, len(involved) - MAX_FINDING_DEVICES),
     )
+
+
+FLOOD_DEVICES = 20
+"""Devices a folded `flood` finding names (its count says how many more)."""
+
+
+def bounded(findings: Iterable[Finding], limit: int) -> list[Finding]:
+    """One rule's findings, at most `limit` of them one by one: past it (a flood), those with
+    the fewest devices, then the latest, are folded as they come into one finding with subject
+    `flood`, their count and a sample of their devices and evidence. Streaming: a flood of
+    200,000 findings never holds more than `limit` of them."""
+    heap: list[tuple[int, float, int, Finding]] = []
+    folded: list[Finding] = []
+    count = seen = 0
+    first = last = 0.0
+    devices: dict[str, DeviceRef] = {}
+    evidence: dict[str, set[int]] = {}
+    protocols: dict[str, None] = {}
+    for n, f in enumerate(findings):
+        heapq.heappush(heap, (f.device_count, -f.first_seen, -n, f))
+        if len(heap) <= limit:
+            continue
+        _size, _first, _n, out = heapq.heappop(heap)
+        if not folded:
+            folded.append(out)
+            first, last = out.first_seen, out.last_seen
+        seen += 1
+        count += out.count
+        first, last = min(first, out.first_seen), max(last, out.last_seen)
+        for d in out.devices:
+            if len(devices) < FLOOD_DEVICES:
+                devices.setdefault(d.key, d)
+        for ev in out.evidence:
+            if ev.capture in evidence or len(evidence) < 4:
+                frames = evidence.setdefault(ev.capture, set())
+                frames.update(ev.frames[: MAX_EVIDENCE_FRAMES - len(frames)])
+        protocols.update(dict.fromkeys(out.protocols))
+    kept = [f for _size, _first, _n, f in sorted(heap, key=lambda entry: -entry[2])]  # in the order they came
+    if folded:
+        sample = folded[0]
+        names = ", ".join(d.label for d in list(devices.values())[:5])
+        kept.append(Finding(
+            rule_id=sample.rule_id, rule_name=sample.rule_name, severity=sample.severity, subject="flood",
+            message=(f"{seen:,} more {sample.rule_id} findings in this run, folded into one (a flood: at most "
+                     f"{limit} are listed one by one); devices include {names}. The first folded one: "
+                     f"{sample.message}"),
+            first_seen=first, last_seen=last, count=count, devices=tuple(devices.values()), identity=None,
+            evidence=tuple(Evidence(c, tuple(sorted(f))) for c, f in evidence.items()),
+            protocols=tuple(protocols), cause="flood"))
+    return kept

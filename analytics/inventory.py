@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import ipaddress
 import json
@@ -234,6 +235,7 @@ def _ownership(a: Asset) -> tuple[bool, date]:
 _MAC_SPLIT = re.compile(r"[:\-. ]")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def normalise_mac(text: str) -> str | None:
     """ECS notation (`00-1A-2B-3C-4D-5E`) of a MAC in any common notation, or None.
 

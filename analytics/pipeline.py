@@ -27,7 +27,7 @@ from .correlate import Sighting, correlate, router_macs
 from .criticality import Criticality, function_criticality, rank_of
 from .detections import DETECTIONS
 from .detections.base import Context, Detection, moment
-from .findings import DeviceRef, Finding, Role
+from .findings import DeviceRef, Finding, Role, bounded
 from .hostroles import DeclaredRole
 from .identities import Identity
 from .inventory import Inventory, SkippedRow
@@ -126,7 +126,8 @@ def run_audit(
     for d in detections:
         rule = rules.get(d.RULE_ID)
         if rule.enabled:
-            findings.extend(_note_unusable_rows(f, inventory) for f in d.detect(ctx, rule))
+            findings.extend(_note_unusable_rows(f, inventory)
+                            for f in bounded(d.detect(ctx, rule), rules.audit.max_findings_per_rule))
             summary[rule.id] = 0
     findings.sort(key=lambda f: (*rank(f, criticality), f.subject))
     first_ts = min((o.ts for o in obs), default=None)
@@ -153,7 +154,7 @@ def run_audit(
 
 def rank(f: Finding, criticality: Mapping[str, Criticality]) -> tuple[int, int, int, float]:
     """Sort key, best first: severity, devices involved, the most critical device, first seen."""
-    return (-f.severity.rank, -len(f.devices), -_most_critical(f.devices, criticality), f.first_seen)
+    return (-f.severity.rank, -f.device_count, -_most_critical(f.devices, criticality), f.first_seen)
 
 
 def _most_critical(devices: Iterable[DeviceRef], criticality: Mapping[str, Criticality]) -> int:
@@ -174,7 +175,14 @@ class SummaryLine:
 
     findings: tuple[Finding, ...]
     devices: tuple[DeviceRef, ...]
-    """Every device of the findings, once each."""
+    """Every device the findings list, once each."""
+    more_devices: int = 0
+    """Devices the findings count beyond those they list (`Finding.more_devices`)."""
+
+    @property
+    def device_count(self) -> int:
+        """Every device involved."""
+        return len(self.devices) + self.more_devices
 
     @property
     def first(self) -> Finding:
@@ -191,11 +199,11 @@ def summary_lines(findings: Sequence[Finding], criticality: Mapping[str, Critica
     for group in groups.values():
         group.sort(key=lambda f: (*rank(f, criticality), f.subject))
         devices = {d.key: d for f in group for d in f.devices}
-        lines.append(SummaryLine(tuple(group), tuple(devices.values())))
+        lines.append(SummaryLine(tuple(group), tuple(devices.values()), sum(f.more_devices for f in group)))
 
     def line_rank(line: SummaryLine) -> tuple[int, int, int, float, str]:
         f = line.first
-        return (-f.severity.rank, -len(line.devices), -_most_critical(line.devices, criticality),
+        return (-f.severity.rank, -line.device_count, -_most_critical(line.devices, criticality),
                 min(x.first_seen for x in line.findings), f.subject)
 
     return sorted(lines, key=line_rank)
@@ -256,13 +264,13 @@ def render_summary(result: AuditResult, rules: RuleSet, top: int = 10) -> str:
             lines.append(f"  [{f.severity.value}] {f.rule_id}: {f.message}")
         else:
             lines.append(f"  [{f.severity.value}] {f.rule_id} x{len(line.findings)}: {f.cause}, "
-                         f"{len(line.devices)} devices")
+                         f"{line.device_count} devices")
         for d in line.devices[:MAX_DEVICES_PER_LINE]:
             where = ", ".join(x for x in (d.mac or "", *d.ips) if x)
             how = "registered owner" if d.role is Role.REGISTERED_OWNER else f"matched by {d.match}"
             lines.append(f"      - {d.label} [{where}] {how}")
-        if len(line.devices) > MAX_DEVICES_PER_LINE:
-            lines.append(f"      - ... {len(line.devices) - MAX_DEVICES_PER_LINE} more devices")
+        if line.device_count > MAX_DEVICES_PER_LINE:
+            lines.append(f"      - ... {line.device_count - MAX_DEVICES_PER_LINE:,} more devices")
     if not result.findings:
         lines.append("")
         lines.append("No findings.")

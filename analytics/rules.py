@@ -1,9 +1,10 @@
 """Rules are data: `rules/*.yaml` -> frozen `Rule` objects, loaded once at startup.
 
 A rules file is a mapping with `rules:` (a list) and optionally `correlation:` (the
-routed-segment guard's thresholds), `clinical_functions:` (criticality by clinical function,
-`analytics.criticality`), `roles:` (the fan-out that makes a poller or a relay) and
-`vendor_accounts:` (the user names of vendors' service staff, `analytics.roles`). A rule:
+routed-segment guard's thresholds), `audit:` (`AuditSettings`: what one run may hold),
+`clinical_functions:` (criticality by clinical function, `analytics.criticality`), `roles:` (the
+fan-out that makes a poller or a relay) and `vendor_accounts:` (the user names of vendors' service
+staff, `analytics.roles`). A rule:
 
     - id: long-lived-certificate        # a detection module's RULE_ID: the contract
       name: Long-lived client certificate
@@ -34,10 +35,11 @@ from .criticality import ClinicalFunctions, read_clinical_functions
 from .roles import RoleSettings, VendorAccount, read_vendor_accounts
 
 _RULE_KEYS = {"id", "name", "severity", "description", "enabled", "headline", "params"}
-_FILE_KEYS = {"rules", "correlation", "clinical_functions", "roles", "vendor_accounts", "remote_access",
-              "http_api_keys"}
+_FILE_KEYS = {"rules", "correlation", "audit", "clinical_functions", "roles", "vendor_accounts", "remote_access",
+              "http_api_keys", "sensor"}
 """`remote_access` is the sensor's vendor catalog (`sensor.catalog`), `http_api_keys` where the
-HTTP extractor looks for API keys (`sensor.protocols.http`): the sensor's, kept beside their rules."""
+HTTP extractor looks for API keys (`sensor.protocols.http`), `sensor` its memory caps
+(`sensor.limits`): the sensor's, kept beside their rules."""
 
 
 class Severity(StrEnum):
@@ -96,11 +98,22 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """What one run keeps of one rule (`audit:` in rules/*.yaml)."""
+
+    max_findings_per_rule: int = 200
+    """Past this many findings of one rule in one run (a flood: 200,000 sources trying one
+    community), the rule's findings with the fewest devices are folded into one `flood`
+    finding with their count, so alerts, state and memory stay bounded."""
+
+
+@dataclass(frozen=True, slots=True)
 class RuleSet:
-    """Every rule by id, plus the correlation settings."""
+    """Every rule by id, plus the correlation and audit settings."""
 
     rules: Mapping[str, Rule] = field(default_factory=dict)
     correlation: CorrelationSettings = field(default_factory=CorrelationSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
     clinical_functions: ClinicalFunctions = field(default_factory=dict)
     """Criticality by clinical function, for ranking findings."""
     roles: RoleSettings = field(default_factory=RoleSettings)
@@ -141,6 +154,7 @@ def read_rules(rules_dir: str | Path, detections: Iterable[Declares]) -> RuleSet
     rules: dict[str, Rule] = {}
     correlation = CorrelationSettings()
     correlation_from = ""
+    audit = AuditSettings()
     clinical: ClinicalFunctions = {}
     sections: dict[str, str] = {}
     """Once-only sections (`roles`, `vendor_accounts`) -> the file that defined them."""
@@ -163,6 +177,10 @@ def read_rules(rules_dir: str | Path, detections: Iterable[Declares]) -> RuleSet
                 raise RuleError(path, "correlation", f"defined twice (also in {correlation_from})")
             correlation_from = str(path)
             correlation = _dataclass_from(CorrelationSettings, doc["correlation"], path, "correlation")
+        if "audit" in doc:
+            audit = _dataclass_from(AuditSettings, doc["audit"], path, "audit")
+            if audit.max_findings_per_rule < 1:
+                raise RuleError(path, "audit", "max_findings_per_rule must be at least 1")
         if "clinical_functions" in doc:
             if clinical:
                 raise RuleError(path, "clinical_functions", "defined in two files")
@@ -193,7 +211,7 @@ def read_rules(rules_dir: str | Path, detections: Iterable[Declares]) -> RuleSet
     for rule_id in declared:
         if rule_id not in rules:
             raise RuleError(rules_dir, rule_id, "no rule for this detection (add it, or set enabled: false)")
-    return RuleSet(rules, correlation, clinical, roles, accounts)
+    return RuleSet(rules, correlation, audit, clinical, roles, accounts)
 
 
 def _rule(path: Path, entry: Any, declared: Mapping[str, type]) -> Rule:

@@ -58,21 +58,40 @@ class StateError(Exception):
     """The state database cannot be opened or is not ours."""
 
 
-class State:
-    """One open state database (`:memory:` for a throw-away run)."""
+DEFAULT_BUSY_TIMEOUT = 600.0
+"""Seconds a run waits for another run that holds the state (`--state-timeout`)."""
 
-    def __init__(self, path: str | Path) -> None:
+
+class State:
+    """One open state database (`:memory:` for a throw-away run).
+
+    Runs on one database take turns: opened `exclusive`, the state holds SQLite's write lock
+    from the start (readers such as `trustwatch alerts` still read), so a second audit waits
+    up to `timeout` seconds before it reads anything, then fails with StateError. A run that
+    stops half-way (disk full, a crash, kill -9) leaves the state as it was before it: its
+    writes are one transaction."""
+
+    def __init__(self, path: str | Path, timeout: float = DEFAULT_BUSY_TIMEOUT, exclusive: bool = False) -> None:
         self.path = str(path)
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path)
+            self.db = sqlite3.connect(self.path, timeout=timeout)
+            self.db.execute("BEGIN IMMEDIATE")
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
                 raise StateError(f"{self.path}: state schema version {version}, expected {SCHEMA_VERSION}")
-            self.db.executescript(_SCHEMA)
-            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if version == 0:
+                self.db.executescript(_SCHEMA)  # commits
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self.db.commit()
+            if exclusive:
+                self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e) or "busy" in str(e):
+                raise StateError(f"{self.path}: another run is using the state database; waited {timeout:g} s "
+                                 "(--state-timeout)") from None
+            raise StateError(f"{self.path}: cannot open the state database: {e}") from None
         except (sqlite3.Error, OSError) as e:
             raise StateError(f"{self.path}: cannot open the state database: {e}") from None
 

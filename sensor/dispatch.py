@@ -40,7 +40,7 @@ _DIRECTIONS = (Direction.ORIG, Direction.RESP)
 class Session:
     """Dispatch state of one flow."""
 
-    __slots__ = ("bufs", "extractor", "inspected", "pending", "probe_bufs", "probes", "spans",
+    __slots__ = ("bufs", "extractor", "held", "inspected", "pending", "probe_bufs", "probes", "spans",
                  "stopped")
 
     def __init__(self) -> None:
@@ -54,6 +54,8 @@ class Session:
         self.pending: list[set[int]] = [set(), set()]
         """Frames consumed since the direction's last observation: its evidence."""
         self.stopped = [False, False]
+        self.held = 0
+        """What the extractor keeps of its own, as last counted in the table's `buffered`."""
 
 
 class Dispatcher:
@@ -197,12 +199,17 @@ class Dispatcher:
                 self._stop(flow, sess, d, ts, out)
                 return
             self._drain_weirds(ext)
+            held = ext.held
+            if held != sess.held:
+                self._table.buffered += held - sess.held
+                sess.held = held
+            if self._table.buffered > self._table.limits.parser_memcap and (used <= 0 or held):
+                self._table.stats.over_memory += 1  # this direction needs more than there is
+                self._stop(flow, sess, d, ts, out)
+                return
             if used <= 0:
                 if len(buf) > ext.budget:
                     self._weirds.add(f"{ext.name}_message_too_large")
-                    self._stop(flow, sess, d, ts, out)
-                elif self._table.buffered > self._table.limits.parser_memcap:
-                    self._table.stats.over_memory += 1
                     self._stop(flow, sess, d, ts, out)
                 return
             self._consume(sess, d, min(used, len(buf)))
@@ -267,7 +274,7 @@ class Dispatcher:
     def _finish(self, flow: Flow, sess: Session, ts: float, out: list[Observation]) -> None:
         """The flow is done: conclude, free every buffer, and leave it to the counters."""
         self._close(flow, sess, ts, out)
-        self._table.buffered -= len(sess.bufs[0]) + len(sess.bufs[1])
+        self._table.buffered -= len(sess.bufs[0]) + len(sess.bufs[1]) + sess.held
         flow.session = None
         self._table.release_streams(flow)
         flow.done = True
@@ -276,6 +283,7 @@ class Dispatcher:
         """The extractor handed the connection over (to TLS): conclude it, then identify the
         bytes it left, and all that follows, as a new stream."""
         self._close(flow, sess, ts, out)
+        self._table.buffered -= sess.held
         rest = []
         for d in (0, 1):
             buf, start = sess.bufs[d], 0

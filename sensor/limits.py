@@ -3,7 +3,7 @@ has one, each cap counts when it bites, and none is a secret knob.
 
 Defaults suit one clinical segment on a small machine (the whole sensor stays within a few
 hundred MB on any traffic); a site changes them in the `sensor:` section of its rules
-(`rules/sensor.yaml`) or with the command line's `--memcap NAME=SIZE`.
+(`rules/sensor.yaml`, read by `sensor.siterules`) or with the command line's `--memcap NAME=SIZE`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from .yamlfile import RulesFileError
 
 MB = 1 << 20
 
@@ -49,8 +51,8 @@ FIELDS = {f.name: f for f in dataclasses.fields(SensorLimits)}
 _SIZE = re.compile(r"^\s*(\d+)\s*([kKmMgG]?)[bB]?\s*$")
 
 
-class LimitsError(ValueError):
-    """A cap that is not a known name with a positive size; the message says which."""
+class LimitsError(RulesFileError):
+    """A cap that is not a known name with a positive size; the message says which and where."""
 
 
 def parse_size(text: Any) -> int:
@@ -79,3 +81,17 @@ def with_overrides(base: SensorLimits, overrides: dict[str, Any], where: str) ->
         except LimitsError as e:
             raise LimitsError(f"{where}: {name}: {e}") from None
     return dataclasses.replace(base, **changes)
+
+
+DEFRAG_CAPS = {"ip_frag_memory_full": "defrag_memcap", "ip_frag_table_full": "defrag_datagrams",
+               "ip_frag_too_many": "defrag_fragments"}
+"""Weirds that are a defragmentation cap biting -> the cap."""
+
+
+def memcap_drops(flows: dict[str, int], weirds: dict[str, int]) -> dict[str, int]:
+    """What each memory cap dropped, by its `sensor.limits` name (zeros included)."""
+    drops = {"max_flows": flows.get("evicted", 0), "parser_memcap": flows.get("over_memory", 0),
+             "reassembly_memcap": flows.get("reassembly_memcap", 0)}
+    for weird, cap in DEFRAG_CAPS.items():
+        drops[cap] = drops.get(cap, 0) + weirds.get(weird, 0)
+    return drops

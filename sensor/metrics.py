@@ -8,7 +8,7 @@ by code: action, protocol -- never a device, address or credential.
 
     trustwatch_packets_total, _bytes_total, _kernel_packets_total, _kernel_drops_total,
     _flows_active, _flows_created_total, _flows_expired_total, _flows_evicted_total,
-    _parse_errors_total{protocol}, _inspected_bytes_total, _skipped_bytes_total,
+    _memcap_drops_total{cap}, _parse_errors_total{protocol}, _inspected_bytes_total, _skipped_bytes_total,
     _last_packet_timestamp_seconds, _observations_total{action,protocol},
     _cleartext_credentials_total{protocol}
 """
@@ -24,41 +24,60 @@ from typing import Any
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from .limits import memcap_drops
 from .live import LiveCapture
 from .records import CredentialSeen, Observation, SecretKind
-from .sense import Sensor
+from .sense import SenseReport, Sensor
 
 
 @dataclass(frozen=True)
 class SensorSnapshot:
-    """The counters of a sensor reading a live capture, at one moment."""
+    """The counters of a sensor at one moment: reading a live capture, or done with files
+    (then the kernel's counters and the wire bytes are None: not known)."""
 
     packets: int = 0
-    wire_bytes: int = 0
-    kernel_packets: int = 0
-    kernel_drops: int = 0
+    wire_bytes: int | None = 0
+    kernel_packets: int | None = 0
+    kernel_drops: int | None = 0
     flows_active: int = 0
     flows_created: int = 0
     flows_expired: int = 0
     flows_evicted: int = 0
+    memcap_drops: dict[str, int] = field(default_factory=dict)
+    """Cap (`sensor.limits` name) -> what it dropped."""
     parse_errors: dict[str, int] = field(default_factory=dict)
     """Protocol -> weirds counted for it (`<proto>_<problem>`)."""
     inspected_bytes: int = 0
     last_packet_ts: float | None = None
 
 
+def _parse_errors(weirds: dict[str, int]) -> dict[str, int]:
+    errors: Counter[str] = Counter()
+    for name, n in weirds.items():
+        errors[name.split("_", 1)[0]] += n
+    return dict(errors)
+
+
 def sensor_snapshot(sensor: Sensor, capture: LiveCapture) -> SensorSnapshot:
     """A `SensorSnapshot` of `sensor` and the live capture it reads."""
     flows = sensor.flow_counters()
-    errors: Counter[str] = Counter()
-    for name, n in sensor.report.weirds.counts.copy().items():
-        errors[name.split("_", 1)[0]] += n
+    weirds = dict(sensor.report.weirds.counts.copy())
     return SensorSnapshot(packets=capture.frames, wire_bytes=capture.wire_bytes,
                           kernel_packets=capture.kernel.packets, kernel_drops=capture.kernel.drops,
                           flows_active=len(sensor.table), flows_created=flows["created"],
                           flows_expired=flows["expired"], flows_evicted=flows["evicted"],
-                          parse_errors=dict(errors), inspected_bytes=sensor.report.inspected_bytes,
-                          last_packet_ts=capture.last_ts)
+                          memcap_drops=memcap_drops(flows, weirds), parse_errors=_parse_errors(weirds),
+                          inspected_bytes=sensor.report.inspected_bytes, last_packet_ts=capture.last_ts)
+
+
+def report_snapshot(report: SenseReport) -> SensorSnapshot:
+    """A `SensorSnapshot` of a finished read of capture files (an audit's metrics)."""
+    weirds = dict(report.weirds.counts)
+    flows = report.flows
+    return SensorSnapshot(packets=report.frames, wire_bytes=None, kernel_packets=None, kernel_drops=None,
+                          flows_active=0, flows_created=flows.get("created", 0), flows_expired=flows.get("expired", 0),
+                          flows_evicted=flows.get("evicted", 0), memcap_drops=memcap_drops(flows, weirds),
+                          parse_errors=_parse_errors(weirds), inspected_bytes=report.inspected_bytes)
 
 
 class SensorMetrics:
@@ -105,13 +124,15 @@ class SensorMetrics:
 
 def _health(s: SensorSnapshot) -> Iterator[Metric]:
     yield CounterMetricFamily("trustwatch_packets", "Frames read.", value=s.packets)
-    yield CounterMetricFamily("trustwatch_bytes", "Frame bytes on the wire.", value=s.wire_bytes)
-    yield CounterMetricFamily("trustwatch_skipped_bytes", "Bytes of done flows, only counted in bulk.",
-                              value=max(0, s.wire_bytes - s.inspected_bytes))
-    yield CounterMetricFamily("trustwatch_kernel_packets", "Frames the kernel passed to the capture, drops included.",
-                              value=s.kernel_packets)
-    yield CounterMetricFamily("trustwatch_kernel_drops", "Frames the kernel dropped because the capture ring was full.",
-                              value=s.kernel_drops)
+    if s.wire_bytes is not None:
+        yield CounterMetricFamily("trustwatch_bytes", "Frame bytes on the wire.", value=s.wire_bytes)
+        yield CounterMetricFamily("trustwatch_skipped_bytes", "Bytes of done flows, only counted in bulk.",
+                                  value=max(0, s.wire_bytes - s.inspected_bytes))
+    if s.kernel_packets is not None and s.kernel_drops is not None:
+        yield CounterMetricFamily("trustwatch_kernel_packets",
+                                  "Frames the kernel passed to the capture, drops included.", value=s.kernel_packets)
+        yield CounterMetricFamily("trustwatch_kernel_drops",
+                                  "Frames the kernel dropped because the capture ring was full.", value=s.kernel_drops)
     yield CounterMetricFamily("trustwatch_inspected_bytes", "Bytes of frames decoded and inspected in full.",
                               value=s.inspected_bytes)
     yield GaugeMetricFamily("trustwatch_flows_active", "Flows in the flow table.", value=s.flows_active)
@@ -120,6 +141,9 @@ def _health(s: SensorSnapshot) -> Iterator[Metric]:
                               value=s.flows_expired)
     yield CounterMetricFamily("trustwatch_flows_evicted", "Flows pushed out of a full flow table.",
                               value=s.flows_evicted)
+    yield labelled(CounterMetricFamily, "trustwatch_memcap_drops",
+                   "What each memory cap dropped (flows, parser directions, out-of-order segments, fragments).",
+                   ("cap",), s.memcap_drops)
     yield labelled(CounterMetricFamily, "trustwatch_parse_errors",
                    "Malformed or unexpected data, by protocol (weirds).", ("protocol",),
                    {(k,): v for k, v in s.parse_errors.items()})

@@ -93,18 +93,20 @@ class Sensor:
 
     def __init__(
         self, extractors: Iterable[type[Extractor]] = EXTRACTORS, secrets: SecretHasher = EPHEMERAL,
-        rules_dir: Path = RULES_DIR, *, live: bool = False,
+        rules_dir: Path = RULES_DIR, memcaps: dict[str, str] | None = None, *, live: bool = False,
     ) -> None:
-        """`rules_dir`: where the sensor's rules are, the remote-access catalog and the HTTP
-        API-key names; a broken one raises `RulesFileError` before anything is read. `live`:
-        a remote-access session is reported when it is recognised, and again when it ends."""
-        rules = load_sensor_rules(rules_dir)
+        """`rules_dir`: where the sensor's rules are, the remote-access catalog, the HTTP
+        API-key names and the memory caps (`memcaps` overrides them); a broken one raises
+        `RulesFileError` before anything is read. `live`: a remote-access session is reported
+        when it is recognised, and again when it ends."""
+        rules = load_sensor_rules(rules_dir, memcaps)
         extractors = tuple(e.bound(rules) for e in extractors)
+        self.limits = rules.limits
         self.report = SenseReport()
         self.weirds = self.report.weirds
         ports = frozenset(p for e in extractors for p in e.ports)
-        self.table = FlowTable(ports, self._on_remove)
-        self.decoder = Decoder(self.weirds)
+        self.table = FlowTable(ports, self._on_remove, rules.limits)
+        self.decoder = Decoder(self.weirds, rules.limits)
         self.dispatcher = Dispatcher(extractors, self.weirds, self.table, secrets,
                                      RemoteAccessTracker(rules.catalog, announce=live))
         self._out: list[Observation] = []
@@ -288,6 +290,7 @@ class Sensor:
             "expired": s.expired,
             "evicted": s.evicted,
             "over_memory": s.over_memory,
+            "reassembly_memcap": s.reassembly_memcap,
             "retransmissions": s.retransmissions,
             "overlaps": s.overlaps,
             "gaps": s.gaps,
@@ -319,10 +322,11 @@ def sense_paths(
     progress: Callable[[str, int, int, int], None] | None = None,
     secrets: SecretHasher = EPHEMERAL,
     rules_dir: Path = RULES_DIR,
+    memcaps: dict[str, str] | None = None,
 ) -> tuple[Iterator[Observation], SenseReport]:
     """Observations of every capture under `paths`, and the report filled in as they go.
-    Raises `RulesFileError` (before reading) when the sensor's rules are broken."""
-    sensor = Sensor(secrets=secrets, rules_dir=rules_dir)
+    Raises `RulesFileError` (before reading) when the sensor's rules or caps are broken."""
+    sensor = Sensor(secrets=secrets, rules_dir=rules_dir, memcaps=memcaps)
 
     def run() -> Iterator[Observation]:
         start = time.perf_counter()

@@ -1,4 +1,5 @@
-"""The sensor's share of `rules/`: the remote-access catalog and the HTTP API-key names.
+"""The sensor's share of `rules/`: the remote-access catalog, the HTTP API-key names and the
+memory caps (`sensor.yaml`).
 
 Loaded once at start-up from the directory `--rules` names, and handed to every extractor
 class (`Extractor.bound`), so a site that adds a vendor or an API-key header changes no code.
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import Catalog, load_catalog
+from .limits import DEFAULT_LIMITS, SensorLimits, with_overrides
 from .yamlfile import RULES_DIR, RulesFileError, read_rules_file
 
 
@@ -41,15 +43,31 @@ def _names(path: Path, section: dict[str, Any], key: str) -> frozenset[str]:
     return frozenset(v.strip().lower() for v in value)
 
 
+def load_limits(path: Path) -> SensorLimits:
+    """The `sensor:` caps of `path` over the defaults; a missing file: the defaults."""
+    if not path.exists():
+        return DEFAULT_LIMITS
+    doc = read_rules_file(path)
+    section = doc.get("sensor") if isinstance(doc, dict) else None
+    if not isinstance(section, dict):
+        raise RulesFileError(f"{path}: expected a `sensor:` mapping of caps")
+    return with_overrides(DEFAULT_LIMITS, section, f"{path}: sensor")
+
+
 @dataclass(frozen=True, slots=True)
 class SensorRules:
-    """What the extractors and the remote-access tracker are bound to."""
+    """What the extractors, the remote-access tracker and the flow table are bound to."""
 
     catalog: Catalog
     api_keys: ApiKeyNames
+    limits: SensorLimits = DEFAULT_LIMITS
 
 
-def load_sensor_rules(rules_dir: Path = RULES_DIR) -> SensorRules:
-    """The sensor rules of `rules_dir` (`remote_access.yaml`, `credentials.yaml`)."""
+def load_sensor_rules(rules_dir: Path = RULES_DIR, memcaps: dict[str, str] | None = None) -> SensorRules:
+    """The sensor rules of `rules_dir` (`remote_access.yaml`, `credentials.yaml`, `sensor.yaml`),
+    the caps in `memcaps` (`--memcap NAME=SIZE`) over the file's."""
+    limits = load_limits(rules_dir / "sensor.yaml")
+    if memcaps:
+        limits = with_overrides(limits, memcaps, "--memcap")
     return SensorRules(load_catalog(rules_dir / "remote_access.yaml"),
-                       load_api_key_names(rules_dir / "credentials.yaml"))
+                       load_api_key_names(rules_dir / "credentials.yaml"), limits)

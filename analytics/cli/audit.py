@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -21,22 +22,34 @@ from dataclasses import dataclass
 from typing import IO
 
 from ...sensor.ecs import read_observations
+from ...sensor.metrics import report_snapshot
+from ...sensor.output import output_file
 from ...sensor.records import Observation
 from ...sensor.secrets import SecretHasher
+from ...sensor.sense import SenseReport
 from ..alerts import write_alerts
 from ..metrics import DEFAULT_JOB, Metrics
 from ..pipeline import AuditResult, render_summary, run_audit
 from ..remote_access import LedgerEntry, ledger_record
 from ..rules import RuleSet, Severity
-from .options import EXIT_ALERTS, EXIT_ERROR, EXIT_OK, CommandError, add_key_option, site_secrets
-from .sense import sense_files
-from .site import add_input_options, analysis_state, load_site
+from .options import (
+    EXIT_ALERTS,
+    EXIT_ERROR,
+    EXIT_OK,
+    CommandError,
+    add_key_option,
+    add_memcap_option,
+    memcaps,
+    site_secrets,
+)
+from .sense import sense_counters, sense_files
+from .site import add_input_options, analysis_state, load_site, state_path
 
 FAIL_ON = [s.value for s in Severity] + ["never"]
 
-Source = Callable[[SecretHasher], tuple[Iterable[Observation], list[str]]]
-"""Where the observations come from (the sensor, or observation files) and the errors it met;
-raises CommandError when it cannot start."""
+Source = Callable[[SecretHasher], tuple[Iterable[Observation], list[str], SenseReport | None]]
+"""Where the observations come from (the sensor, or observation files), the errors it met and,
+for the sensor, its report; raises CommandError when it cannot start."""
 
 
 def add_audit_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,6 +57,7 @@ def add_audit_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     audit = subparsers.add_parser("audit", help="sense captures and audit them against the inventory")
     audit.add_argument("paths", nargs="+", metavar="PCAP_OR_DIR", help="capture files or directories")
     _analysis_options(audit)
+    add_memcap_option(audit)
     audit.set_defaults(func=cmd_audit)
 
 
@@ -78,7 +92,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     """`trustwatch analyze`: the analytics on observation files from a sensor."""
 
-    def observations(_secrets: SecretHasher) -> tuple[Iterable[Observation], list[str]]:
+    def observations(_secrets: SecretHasher) -> tuple[Iterable[Observation], list[str], None]:
         errors: list[str] = []
 
         def run() -> Iterable[Observation]:
@@ -88,25 +102,25 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 except (OSError, UnicodeDecodeError) as e:
                     errors.append(f"{path}: cannot read: {e}")
 
-        return run(), errors
+        return run(), errors, None
 
     return _analyse(args, observations)
 
 
 def sensed(args: argparse.Namespace) -> Source:
-    """The sensor on `args.paths`, with the site's sensor rules (`args.rules`)."""
+    """The sensor on `args.paths`, with the site's sensor rules (`args.rules`); once read, its
+    warnings and counters (frames, flows, what the memory caps dropped, weirds) on stderr."""
 
-    def observations(secrets: SecretHasher) -> tuple[Iterable[Observation], list[str]]:
-        obs, report = sense_files(args.paths, secrets, args.rules)
+    def observations(secrets: SecretHasher) -> tuple[Iterable[Observation], list[str], SenseReport]:
+        obs, report = sense_files(args.paths, secrets, args.rules, memcaps(args))
         errors: list[str] = []
 
         def run() -> Iterable[Observation]:
             yield from obs
             errors.extend(report.errors())
-            for line in report.warnings():
-                sys.stderr.write(f"trustwatch: {line}\n")
+            sys.stderr.writelines(f"trustwatch: {line}\n" for line in report.warnings() + sense_counters(report))
 
-        return run(), errors
+        return run(), errors, report
 
     return observations
 
@@ -126,16 +140,20 @@ def run_analysis(args: argparse.Namespace, source: Source) -> Analysis:
     """Set up, read and correlate; CommandError when the run cannot start."""
     secrets = site_secrets(args.key_file)
     site = load_site(args)
-    observations, errors = source(secrets)
+    observations, errors, report = source(secrets)
     state = analysis_state(args)
     metrics = Metrics()
     try:
         result = run_audit(metrics.sensor.observe(observations), site.inventory, site.rules, state, site.exceptions,
                            source=" ".join(args.paths), secrets=secrets, windows=site.windows, site=site.scope,
                            roles=site.roles)
-    finally:
         if state is not None:
             state.close()
+    except sqlite3.Error as e:  # a full disk: the state stays as it was before the run
+        raise CommandError(f"trustwatch: cannot record the run in {state_path(args.state)}: {e}; "
+                           "the state is unchanged, no alerts written") from None
+    if report is not None:
+        metrics.sensor.update(report_snapshot(report))
     return Analysis(result, site.rules, metrics, errors)
 
 
@@ -181,14 +199,12 @@ def _export_metrics(args: argparse.Namespace, run: Analysis) -> None:
 
 
 def _write_alerts(target: str, result: AuditResult) -> None:
-    if target == "-":
-        write_alerts(result.findings, sys.stdout)
-        return
     try:
-        with open(target, "w", encoding="utf-8") as out:
+        with output_file(target) as out:
             write_alerts(result.findings, out)
     except OSError as e:
-        raise CommandError(f"trustwatch: cannot write alerts: {e}") from None
+        raise CommandError(f"trustwatch: cannot write alerts to {target}: {e.strerror or e}; "
+                           "nothing written (the state has them)") from None
 
 
 def write_ledger(out: IO[str], entries: Iterable[LedgerEntry]) -> None:
@@ -199,7 +215,8 @@ def write_ledger(out: IO[str], entries: Iterable[LedgerEntry]) -> None:
 
 def _write_ledger(path: str, result: AuditResult) -> None:
     try:
-        with open(path, "w", encoding="utf-8") as out:
+        with output_file(path) as out:
             write_ledger(out, result.ledger)
     except OSError as e:
-        raise CommandError(f"trustwatch: cannot write the ledger: {e}") from None
+        raise CommandError(f"trustwatch: cannot write the ledger to {path}: {e.strerror or e}; "
+                           "nothing written") from None

@@ -35,7 +35,15 @@ from ..findings import Finding
 from ..metrics import Metrics
 from ..pipeline import run_audit
 from ..state import State
-from .options import EXIT_OK, CommandError, add_key_option, add_metrics_endpoint_options, site_secrets
+from .options import (
+    EXIT_OK,
+    CommandError,
+    add_key_option,
+    add_memcap_option,
+    add_metrics_endpoint_options,
+    memcaps,
+    site_secrets,
+)
 from .sense import live_sensor, open_capture
 from .site import Site, add_input_options, analysis_state, load_site
 
@@ -60,6 +68,7 @@ def add_monitor_command(subparsers: argparse._SubParsersAction[argparse.Argument
     p.add_argument("--window", type=int, default=MAX_WINDOW, metavar="N",
                    help=f"observations held for the analytics before they are recorded (default: {MAX_WINDOW})")
     add_key_option(p)
+    add_memcap_option(p)
     p.set_defaults(func=cmd_monitor)
 
 
@@ -68,9 +77,9 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     err = sys.stderr
     secrets = site_secrets(args.key_file)
     site = load_site(args)
-    sensor = live_sensor(secrets, args.rules)
+    sensor = live_sensor(secrets, args.rules, memcaps(args))
     with ExitStack() as opened:
-        state = analysis_state(args)
+        state = analysis_state(args, exclusive=False)
         if state is not None:
             opened.callback(state.close)
         out = _alerts_out(args.alerts)

@@ -41,6 +41,26 @@ def site_secrets(key_file: str | None) -> SecretHasher:
         raise CommandError(f"trustwatch: {e}") from None
 
 
+def add_memcap_option(p: argparse.ArgumentParser) -> None:
+    """`--memcap NAME=SIZE`, repeatable: one of the sensor's memory caps for this run, over the
+    `sensor:` section of the rules (`rules/sensor.yaml` lists them)."""
+    p.add_argument("--memcap", action="append", type=_memcap, default=[], metavar="NAME=SIZE",
+                   help="a sensor memory cap for this run, e.g. reassembly_memcap=128M (rules/sensor.yaml "
+                        "lists them)")
+
+
+def memcaps(args: argparse.Namespace) -> dict[str, str]:
+    """The `--memcap` options as name -> size."""
+    return dict(args.memcap)
+
+
+def _memcap(text: str) -> tuple[str, str]:
+    name, sep, size = text.partition("=")
+    if not sep or not name.strip() or not size.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=SIZE")
+    return name.strip(), size.strip()
+
+
 def warn(message: str) -> None:
     """A problem that does not stop the command, on stderr."""
     sys.stderr.write(f"trustwatch: warning: {message}\n")

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from ...sensor.ecs import write_jsonl
+from ...sensor.limits import memcap_drops
 from ...sensor.live import LiveCapture, LiveError
+from ...sensor.output import STDOUT, output_file
 from ...sensor.records import Observation
 from ...sensor.secrets import SecretHasher
 from ...sensor.sense import SenseReport, Sensor, sense_paths, terminal_progress
@@ -28,7 +30,9 @@ from .options import (
     EXIT_OK,
     CommandError,
     add_key_option,
+    add_memcap_option,
     add_metrics_endpoint_options,
+    memcaps,
     site_secrets,
 )
 
@@ -47,12 +51,13 @@ def add_sense_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     sense.add_argument("--bpf", metavar="FILTER", help="live capture filter (tcpdump syntax)")
     add_metrics_endpoint_options(sense)
     sense.add_argument("-o", "--output", metavar="FILE",
-                       help="write JSON lines here (default: standard output)")
+                       help="write JSON lines here, whole or not at all ('-' or none: standard output)")
     sense.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
     sense.add_argument("--rules", type=Path, default=RULES_DIR, metavar="DIR",
                        help="rules directory: the remote-access catalog and HTTP API-key names "
                             "(default: the repository's rules/)")
     add_key_option(sense)
+    add_memcap_option(sense)
     sense.set_defaults(func=cmd_sense)
 
 
@@ -61,34 +66,33 @@ def cmd_sense(args: argparse.Namespace) -> int:
     secrets = site_secrets(args.key_file)
     if args.interface:
         return _sense_interface(args, secrets)
-    observations, report = sense_files(args.read, secrets, args.rules)
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as out:
+    observations, report = sense_files(args.read, secrets, args.rules, memcaps(args))
+    try:
+        with output_file(args.output or STDOUT) as out:
             write_jsonl(observations, out)
-    else:
-        write_jsonl(observations, sys.stdout)
-        sys.stdout.flush()
+    except OSError as e:
+        raise CommandError(f"trustwatch: cannot write {args.output}: {e.strerror or e}; nothing written") from None
     print_sense_report(report, sys.stderr, verbose=not args.quiet)
     return EXIT_ERROR if report.failed or not report.captures else EXIT_OK
 
 
-def sense_files(paths: Iterable[str], secrets: SecretHasher, rules_dir: Path) -> tuple[Iterator[Observation],
-                                                                                       SenseReport]:
+def sense_files(paths: Iterable[str], secrets: SecretHasher, rules_dir: Path,
+                caps: dict[str, str]) -> tuple[Iterator[Observation], SenseReport]:
     """The sensor on the captures under `paths` (a progress line on a terminal): its
     observations and the report filled in as they go; CommandError when the sensor's rules
     in `rules_dir` are broken."""
     try:
-        return sense_paths(paths, terminal_progress(), secrets, rules_dir)
+        return sense_paths(paths, terminal_progress(), secrets, rules_dir, caps)
     except RulesFileError as e:
         raise CommandError(f"trustwatch: {e}") from None
 
 
-def live_sensor(secrets: SecretHasher, rules_dir: Path) -> Sensor:
+def live_sensor(secrets: SecretHasher, rules_dir: Path, caps: dict[str, str]) -> Sensor:
     """The sensor for a live interface, with the site's rules in `rules_dir` (the catalog and
     API-key names), reporting remote-access sessions when they start; CommandError when the rules
     are broken."""
     try:
-        return Sensor(secrets=secrets, rules_dir=rules_dir, live=True)
+        return Sensor(secrets=secrets, rules_dir=rules_dir, memcaps=caps, live=True)
     except RulesFileError as e:
         raise CommandError(f"trustwatch: {e}") from None
 
@@ -110,7 +114,7 @@ def _sense_interface(args: argparse.Namespace, secrets: SecretHasher) -> int:
     from ...sensor.metrics import SensorMetrics
 
     err = sys.stderr
-    sensor = live_sensor(secrets, args.rules)
+    sensor = live_sensor(secrets, args.rules, memcaps(args))
     metrics = SensorMetrics()
     capture = open_capture(args, metrics)
     stop = StopSignal()
@@ -142,19 +146,18 @@ def _sense_interface(args: argparse.Namespace, secrets: SecretHasher) -> int:
 
 def print_sense_report(report: SenseReport, out: IO[str], verbose: bool = True) -> None:
     """Problems always, one line each naming the file; the summary unless quiet."""
-    for line in report.errors() + report.warnings():
-        out.write(f"trustwatch: {line}\n")
-    if not verbose:
-        return
+    lines = report.errors() + report.warnings() + (sense_counters(report) if verbose else [])
+    out.writelines(f"trustwatch: {line}\n" for line in lines)
+
+
+def sense_counters(report: SenseReport) -> list[str]:
+    """What a read did, for the analyst: totals, what each memory cap dropped (when one bit),
+    the most frequent weirds."""
     rate = report.frames / report.seconds if report.seconds else 0.0
-    out.write(
-        f"trustwatch: {len(report.captures)} capture(s), {report.frames:,} frames, "
-        f"{report.observations:,} observations, {report.flows.get('created', 0):,} flows "
-        f"in {report.seconds:.2f} s ({rate:,.0f} frames/s)\n"
-    )
-    flows = report.flows
-    if flows.get("evicted") or flows.get("over_memory"):
-        out.write(f"trustwatch: flow table full: {flows['evicted']:,} flows evicted, "
-                  f"{flows['over_memory']:,} directions dropped over the memory cap\n")
-    for line in report.weirds.summary()[:20]:
-        out.write(f"trustwatch: weird {line}\n")
+    lines = [f"{len(report.captures)} capture(s), {report.frames:,} frames, {report.observations:,} observations, "
+             f"{report.flows.get('created', 0):,} flows in {report.seconds:.2f} s ({rate:,.0f} frames/s)"]
+    drops = {cap: n for cap, n in memcap_drops(report.flows, dict(report.weirds.counts)).items() if n}
+    if drops:
+        lines.append("memory caps bit (rules/sensor.yaml, --memcap): "
+                     + ", ".join(f"{cap} dropped {n:,}" for cap, n in drops.items()))
+    return lines + [f"weird {line}" for line in report.weirds.summary()[:20]]

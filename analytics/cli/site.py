@@ -31,7 +31,7 @@ from ..pipeline import load_rules
 from ..remote_access import ApprovalWindow, ApprovalWindowsError, load_windows
 from ..rules import RuleError, RuleSet
 from ..scope import SiteError, SiteFile, SiteScope, load_site_file
-from ..state import State, StateError
+from ..state import DEFAULT_BUSY_TIMEOUT, State, StateError
 from ..suppressions import Suppression, SuppressionsError, load_suppressions
 from .options import CommandError, warn
 
@@ -63,6 +63,9 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
     state.add_argument("--state", type=Path, default=None, metavar="DB",
                        help=f"state database (default: {default_state_path()})")
     state.add_argument("--no-state", action="store_true", help="keep no history (a throw-away run)")
+    p.add_argument("--state-timeout", type=float, default=DEFAULT_BUSY_TIMEOUT, metavar="SECONDS",
+                   help="how long to wait for another run using the same state database "
+                        f"(default: {DEFAULT_BUSY_TIMEOUT:g})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,14 +142,17 @@ def state_path(option: Path | None) -> Path:
     return option or default_state_path()
 
 
-def open_state(path: Path) -> State:
-    """The state database at `path`, created if missing; CommandError when it cannot be used."""
+def open_state(path: Path, timeout: float = DEFAULT_BUSY_TIMEOUT, exclusive: bool = False) -> State:
+    """The state database at `path`, created if missing; CommandError when it cannot be used
+    (or another run held it longer than `timeout` seconds)."""
     try:
-        return State(path)
+        return State(path, timeout, exclusive)
     except StateError as e:
         raise CommandError(f"trustwatch: {e}") from None
 
 
-def analysis_state(args: argparse.Namespace) -> State | None:
-    """The state an analysis records into (`--state` or the default), opened; None with `--no-state`."""
-    return None if args.no_state else open_state(state_path(args.state))
+def analysis_state(args: argparse.Namespace, exclusive: bool = True) -> State | None:
+    """The state an analysis records into (`--state` or the default), opened; None with
+    `--no-state`. `exclusive`: held from now to the end of the run, so runs on one state take
+    turns (a monitor, recording a window at a time, does not hold it)."""
+    return None if args.no_state else open_state(state_path(args.state), args.state_timeout, exclusive)

@@ -15,6 +15,7 @@ a stream's head may still grow (the first outcome), the `ParseError` it is elsew
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import ClassVar, TypedDict
@@ -73,6 +74,13 @@ class Extractor(ABC):
         more state says so by overriding this. Never set: datagram protocols whose every
         message counts (DNS, DHCP) are inspected until the flow ends."""
         return self.done
+
+    @property
+    def held(self) -> int:
+        """Bytes the extractor keeps between calls (a handshake message being reassembled, a
+        DTLS fragment table): the dispatcher counts them against the parsers' memory cap. Most
+        keep nothing of their own."""
+        return 0
 
     def count_message(self) -> None:
         """One more message read; at `max_messages` the extractor is done."""
@@ -140,6 +148,17 @@ def reason_text(reason: str | bytes | None) -> str | None:
     text = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else reason
     text = "".join(c if c.isprintable() else " " for c in text).strip()
     return text[:MAX_REASON] or None
+
+
+_QUOTATION = re.compile(rb"(?:^|(?<=\s))['\"`]")
+"""A quotation mark opening a word: where a server starts quoting what it was sent."""
+
+
+def server_words(text: bytes) -> bytes:
+    """A reply's text up to the first quotation, for a `reason`: servers that echo a client's
+    argument quote it (sendmail's `cannot BASE64 decode '...'`, Redis's `unknown command 'AUTH',
+    with args beginning with: '...'`), and that argument may be the secret."""
+    return _QUOTATION.split(text, maxsplit=1)[0]
 
 
 def read_line(buf: bytes, max_line: int, proto: str) -> tuple[bytes, int] | None:

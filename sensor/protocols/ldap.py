@@ -53,8 +53,8 @@ class LdapExtractor(Extractor):
         if len(first) < 8 or first[0] != 0x30:
             return False
         at = 2 + (first[1] & 0x7F if first[1] & 0x80 else 0)
-        if first[at : at + 1] != b"\x02" or not 1 <= first[at + 1] <= 4:
-            return False
+        if len(first) < at + 2 or first[at] != 0x02 or not 1 <= first[at + 1] <= 4:
+            return False  # a long-form length may reach past the bytes seen
         op = at + 2 + first[at + 1]
         return op < len(first) and first[op] in OPERATIONS
 

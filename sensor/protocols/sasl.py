@@ -34,10 +34,12 @@ class SaslLogin:
     fingerprint: Fingerprint | None
 
     def seen(self, ts: float, flow: FlowId, protocol: Proto, presenter: Direction,
-             mechanism: str | None = None) -> CredentialSeen:
-        """The observation, its mechanism labelled `mechanism` (default: the SASL name)."""
+             mechanism: str | None = None, *, attempt: int) -> CredentialSeen:
+        """The observation, its mechanism labelled `mechanism` (default: the SASL name), as the
+        connection's `attempt` (`Extractor.attempt`)."""
         return CredentialSeen(ts=ts, flow=flow, protocol=protocol, presenter=presenter, username=self.username,
-                              **secret_fields(self.kind, self.fingerprint), mechanism=mechanism or self.mechanism)
+                              **secret_fields(self.kind, self.fingerprint), mechanism=mechanism or self.mechanism,
+                              attempt=attempt)
 
 
 class SaslExchange:

@@ -6,11 +6,16 @@ with `Authorization:` or `Proxy-Authorization: Digest username=.., realm=.., res
 response, nothing to fingerprint (it changes with every nonce), so it is never kept. An empty
 response (a first REGISTER announcing its user) is a name without a secret.
 
+The final response with the request's Call-ID and CSeq answers it (8.1.3.3; 1xx are
+provisional): 2xx accepted; 403 refused; 401 and 407 refused a digest response, unless their
+challenge says the nonce was stale (unknown), and only challenge a request that gave none
+(unknown); any other status (404, 486, 5xx...) does not judge the credential (unknown).
+
 UDP carries one message per datagram; TCP frames each by Content-Length (18.3). Headers are
 unfolded (7.3.1) and compact names accepted (7.3.3); bodies (SDP) are skipped unread. A
 device re-registers every few minutes on the same flow: each sender, user, realm and whether
-a response was given is reported once per flow (up to `MAX_SEEN` remembered), and at most
-`MAX_MESSAGES` messages are read.
+a response was given is reported once per flow (up to `MAX_SEEN` remembered) unless it was not
+accepted (a retry after a refusal is a new attempt), and at most `MAX_MESSAGES` messages are read.
 """
 
 from __future__ import annotations
@@ -20,10 +25,10 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from ..flowid import Direction, FlowId
-from ..records import CredentialSeen, Observation, Proto, SecretKind
+from ..records import CredentialSeen, Observation, Outcome, Proto, SecretKind
 from ..secrets import EPHEMERAL, SecretHasher
 from .base import Extractor, ParseError
-from .http import DIGEST_PARAM, header_end
+from .http import DIGEST_PARAM, challenge_reason, header_end
 
 VERSION = b"SIP/2.0"
 KEEPALIVE = b"\r\n \t\x00"
@@ -31,6 +36,7 @@ KEEPALIVE = b"\r\n \t\x00"
 some phones send instead."""
 _REQUEST_LINE = re.compile(rb"[A-Z]+ (?:sips?|tel):\S*(?: SIP/2\.0)?$")
 """A request line, or its start while the line is incomplete."""
+_STATUS_LINE = re.compile(rb"SIP/2\.0 ([1-6]\d\d)(?: (.*))?")
 COMPACT = {"i": "call-id", "m": "contact", "e": "content-encoding", "l": "content-length", "c": "content-type",
            "f": "from", "s": "subject", "k": "supported", "t": "to", "v": "via"}
 """Compact header names (RFC 3261 7.3.3)."""
@@ -41,6 +47,13 @@ MAX_MESSAGES = 256
 """Messages read per flow: re-registrations repeat the same user."""
 MAX_SEEN = 64
 """Distinct reports remembered per flow; past it new ones are reported unremembered."""
+MAX_AWAITING = 64
+"""Requests with a credential awaiting their final response; past it the oldest is left
+unanswered (unknown)."""
+SeenKey = tuple[Direction, str | None, str | None, bool]
+"""What makes a digest the same on one flow: sender, user, realm, whether a response was given."""
+TransactionKey = tuple[str, str]
+"""A request and its responses (RFC 3261 17.1.3, without the branch): Call-ID, CSeq."""
 
 
 class SipExtractor(Extractor):
@@ -56,7 +69,16 @@ class SipExtractor(Extractor):
         super().__init__(secrets)
         self._body = [0, 0]
         """Per direction: bytes of a TCP message body still to skip."""
-        self._seen: set[tuple[Direction, str | None, str | None, bool]] = set()
+        self._seen: dict[SeenKey, int] = {}
+        """Each digest reported on the flow -> the attempt that presented it."""
+        self._awaiting: dict[TransactionKey, tuple[int, SeenKey, bool]] = {}
+        """Each request whose credential awaits its final response -> its attempt, its digest,
+        and whether the digest gave a response."""
+
+    @property
+    def finished(self) -> bool:
+        """Once the messages worth reading were read and every credential among them answered."""
+        return self.done and not self.pending
 
     @staticmethod
     def probe(first: bytes) -> bool:
@@ -93,7 +115,8 @@ class SipExtractor(Extractor):
     def _message(
         self, flow: FlowId, direction: Direction, ts: float, head: bytes
     ) -> tuple[list[Observation], int]:
-        """The credentials in one message's start line and headers, and its body's length."""
+        """The credentials in one message's start line and headers, or the answer a response
+        gives, and its body's length."""
         lines = head.split(b"\n")
         start = lines[0].rstrip(b"\r")
         request = not start.startswith(VERSION + b" ")
@@ -103,17 +126,22 @@ class SipExtractor(Extractor):
         method = start.split(b" ", 1)[0].decode("ascii")
         found: list[Observation] = []
         length = 0
-        for name, value in _headers(lines[1:]):
+        headers = _headers(lines[1:])
+        transaction = _transaction(headers)
+        for name, value in headers:
             if name == "content-length":
                 if not value.isdigit() or len(value) > MAX_LENGTH_DIGITS:
                     raise ParseError("sip_bad_content_length")
                 length = int(value)
-            elif request and name in AUTH_HEADERS:
-                found += self._digest(flow, direction, ts, value, method, name)
+            elif request and name in AUTH_HEADERS and not self.done:  # done: only answers are awaited
+                found += self._digest(flow, direction, ts, value, method, name, transaction)
+        if not request and transaction in self._awaiting:
+            found += self._answer(flow, ts, start, headers, transaction)
         return found, length
 
     def _digest(
-        self, flow: FlowId, direction: Direction, ts: float, value: bytes, method: str, header: str
+        self, flow: FlowId, direction: Direction, ts: float, value: bytes, method: str, header: str,
+        transaction: TransactionKey | None,
     ) -> list[Observation]:
         scheme, _, rest = value.partition(b" ")
         if scheme.lower() != b"digest":
@@ -124,8 +152,13 @@ class SipExtractor(Extractor):
         key = (direction, user, realm, proved)
         if key in self._seen:
             return []
+        attempt = self.attempt(Proto.SIP)
         if len(self._seen) < MAX_SEEN:
-            self._seen.add(key)
+            self._seen[key] = attempt
+        if transaction is not None:
+            if len(self._awaiting) >= MAX_AWAITING:
+                del self._awaiting[next(iter(self._awaiting))]
+            self._awaiting[transaction] = (attempt, key, proved)
         notes = [method, f"algorithm {params.get('algorithm', 'MD5')}"]
         if header == "proxy-authorization":
             notes.append("to a proxy (Proxy-Authorization)")
@@ -134,7 +167,45 @@ class SipExtractor(Extractor):
         return [CredentialSeen(
             ts=ts, flow=flow, protocol=Proto.SIP, presenter=direction, username=user, domain=realm,
             secret_kind=SecretKind.HASH if proved else SecretKind.NONE, secret_fp=None, secret_hint=None,
-            mechanism="digest", notes=tuple(notes))]
+            mechanism="digest", notes=tuple(notes), attempt=attempt)]
+
+    def _answer(
+        self, flow: FlowId, ts: float, start: bytes, headers: list[tuple[str, bytes]], transaction: TransactionKey,
+    ) -> list[Observation]:
+        """A response to a request that carried a credential: the answer, if it is final."""
+        status = _STATUS_LINE.fullmatch(start)
+        if status is None:
+            raise ParseError("sip_bad_start_line")
+        code = int(status[1])
+        if code < 200:
+            return []  # provisional (100 Trying, 180 Ringing): the final response follows
+        attempt, key, proved = self._awaiting.pop(transaction)
+        challenge, stale = (challenge_reason([v for n, v in headers if n in ("www-authenticate", "proxy-authenticate")])
+                            if code in (401, 407) else (None, False))
+        outcome, basis = Outcome.UNKNOWN, None
+        if 200 <= code < 300:
+            outcome = Outcome.SUCCESS
+        elif code == 403 or (code in (401, 407) and proved and not stale):
+            outcome = Outcome.FAILURE
+        elif stale:
+            basis = "stale nonce: the digest was refused for its nonce, not its password"
+        elif code in (401, 407):
+            basis = "a challenge: the request gave no digest response"
+        else:
+            basis = f"status {code} does not judge the credential"
+        if outcome != Outcome.SUCCESS and self._seen.get(key) == attempt:
+            del self._seen[key]  # a retry of a credential not accepted is a new attempt
+        phrase = status[2].decode("utf-8", "replace") if status[2] else None
+        reason = "; ".join(filter(None, (phrase, challenge)))
+        return self.answer(flow, ts, outcome, str(code), reason, basis=basis, attempt=attempt)
+
+
+def _transaction(headers: list[tuple[str, bytes]]) -> TransactionKey | None:
+    """The Call-ID and CSeq of a message, None if it lacks one (then no response pairs with it)."""
+    values = {name: value for name, value in headers if name in ("call-id", "cseq")}
+    if "call-id" not in values or "cseq" not in values:
+        return None
+    return values["call-id"].decode("latin-1"), " ".join(values["cseq"].decode("latin-1").split()).upper()
 
 
 def _headers(lines: list[bytes]) -> list[tuple[str, bytes]]:

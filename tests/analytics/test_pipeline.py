@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.analytics import scenario
-from tests.analytics.builders import HASHER
+from tests.analytics.builders import HASHER, T0, credential, ep
+from trustwatch.analytics.alerts import to_alert
+from trustwatch.analytics.correlate import correlate
 from trustwatch.analytics.criticality import Criticality
-from trustwatch.analytics.findings import DeviceRef, Finding
-from trustwatch.analytics.inventory import load_inventory
+from trustwatch.analytics.findings import FLOOD_DEVICES, MAX_FINDING_DEVICES, DeviceRef, Finding, bounded, finding
+from trustwatch.analytics.inventory import Inventory, load_inventory
 from trustwatch.analytics.pipeline import (
     AuditResult,
     SummaryLine,
@@ -20,6 +22,7 @@ from trustwatch.analytics.pipeline import (
     top_lines,
 )
 from trustwatch.analytics.rules import Severity
+from trustwatch.sensor.records import SecretKind
 
 
 def test_summary(tmp_path: Path) -> None:
@@ -127,3 +130,34 @@ def test_criticality_from_the_inventory_or_the_rules_mapping(tmp_path: Path) -> 
     result = run_audit([], load_inventory(inv), RULES)
     assert result.criticality == {"PUMP-1": Criticality.LIFE_CRITICAL, "VENT-1": Criticality.LOW,
                                   "PC-1": Criticality.HIGH}
+
+
+# --- floods (issue 14: an audit stays bounded) ---------------------------------------------------
+
+
+def test_a_flood_of_one_rule_is_folded_into_one_finding_with_its_count() -> None:
+    """2,000 unknown devices: the 200 with the most devices one by one, the rest one `flood`
+    finding counting them, naming a sample; a rule under the limit is untouched."""
+    flood = (made("unknown-device", f"device:ip:10.9.{n // 256}.{n % 256}", [f"X-{n}"] * (1 + (n % 7 == 0)),
+                  float(n)) for n in range(2000))
+    kept = bounded(flood, 200)
+    assert len(kept) == 201
+    folded = [f for f in kept if f.subject == "flood"]
+    assert len(folded) == 1 and folded[0].count == 1800 and folded[0].cause == "flood"
+    assert "1,800 more unknown-device findings" in folded[0].message
+    assert len(folded[0].devices) == FLOOD_DEVICES
+    listed = [f for f in kept if f.subject != "flood"]
+    assert len(listed) == 200 and all(len(f.devices) == 2 for f in listed)  # 286 have two: the largest kept
+    few = [made("unknown-device", f"device:ip:10.9.0.{n}", [f"Y-{n}"]) for n in range(5)]
+    assert bounded(iter(few), 200) == few
+
+
+def test_a_secret_on_thousands_of_devices_lists_a_hundred_and_counts_the_rest() -> None:
+    server = ep("10.50.0.1", "02-00-00-00-00-01", 161)
+    sightings = correlate([credential(T0, ep(f"10.7.{n // 256}.{n % 256}", None, 40000), server, None, "public",
+                                      SecretKind.COMMUNITY, "snmp", mechanism="v2c get-request")
+                           for n in range(1500)], Inventory([]))
+    f = finding(RULES.get("shared-credential"), "secret:x", sightings, "one community on 1,500 devices")
+    assert len(f.devices) == MAX_FINDING_DEVICES and f.more_devices == 1400 and f.device_count == 1500
+    doc = to_alert(f)
+    assert doc["trustwatch"]["more_devices"] == 1400 and len(doc["trustwatch"]["devices"]) == 100

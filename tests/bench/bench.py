@@ -62,9 +62,9 @@ class Peak:
 
 
 def run(name: str, cmd: list[str], stdout: Path | None = None,
-        env: dict[str, str] | None = None) -> dict[str, float | str]:
+        env: dict[str, str] | None = None, stderr: Path | None = None) -> dict[str, float | str]:
     """Run one tool to completion; wall time, CPU time (user + sys: the machine may be shared,
-    wall time is noisy) and peak memory."""
+    wall time is noisy) and peak memory. Its stderr goes to the file `stderr` when given."""
     out = open(stdout, "w") if stdout else subprocess.DEVNULL  # noqa: SIM115
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -74,6 +74,8 @@ def run(name: str, cmd: list[str], stdout: Path | None = None,
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     peak.stop()
+    if stderr:
+        stderr.write_bytes(err)
     if stdout:
         out.close()  # type: ignore[union-attr]
     if proc.returncode != 0:

@@ -24,6 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import Ether
+from scapy.packet import Raw
+from scapy.utils import wrpcap
 
 from tests.analytics.planted import answered_protocols, planted_alerts
 from tests.conftest import ROOT, SAMPLES
@@ -135,7 +139,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRun]:
             assert "monitoring" in line, line
             run = LiveRun(ns, tmp, [])
             _wait("Prometheus to be ready", lambda: _ready(run))
-            for capture in CAPTURES:
+            for capture in [_hostile_capture(tmp), *CAPTURES]:
                 subprocess.run(["tcpreplay", "-q", "-i", ns.play, "--topspeed", str(capture)], check=True,
                                capture_output=True, timeout=60)
             want = {(a["rule"], _fingerprinted(a["subject"], tmp / "site.key")) for a in planted()}
@@ -164,6 +168,17 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRun]:
                     proc.wait(timeout=30)
 
 
+def _hostile_capture(tmp: Path) -> Path:
+    """Played first: the eight bytes that once made the LDAP probe raise and ended the live
+    sensor (`30 85 00 00 00 00 00 02` to any port); everything after must still be seen."""
+    base = Ether(src="02:00:00:00:00:05", dst="02:00:00:00:00:09") / IP(src="10.1.1.5", dst="10.1.1.9")
+    path = tmp / "eight-bytes.pcap"
+    wrpcap(str(path), [base / TCP(sport=40000, dport=3268, flags="S", seq=100),
+                       base / TCP(sport=40000, dport=3268, flags="PA", seq=101, ack=1)
+                       / Raw(bytes.fromhex("3085000000000002"))])
+    return path
+
+
 def _ready(run: LiveRun) -> bool:
     try:
         return "Ready" in run.http(f"http://127.0.0.1:{PROMETHEUS_PORT}/-/ready")
@@ -183,7 +198,10 @@ def test_expected_alerts_stream_out_once(live: LiveRun) -> None:
 
 
 def test_sigterm_flushes_and_exits_cleanly(live: LiveRun) -> None:
+    """Also after the hostile eight bytes played first: the monitor ran on, alerted (above)
+    and ends cleanly, its capture ring closed without an error."""
     assert live.monitor_code == 0, live.monitor_stderr
+    assert "Traceback" not in live.monitor_stderr and "BufferError" not in live.monitor_stderr
     assert "stopped:" in live.monitor_stderr
     with sqlite3.connect(live.tmp / "state.db") as db:
         runs = db.execute("SELECT observations, findings FROM runs").fetchall()

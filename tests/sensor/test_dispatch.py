@@ -10,6 +10,7 @@ from trustwatch.sensor.decode import Packet
 from trustwatch.sensor.dispatch import IDENTIFY_BUDGET, MAX_UDP_PROBES, Dispatcher
 from trustwatch.sensor.flowid import Direction, FlowId
 from trustwatch.sensor.flows import Flow, FlowTable
+from trustwatch.sensor.limits import SensorLimits
 from trustwatch.sensor.protocols.base import Extractor, ParseError
 from trustwatch.sensor.records import Observation, Proto, TlsCertificateRequest
 from trustwatch.sensor.secrets import EPHEMERAL, SecretHasher
@@ -219,3 +220,47 @@ def test_an_upgrade_hands_the_rest_of_the_stream_to_the_next_protocol() -> None:
     assert names(out) == ["GREETING", "STARTTLS", "closed", "HELLO", "secure"]
     assert [o.evidence.frames for o in out] == [(3,), (3,), (), (3,), (3, 4)]
     assert not flow.done
+
+
+class HoardingExtractor(LineExtractor):
+    """Keeps every line it parses in a buffer of its own (as a handshake being reassembled)."""
+
+    name = "hoard"
+
+    def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
+        super().__init__(secrets)
+        self.kept = bytearray()
+
+    @property
+    def held(self) -> int:
+        return len(self.kept)
+
+    def parse(self, flow: FlowId, direction: Direction, ts: float, buf: bytes
+              ) -> tuple[Sequence[Observation], int]:
+        found, used = super().parse(flow, direction, ts, buf)
+        self.kept += buf[:used]
+        return found, used
+
+
+def test_what_extractors_keep_counts_against_the_parser_memcap() -> None:
+    """Forty connections each keeping what they read: the table's count of held bytes stays
+    under the cap plus one line per connection, the cap counts, and finished flows give back
+    all they held."""
+    weirds = Weirds()
+    table = FlowTable(frozenset(), lambda f, now: None, SensorLimits(parser_memcap=1000))
+    disp = Dispatcher((HoardingExtractor,), weirds, table)
+    flows = []
+    out: list[Observation] = []
+    for i in range(40):
+        pkt = Packet()
+        pkt.src, pkt.dst, pkt.proto, pkt.flags = b"\x0a\0\0\x01", b"\x0a\0\0\x02", 6, 0x02
+        pkt.ports = struct.pack(">HH", 50000 + i, 7000)
+        flow, _ = table.create(pkt, 1.0)
+        flows.append(flow)
+        for line in (b"HELLO\n", b"x" * 40 + b"\n", b"y" * 40 + b"\n"):
+            disp.stream(flow, 0, 1.0, [(line, i)], out)
+        assert table.buffered <= 1000 + 41 * 40
+    assert table.stats.over_memory > 0
+    for flow in flows:
+        disp.conclude(flow, 2.0, out)
+    assert table.buffered == 0

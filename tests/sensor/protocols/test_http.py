@@ -1,5 +1,7 @@
 """HTTP/1.x: every request of a connection; Basic, Bearer (JWT claims), Digest, API keys in
-headers and query strings; bodies skipped; checked against truth files, tshark and fuzzing."""
+headers and query strings; bodies skipped; each request's response paired in order as the
+outcome of its credentials (the proxy's apart); checked against truth files, tshark
+(`http.response.code` of `http.request_in`) and fuzzing."""
 
 from __future__ import annotations
 
@@ -16,11 +18,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import needs_real_pcaps
+from tests.sensor.protocols.streams import answers, observations, paired
 from tests.sensor.test_ntlm import NEGOTIATE, authenticate, spnego
 from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
 from trustwatch.sensor.protocols.base import ParseError
 from trustwatch.sensor.protocols.http import HttpExtractor
-from trustwatch.sensor.records import CredentialSeen, Observation, SecretKind
+from trustwatch.sensor.records import AuthenticationOutcome, CredentialSeen, Observation, Outcome, SecretKind
 from trustwatch.sensor.secrets import SecretHasher
 from trustwatch.sensor.sense import Sensor
 from trustwatch.sensor.siterules import load_api_key_names, load_sensor_rules
@@ -216,3 +219,125 @@ def test_same_authorization_headers_as_tshark(real_pcaps: Path) -> None:
                 theirs.add(KEY.fingerprint(SecretKind.TOKEN, rest.strip()).value)
         ours = {c.secret_fp for c in sensed(real_pcaps / name) if c.mechanism in ("basic", "bearer")}
         assert ours == theirs, name
+
+
+C, S = Direction.ORIG, Direction.RESP
+
+
+def response(status: bytes, headers: bytes = b"", body: bytes = b"") -> bytes:
+    return b"HTTP/1.1 " + status + b"\r\n" + headers + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def outcomes(*chunks: tuple[Direction, bytes]) -> list[tuple[int, str, str | None]]:
+    return answers(observations(SITE_HTTP(KEY), FLOW, list(chunks), close=True))
+
+
+def test_responses_answer_the_requests_of_a_keep_alive_connection_in_order() -> None:
+    """A challenge answered with a wrong then a right password, a request without credentials
+    between, chunked and HEAD bodies, an interim 100 Continue, and text that looks like a
+    status line inside a body."""
+    requests = (request(basic(b"pump7", b"wrong")) + request(None) + request(basic(b"pump7", b"right"))
+                + b"HEAD /s HTTP/1.1\r\nX-API-Key: ak-1\r\n\r\n" + request(b"Bearer " + JWT))
+    responses = (response(b"401 Unauthorized", b'WWW-Authenticate: Basic realm="Alaris"\r\n', b"HTTP/1.1 200 OK")
+                 + response(b"200 OK", body=b"{}")
+                 + b"HTTP/1.1 100 Continue\r\n\r\n"
+                 + b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nHTTP\r\n0\r\n\r\n"
+                 + b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n"
+                 + response(b"403 Forbidden"))
+    expected = [(1, "failure", "401"), (2, "success", "200"), (3, "success", "200"), (4, "failure", "403")]
+    assert outcomes((C, requests), (S, responses)) == expected
+    assert outcomes((C, requests), *[(S, responses[i : i + 7]) for i in range(0, len(responses), 7)]) == expected
+    found = observations(SITE_HTTP(KEY), FLOW, [(C, requests), (S, responses)])
+    refused = next(o for o in found if isinstance(o, AuthenticationOutcome) and o.attempt == 1)
+    assert refused.reason == 'Basic realm="Alaris"'
+
+
+def test_proxy_credentials_are_an_attempt_of_their_own() -> None:
+    both = request(basic(b"pump7", b"pw"), extra=b"Proxy-Authorization: " + basic(b"proxyuser", b"ppw") + b"\r\n")
+    refused = response(b"407 Proxy Authentication Required", b'Proxy-Authenticate: Basic realm="px"\r\n')
+    found = observations(SITE_HTTP(KEY), FLOW, [(C, both), (S, refused)], close=True)
+    by_mechanism = {c.mechanism: c.attempt for c in found if isinstance(c, CredentialSeen)}
+    assert sorted(answers(found)) == sorted([(by_mechanism["basic"], "unknown", "407"),
+                                             (by_mechanism["proxy-basic"], "failure", "407")])
+    assert {(a, o) for a, o, _c in outcomes((C, both), (S, response(b"401 Unauthorized")))} == {
+        (by_mechanism["basic"], "failure"), (by_mechanism["proxy-basic"], "unknown")}
+    assert {o for _a, o, _c in outcomes((C, both), (S, response(b"200 OK")))} == {"success"}
+
+
+def test_retries_after_a_refusal_are_new_attempts_repeats_after_success_are_not() -> None:
+    wrong, right = request(basic(b"pump7", b"wrong")), request(basic(b"pump7", b"right"))
+    refused = response(b"401 Unauthorized", b'WWW-Authenticate: Basic realm="x"\r\n')
+    assert outcomes((C, wrong), (S, refused), (C, wrong), (S, refused), (C, right), (S, response(b"200 OK")),
+                    (C, right), (S, response(b"200 OK"))) == [(1, "failure", "401"), (2, "failure", "401"),
+                                                             (3, "success", "200")]
+
+
+def test_stale_digest_nonce_and_statuses_that_do_not_judge() -> None:
+    digest = request(b'Digest username="biomed", realm="r", nonce="n1", response="ff"')
+    stale = response(b"401 Unauthorized", b'WWW-Authenticate: Digest realm="r", nonce="n2", stale=true\r\n')
+    assert outcomes((C, digest), (S, stale)) == [(1, "unknown", "401")]
+    assert outcomes((C, digest), (S, response(b"404 Not Found"))) == [(1, "unknown", "404")]
+    assert outcomes((C, digest), (S, response(b"503 Service Unavailable"))) == [(1, "unknown", "503")]
+    assert outcomes((C, digest)) == [(1, "unknown", None)], "no response captured"
+
+
+def test_ntlm_handshake_and_upgrades() -> None:
+    negotiate, auth = (b"NTLM " + base64.b64encode(message) for message in (NEGOTIATE, authenticate()))
+    challenge = response(b"401 Unauthorized", b"WWW-Authenticate: NTLM TlRMTVNTUAACAAAA\r\n")
+    assert outcomes((C, request(negotiate)), (S, challenge), (C, request(auth)), (S, response(b"200 OK"))) == [
+        (1, "success", "200")]
+    assert outcomes((C, request(negotiate)), (S, challenge), (C, request(auth)), (S, challenge)) == [
+        (1, "failure", "401")]
+    ext = SITE_HTTP(KEY)
+    upgrade = observations(ext, FLOW, [(C, request(b"Bearer " + JWT, extra=b"Upgrade: websocket\r\n")),
+                                       (S, b"HTTP/1.1 101 Switching Protocols\r\n\r\n\x81\x05hello")])
+    assert answers(upgrade) == [(1, "success", "101")] and ext.finished
+
+
+def test_reading_ends_once_the_requests_are_read_and_answered() -> None:
+    ext = SITE_HTTP(KEY)
+    observations(ext, FLOW, [(C, request(None) * 31 + request(basic(b"u", b"p")) + request(basic(b"v", b"q")))])
+    assert ext.done and not ext.finished and len(ext.pending) == 1, "the 32nd request's answer is awaited"
+    observations(ext, FLOW, [(S, response(b"200 OK") * 32)])
+    assert ext.finished
+
+
+def test_truncated_responses_wait_and_garbage_raises() -> None:
+    head = response(b"401 Unauthorized", b'WWW-Authenticate: Basic realm="x"\r\n')
+    for cut in range(len(head)):
+        ext = SITE_HTTP(KEY)
+        observations(ext, FLOW, [(C, request(basic(b"u", b"p")))])
+        assert ext.parse(FLOW, S, 1.0, head[:cut]) == ([], 0)
+    with pytest.raises(ParseError, match="http_bad_status_line"):
+        SITE_HTTP(KEY).parse(FLOW, S, 1.0, b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+
+
+@given(st.binary(max_size=300))
+def test_fuzz_responses_raise_nothing_but_parse_errors(data: bytes) -> None:
+    with contextlib.suppress(ParseError):
+        answers(observations(SITE_HTTP(KEY), FLOW, [(C, request(basic(b"u", b"p"))), (S, b"HTTP/1.1 " + data)],
+                             close=True))
+
+
+@needs_real_pcaps
+def test_outcomes_of_the_lab_requests_equal_the_truth(real_pcaps: Path) -> None:
+    truth = json.loads((real_pcaps / "lab" / "expected.json").read_text())["http_auth.pcap"]["credentials"]
+    ours = sorted((c.mechanism.removeprefix("header:"), a.outcome == Outcome.SUCCESS)
+                  for c, a in paired(Sensor(secrets=KEY).read(str(real_pcaps / "lab/http_auth.pcap"))))
+    assert ours == sorted((c["scheme"], c["auth_ok"]) for c in truth)
+
+
+@needs_real_pcaps
+def test_outcomes_equal_tshark(real_pcaps: Path) -> None:
+    """tshark pairs each response with its request (`http.request_in`): the status of the
+    response to the request carrying each credential (its evidence's last frame) is ours."""
+    names = [*truth(real_pcaps), "zeek/erspan.pcap", "suricata-verify/http-auth-unrecognized/input.pcap"]
+    for name in names:
+        out = subprocess.run(["tshark", "-n", "-r", str(real_pcaps / name), "-Y", "http.response", "-T", "fields",
+                              "-e", "http.request_in", "-e", "http.response.code"],
+                             capture_output=True, text=True, check=True).stdout
+        theirs = {int(frame): code for frame, code in (line.split("\t") for line in out.splitlines()) if frame}
+        ours = paired(Sensor(secrets=KEY).read(str(real_pcaps / name)))
+        assert ours, name
+        assert {(c.evidence.frames[-1], a.reason_code) for c, a in ours} == {
+            (c.evidence.frames[-1], theirs[c.evidence.frames[-1]]) for c, _a in ours}, name

@@ -1,5 +1,6 @@
-"""IMAP: LOGIN (atoms, quoted strings, literals), AUTHENTICATE (SASL), STARTTLS handed over,
-mailbox content never read; truth files, tshark `imap.request.*`, truncation and fuzzing."""
+"""IMAP: LOGIN (atoms, quoted strings, literals), AUTHENTICATE (SASL), the tagged response as
+the login's outcome (OK, NO, BAD), STARTTLS handed over, mailbox content never read; truth
+files, tshark `imap.request.*` and `imap.response.status`, truncation and fuzzing."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import needs_real_pcaps
-from tests.sensor.protocols.streams import credentials
+from tests.sensor.protocols.streams import answers, credentials, observations, paired
 from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
 from trustwatch.sensor.protocols.base import ParseError
 from trustwatch.sensor.protocols.imap import MAX_LINE, MAX_LITERAL, ImapExtractor
-from trustwatch.sensor.records import CredentialSeen, SecretKind, TlsServerCertificate
+from trustwatch.sensor.records import AuthenticationOutcome, CredentialSeen, SecretKind, TlsServerCertificate
 from trustwatch.sensor.secrets import SecretHasher
 from trustwatch.sensor.sense import Sensor
 
@@ -164,3 +165,76 @@ def test_starttls_connection_yields_its_tls_handshake(real_pcaps: Path) -> None:
     path = real_pcaps / "ndpi" / "tests" / "cfgs" / "default" / "pcap" / "imap-starttls.pcap"
     certs = [o for o in Sensor().read(str(path)) if isinstance(o, TlsServerCertificate)]
     assert certs and "imap.gmx.net" in str(certs[0])
+
+
+def outcomes(*chunks: tuple[Direction, bytes]) -> list[tuple[int, str, str | None]]:
+    return answers(observations(ImapExtractor(KEY), FLOW, [GREETING, *chunks], close=True))
+
+
+@pytest.mark.parametrize(("response", "outcome"), [
+    (b"a1 OK [CAPABILITY IMAP4rev1] Logged in\r\n", "success"),
+    (b"a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n", "failure"),
+    (b"a1 NO [EXPIRED] Password expired\r\n", "failure"),
+    (b"a1 NO Login failed\r\n", "failure"),
+    (b"a1 NO [UNAVAILABLE] Temporary authentication failure\r\n", "unknown"),
+    (b"a1 BAD Error in IMAP command\r\n", "unknown"),
+])
+def test_the_tagged_response_is_the_outcome(response: bytes, outcome: str) -> None:
+    status = response.split()[1].decode()
+    assert outcomes((C, b"a1 LOGIN pacs-ws2 secret\r\n"), (S, response)) == [(1, outcome, status)]
+    assert outcomes((C, b"a1 AUTHENTICATE PLAIN\r\n"), (S, b"+ \r\n"), (C, B64(b"\x00pacs-ws2\x00secret") + b"\r\n"),
+                    (S, response)) == [(1, outcome, status)]
+
+
+def test_responses_pair_by_tag() -> None:
+    """Untagged data, another command's response and a reused tag in between."""
+    assert outcomes((C, b"a1 LOGIN u wrong\r\na2 NOOP\r\n"), (S, b"* BYE? no: * OK still here\r\n"),
+                    (S, b"a2 OK NOOP done\r\na1 NO [AUTHENTICATIONFAILED] no\r\n"),
+                    (C, b"a3 LOGIN u right\r\n"), (S, b"a3 OK in\r\n")) == [(1, "failure", "NO"), (2, "success", "OK")]
+    assert outcomes((C, b"a1 LOGIN u p\r\n"), (C, b"a1 NOOP\r\n"), (S, b"a1 OK NOOP done\r\n")) == [
+        (1, "unknown", None)], "the tag reused before its answer: which command it answers is unknown"
+    assert outcomes((C, b"a1 LOGIN u p\r\n")) == [(1, "unknown", None)]
+
+
+def test_the_reason_keeps_the_servers_words() -> None:
+    found = observations(ImapExtractor(KEY), FLOW, [(C, b'a1 LOGIN pacs-ws2 "Ra d"\r\n'),
+                                                    (S, b'a1 NO [AUTHENTICATIONFAILED] Invalid password "Ra d"\r\n')])
+    (answer,) = [o for o in found if isinstance(o, AuthenticationOutcome)]
+    assert answer.reason == "[AUTHENTICATIONFAILED] Invalid password"
+
+
+def test_truncated_responses_wait() -> None:
+    response = b"a1 NO [AUTHENTICATIONFAILED] no\r\n"
+    for cut in range(len(response)):
+        ext = ImapExtractor(KEY)
+        observations(ext, FLOW, [(C, b"a1 LOGIN u p\r\n")])
+        assert ext.parse(FLOW, S, 1.0, response[:cut]) == ([], 0)
+
+
+@given(st.lists(st.binary(max_size=60), max_size=6))
+def test_fuzz_responses_raise_nothing_but_parse_errors(lines: list[bytes]) -> None:
+    with contextlib.suppress(ParseError):
+        answers(observations(ImapExtractor(KEY), FLOW, [(C, b"a1 LOGIN u p\r\n"),
+                                                        *[(S, b"a1 " + line + b"\r\n") for line in lines]],
+                             close=True))
+
+
+@needs_real_pcaps
+@pytest.mark.parametrize("name", ["ndpi/tests/cfgs/default/pcap/imap.pcap",
+                                  "suricata-verify/imap-detection/input.pcap"])
+def test_outcomes_equal_tshark(real_pcaps: Path, name: str) -> None:
+    """tshark's `imap.response.status` of the response tagged as each LOGIN or AUTHENTICATE."""
+    out = subprocess.run(["tshark", "-n", "-r", str(real_pcaps / name), "-Y", "imap", "-T", "fields",
+                          "-e", "tcp.stream", "-e", "imap.request_tag", "-e", "imap.request.command",
+                          "-e", "imap.response_tag", "-e", "imap.response.status"],
+                         capture_output=True, text=True, check=True).stdout
+    theirs, logins = [], set()
+    for stream, request_tag, command, response_tags, status in (line.split("\t") for line in out.splitlines()):
+        if command.upper() in ("LOGIN", "AUTHENTICATE"):
+            logins.add((stream, request_tag))
+        for tag in response_tags.split(","):
+            if (stream, tag) in logins:
+                logins.discard((stream, tag))
+                theirs.append(status.upper())
+    ours = [a.reason_code for _c, a in paired(Sensor(secrets=KEY).read(str(real_pcaps / name)))]
+    assert theirs and sorted(ours) == sorted(theirs)

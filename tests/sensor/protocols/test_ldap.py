@@ -122,3 +122,8 @@ def test_same_simple_binds_as_tshark(real_pcaps: Path, name: str) -> None:
 def test_start_tls_connection_yields_its_tls_handshake(real_pcaps: Path) -> None:
     hellos = [o for o in sensed(real_pcaps / "zeek" / "ldap" / "ldap-starttls.pcap") if isinstance(o, TlsClientHello)]
     assert [h.server_name for h in hellos] == ["ubuntu-01.example.com"]
+
+
+def test_the_probe_never_raises_on_a_long_form_length_past_the_bytes() -> None:
+    """`30 85 00 00 00 00 00 02`: a five-byte length form reaching past the eight bytes seen."""
+    assert LdapExtractor.probe(bytes.fromhex("3085000000000002")) is False

@@ -1,5 +1,6 @@
 """POP3: USER/PASS (password fingerprinted), APOP (user, a hash), SASL AUTH, STLS handed over;
-truth files, tshark `pop.request.*`, truncation and fuzzing."""
+the response to each login (+OK, -ERR, RFC 2449/3206 codes) paired in order as its outcome;
+truth files, tshark `pop.request.*` and `pop.response.indicator`, truncation and fuzzing."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import needs_real_pcaps
+from tests.sensor.protocols.streams import answers, observations, paired
 from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
 from trustwatch.sensor.protocols.base import ParseError
 from trustwatch.sensor.protocols.pop3 import MAX_LINE, Pop3Extractor
-from trustwatch.sensor.records import CredentialSeen, SecretKind, TlsServerCertificate
+from trustwatch.sensor.records import AuthenticationOutcome, CredentialSeen, SecretKind, TlsServerCertificate
 from trustwatch.sensor.secrets import SecretHasher
 from trustwatch.sensor.sense import Sensor
 
@@ -165,3 +167,80 @@ def test_xoauth2_is_named_without_its_token(real_pcaps: Path) -> None:
 def test_stls_connection_yields_its_tls_handshake(real_pcaps: Path) -> None:
     path = real_pcaps / "zeek" / "tls" / "pop3-starttls.pcap"
     assert [o for o in Sensor().read(str(path)) if isinstance(o, TlsServerCertificate)]
+
+
+def outcomes(*chunks: tuple[Direction, bytes]) -> list[tuple[int, str, str | None]]:
+    return answers(observations(Pop3Extractor(KEY), FLOW, [(S, b"+OK POP3 ready\r\n"), *chunks], close=True))
+
+
+@pytest.mark.parametrize(("response", "outcome"), [
+    (b"+OK maildrop has 2 messages", "success"),
+    (b"-ERR [AUTH] Authentication failed.", "failure"),
+    (b"-ERR invalid password", "failure"),
+    (b"-ERR [IN-USE] Mailbox is locked by another POP3 session", "success"),
+    (b"-ERR [LOGIN-DELAY] Wait 5 minutes", "unknown"),
+    (b"-ERR [SYS/TEMP] Server is busy", "unknown"),
+])
+def test_the_response_to_a_login_is_its_outcome(response: bytes, outcome: str) -> None:
+    code = response.split()[0].decode()
+    for login in ([(C, b"USER ward3\r\n"), (S, b"+OK\r\n"), (C, b"PASS Rep0rts\r\n")],
+                  [(C, b"APOP ward3 c4c9334bac560ecc979e58001b3e22fb\r\n")],
+                  [(C, b"AUTH PLAIN\r\n"), (S, b"+ \r\n"), (C, B64(b"\x00ward3\x00Rep0rts") + b"\r\n")]):
+        assert outcomes(*login, (S, response + b"\r\n")) == [(1, outcome, code)]
+
+
+def test_responses_pair_with_pipelined_commands_past_multiline_ones() -> None:
+    """CAPA's list (a line there could read as a status), then USER and PASS sent at once."""
+    assert outcomes((C, b"CAPA\r\nUSER ward3\r\nPASS wrong\r\n"),
+                    (S, b"+OK Capability list follows\r\n-ERR-LIKE\r\n+OK-LIKE\r\n.\r\n"),
+                    (S, b"+OK user ok\r\n-ERR [AUTH] Authentication failed\r\n"),
+                    (C, b"USER ward3\r\nPASS right\r\n"), (S, b"+OK\r\n+OK Logged in.\r\n")) == [
+        (1, "failure", "-ERR"), (2, "success", "+OK")]
+    assert outcomes((C, b"USER ward3\r\n"), (S, b"+OK\r\n"), (C, b"PASS x\r\n")) == [(1, "unknown", None)]
+
+
+def test_the_reason_never_carries_what_the_client_sent() -> None:
+    found = observations(Pop3Extractor(KEY), FLOW, [(C, b"PASS Rep0rts 2025\r\n"),
+                                                    (S, b"-ERR bad password 'Rep0rts 2025'\r\n")])
+    (answer,) = [o for o in found if isinstance(o, AuthenticationOutcome)]
+    assert answer.reason == "bad password" and "Rep0rts" not in repr(found)
+
+
+def test_truncated_responses_wait() -> None:
+    response = b"-ERR [AUTH] Authentication failed\r\n"
+    for cut in range(len(response)):
+        ext = Pop3Extractor(KEY)
+        observations(ext, FLOW, [(C, b"PASS x\r\n")])
+        assert ext.parse(FLOW, S, 1.0, response[:cut]) == ([], 0)
+
+
+@given(st.lists(st.binary(max_size=60), max_size=6))
+def test_fuzz_responses_raise_nothing_but_parse_errors(lines: list[bytes]) -> None:
+    with contextlib.suppress(ParseError):
+        answers(observations(Pop3Extractor(KEY), FLOW, [(C, b"CAPA\r\nPASS x\r\n"),
+                                                        *[(S, line.replace(b"\n", b"") + b"\r\n") for line in lines]],
+                             close=True))
+
+
+POP3_CAPTURES = ["ndpi/tests/cfgs/default/pcap/pop3.pcap", "zeek/pop3/pop3.pcap", "suricata-verify/pop3/input.pcap",
+                 "suricata-verify/pop3-auth-01/input.pcap"]
+
+
+@needs_real_pcaps
+@pytest.mark.parametrize("name", POP3_CAPTURES)
+def test_outcomes_equal_tshark(real_pcaps: Path, name: str) -> None:
+    """tshark's `pop.response.indicator` of the first +OK or -ERR after each PASS, APOP or AUTH
+    with a mechanism (past the SASL continuations)."""
+    out = subprocess.run(["tshark", "-n", "-r", str(real_pcaps / name), "-Y", "pop", "-T", "fields",
+                          "-e", "tcp.stream", "-e", "pop.request.command", "-e", "pop.request.parameter",
+                          "-e", "pop.response.indicator"], capture_output=True, text=True, check=True).stdout
+    theirs, awaiting = [], set()
+    for stream, command, parameter, indicators in (line.split("\t") for line in out.splitlines()):
+        if command.upper() in ("PASS", "APOP") or (command.upper() == "AUTH" and parameter):
+            awaiting.add(stream)
+        for indicator in indicators.split(","):
+            if stream in awaiting and indicator in ("+OK", "-ERR"):
+                awaiting.discard(stream)
+                theirs.append(indicator)
+    ours = [a.reason_code for _c, a in paired(Sensor(secrets=KEY).read(str(real_pcaps / name)))]
+    assert theirs and sorted(ours) == sorted(theirs)

@@ -1,6 +1,7 @@
 """SIP: Digest users and realms from Authorization and Proxy-Authorization, over UDP (every
 datagram of a flow) and TCP (Content-Length framing); the response never kept; one report per
-user and realm per flow; truth files, tshark `sip.auth.*`, truncation and fuzzing."""
+user and realm per flow unless refused; the final response of the same Call-ID and CSeq as
+the outcome; truth files, tshark `sip.auth.*` and `sip.Status-Code`, truncation and fuzzing."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import needs_real_pcaps
-from tests.sensor.protocols.streams import credentials
+from tests.sensor.protocols.streams import answers, credentials, observations, paired
 from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
 from trustwatch.sensor.protocols.base import ParseError
 from trustwatch.sensor.protocols.sip import MAX_MESSAGES, MAX_SEEN, SipExtractor
@@ -89,6 +90,9 @@ def test_bounds() -> None:
                  + [(C, register(user=f"bed{MAX_SEEN + 1}"))])
     assert len(creds) == MAX_SEEN + 3, "past MAX_SEEN new users are still reported, just not remembered"
     credentials(ext, UDP, [(S, CHALLENGE)] * (MAX_MESSAGES - len(creds) + 1))
+    assert ext.done and not ext.finished, "past MAX_MESSAGES the answers still awaited are read, nothing new"
+    assert credentials(ext, UDP, [(C, register(user="late"))]) == []
+    ext.unanswered(UDP, 2.0)
     assert ext.finished
     with pytest.raises(ParseError, match="sip_headers_too_long"):
         SipExtractor(KEY).parse(TCP, C, 1.0, b"REGISTER sip:x SIP/2.0\r\nX: " + b"y" * 20000)
@@ -157,3 +161,86 @@ def test_same_digest_users_as_tshark(real_pcaps: Path, name: str) -> None:
     found = ours(real_pcaps / name)
     assert {(c.username, c.domain) for c in found} == {(user, realm) for _, user, realm in theirs}
     assert {(c.evidence.frames[-1], c.username, c.domain) for c in found} <= set(theirs)
+
+
+def status(code: bytes, cseq: int = 69, method: str = "REGISTER", headers: bytes = b"") -> bytes:
+    return (b"SIP/2.0 " + code + b"\r\nv: SIP/2.0/UDP 10.30.4.21;branch=z9hG4bKnp149505178\r\n"
+            b"i: 578222729-4665d775@10.30.4.21\r\nCSeq: %d %s\r\n" % (cseq, method.encode()) + headers
+            + b"Content-Length: 0\r\n\r\n")
+
+
+def in_transaction(message: bytes, cseq: int) -> bytes:
+    return message.replace(b"CSeq: 69 ", b"CSeq: %d " % cseq)
+
+
+def outcomes(*chunks: tuple[Direction, bytes], flow: FlowId = UDP) -> list[tuple[int, str, str | None]]:
+    return answers(observations(SipExtractor(KEY), flow, list(chunks), close=True))
+
+
+@pytest.mark.parametrize(("final", "proved", "outcome"), [
+    (b"200 OK", True, "success"),
+    (b"403 Wrong password", True, "failure"),
+    (b"401 Unauthorized", True, "failure"),
+    (b"407 Proxy Authentication Required", True, "failure"),
+    (b"401 Unauthorized", False, "unknown"),
+    (b"200 OK", False, "success"),
+    (b"404 Not Found", True, "unknown"),
+])
+def test_the_final_response_of_the_transaction_is_the_outcome(final: bytes, proved: bool, outcome: str) -> None:
+    message = register() if proved else register(response="")
+    code = final[:3].decode()
+    assert outcomes((C, message), (S, status(b"100 Trying")), (S, status(final))) == [(1, outcome, code)]
+    assert outcomes((C, message), (S, status(b"100 Trying")), (S, status(final)), flow=TCP) == [(1, outcome, code)]
+
+
+def test_pairing_by_call_id_and_cseq() -> None:
+    """Interleaved transactions, a retransmitted final response, another Call-ID's response,
+    a stale nonce; a retry after a refusal is a new attempt, a repeat after success is not."""
+    other_call = status(b"403 Forbidden").replace(b"i: 578222729", b"i: 99")
+    stale = status(b"401 Unauthorized", 71, headers=b'WWW-Authenticate: Digest realm="pbx", nonce="n", stale=TRUE\r\n')
+    assert outcomes((C, register()), (C, register(user="ward4-intercom", method="INVITE")), (S, other_call),
+                    (S, status(b"486 Busy Here", method="INVITE")), (S, status(b"403 Wrong password")),
+                    (S, status(b"403 Wrong password")),
+                    (C, in_transaction(register(), 71)), (S, stale),
+                    (C, in_transaction(register(), 72)), (S, status(b"200 OK", 72)),
+                    (C, in_transaction(register(), 73)), (S, status(b"200 OK", 73))) == [
+        (2, "unknown", "486"), (1, "failure", "403"), (3, "unknown", "401"), (4, "success", "200")]
+    assert outcomes((C, register())) == [(1, "unknown", None)]
+
+
+def test_the_reason_is_the_phrase_and_the_challenge() -> None:
+    found = observations(SipExtractor(KEY), UDP, [(C, register()), (S, status(
+        b"401 nonce has changed", headers=b'WWW-Authenticate: Digest realm="pbx",nonce="1701b06",stale=FALSE\r\n'))])
+    ((_cred, answer),) = paired(found)
+    assert answer.reason == 'nonce has changed; Digest realm="pbx", stale=FALSE'
+
+
+def test_bad_final_responses() -> None:
+    with pytest.raises(ParseError, match="sip_bad_start_line"):
+        observations(SipExtractor(KEY), UDP, [(C, register()), (S, status(b"2000 OK"))])
+    for cut in range(len(status(b"200 OK"))):
+        assert SipExtractor(KEY).parse(TCP, S, 1.0, status(b"200 OK")[:cut]) == ([], 0)
+
+
+@given(st.binary(max_size=80))
+def test_fuzz_responses_raise_nothing_but_parse_errors(data: bytes) -> None:
+    with contextlib.suppress(ParseError):
+        answers(observations(SipExtractor(KEY), UDP, [(C, register()), (S, b"SIP/2.0 " + data)], close=True))
+
+
+@needs_real_pcaps
+@pytest.mark.parametrize("name", REAL)
+def test_outcomes_equal_tshark(real_pcaps: Path, name: str) -> None:
+    """tshark's `sip.Status-Code` of the final response with the Call-ID and CSeq of the request
+    carrying each reported digest (its evidence's last frame)."""
+    out = subprocess.run(["tshark", "-n", "-r", str(real_pcaps / name), "-Y", "sip", "-T", "fields",
+                          "-e", "frame.number", "-e", "sip.Call-ID", "-e", "sip.CSeq", "-e", "sip.Status-Code"],
+                         capture_output=True, text=True, check=True).stdout
+    transactions, finals = {}, {}
+    for frame, call_id, cseq, code in (line.split("\t") for line in out.splitlines()):
+        transactions[int(frame)] = (call_id, cseq.upper())
+        if code and int(code) >= 200:
+            finals.setdefault((call_id, cseq.upper()), code)
+    ours = [(c, a) for c, a in paired(Sensor(secrets=KEY).read(str(real_pcaps / name))) if c.protocol == "sip"]
+    assert ours or name.endswith("sip-tcp.pcap")
+    assert [a.reason_code for _c, a in ours] == [finals.get(transactions[c.evidence.frames[-1]]) for c, _a in ours]

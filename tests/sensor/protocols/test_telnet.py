@@ -1,6 +1,7 @@
 """Telnet: negotiation stripped, the keystrokes typed at the login and password prompts (the
-password fingerprinted), the session after never read; truth files, tshark `telnet.data`,
-truncation and fuzzing."""
+password fingerprinted), the server's words after the password read conservatively as its
+outcome, the session after never read; truth files, tshark `telnet.data`, truncation and
+fuzzing."""
 
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import needs_real_pcaps
-from tests.sensor.protocols.streams import credentials
+from tests.sensor.protocols.streams import answers, credentials, observations, paired
 from trustwatch.sensor.flowid import Direction, Endpoint, FlowId
 from trustwatch.sensor.protocols.base import ParseError
 from trustwatch.sensor.protocols.telnet import MAX_INPUT, MAX_SUBNEGOTIATION, TelnetExtractor
-from trustwatch.sensor.records import CredentialSeen, SecretKind
+from trustwatch.sensor.records import AuthenticationOutcome, CredentialSeen, Outcome, SecretKind
 from trustwatch.sensor.secrets import SecretHasher
 from trustwatch.sensor.sense import Sensor
 
@@ -67,6 +68,8 @@ def test_password_only_device_kill_line_and_lines_not_asked_for() -> None:
     ext, creds = feed([*NEGOTIATION, (C, b"hello\r\n"), (S, b"\r\nUser Access Verification\r\n\r\nPassword: "),
                        (C, b"wrong\x15cisco\xff\xf8c1sco\r\n")])
     assert [(c.username, c.secret_fp) for c in creds] == [(None, fp(b"c1sco"))]
+    assert not ext.finished, "the server's verdict is awaited"
+    credentials(ext, FLOW, [(S, b"\r\nward3-sw>")])
     assert ext.finished
     ext, creds = feed([*NEGOTIATION, (S, b"Welcome\r\n$ "), (C, b"ls\r\n"), (S, b"Last login: x\r\n")])
     assert creds == [] and not ext.finished
@@ -143,3 +146,83 @@ def test_no_login_in_captures_without_one(real_pcaps: Path) -> None:
     for name in ("zeek/mixed-vlan-mpls.pcap", "zeek/telnet-auth-missing-name.pcap"):
         assert not [o for o in Sensor(secrets=KEY).read(str(real_pcaps / name))
                     if isinstance(o, CredentialSeen) and o.protocol == "telnet"]
+
+
+LOGIN = [*NEGOTIATION, (S, b"\r\nplc58 login: "), (C, b"nadiak14\r\n"), (S, b"nadiak14\r\nPassword: "),
+         (C, b"secret\r\n")]
+
+
+def verdicts(*server: bytes) -> list[tuple[str, str | None, str | None]]:
+    """(outcome, reason, basis) of each answer to the logins of LOGIN and the server's output after it."""
+    found = observations(TelnetExtractor(KEY), FLOW, [*LOGIN, *[(S, chunk) for chunk in server]], close=True)
+    answers(found)
+    return [(str(o.outcome), o.reason, o.basis) for o in found if isinstance(o, AuthenticationOutcome)]
+
+
+@pytest.mark.parametrize(("server", "outcome"), [
+    ([b"\r\nLast login: Mon Jan  8 09:12:44 2024 from 10.20.9.8\r\n"], "success"),
+    ([b"\r\n", b"\x1b]0;nadiak14@plc58: ~\x07\x1b[01;32mnadiak14@plc58\x1b[00m:\x1b[01;34m~\x1b[00m$ "], "success"),
+    ([b"\r\nThere were 3 failed login attempts since the last successful login.\r\nRouter#"], "success"),
+    ([b"\r\nC:\\Users\\biomed>"], "success"),
+    ([b"\r\n", b"Login incorrect\r\n", b"\r\nplc58 login: "], "failure"),
+    ([b"\r\n% Authentication failed\r\n\r\nUsername: "], "failure"),
+    ([b"\r\n% Bad passwords\r\n"], "failure"),
+    ([b"\r\nplc58 login: "], "unknown"),
+    ([b"\r\n##########################\r\n", b"###############"], "unknown"),
+    ([b"\r\nWelcome, checking your account..."], "unknown"),
+    ([], "unknown"),
+])
+def test_the_servers_words_after_the_password(server: list[bytes], outcome: str) -> None:
+    (verdict,) = verdicts(*server)
+    assert verdict[0] == outcome
+    assert verdict[2] is not None, "read from the server's words, not a code: the basis says how"
+
+
+def test_refused_then_accepted_is_two_attempts_and_reading_ends_at_the_accepted() -> None:
+    ext = TelnetExtractor(KEY)
+    found = observations(ext, FLOW, [*LOGIN, (S, b"\r\nLogin incorrect\r\nplc58 login: "), (C, b"nadiak14\r\n"),
+                                     (S, b"nadiak14\r\nPassword: "), (C, b"right\r\n")])
+    assert not ext.finished
+    found += observations(ext, FLOW, [(S, b"\r\nLast login: today\r\n$ ")])
+    assert answers(found) == [(1, "failure", None), (2, "success", None)] and ext.finished
+    assert [c.secret_fp for c in found if isinstance(c, CredentialSeen)] == [fp(b"secret"), fp(b"right")]
+    assert [o.reason for o in found if isinstance(o, AuthenticationOutcome)] == ["Login incorrect", "Last login"]
+
+
+def test_a_line_break_alone_asks_nothing_new() -> None:
+    """The echo of the password's CR LF leaves "Password:" at the end of the server's output: it
+    is no new prompt (the shell commands typed next are no password)."""
+    ext = TelnetExtractor(KEY)
+    found = observations(ext, FLOW, [*LOGIN, (S, b"\r\n"), (C, b"id\r\n"), (S, b"\r\n")])
+    assert [c.secret_fp for c in found if isinstance(c, CredentialSeen)] == [fp(b"secret")]
+    assert not ext.finished and len(ext.pending) == 1
+
+
+def test_truncated_verdicts_wait() -> None:
+    output = b"\r\nLogin incorrect\r\n"
+    for cut in range(len(output) - 1):  # the refusal counts once its line ends
+        assert verdicts(output[:cut]) == [("unknown", None, "no answer captured")]
+
+
+@given(st.lists(st.binary(max_size=40), max_size=8))
+def test_fuzz_verdicts_raise_nothing_but_parse_errors(chunks: list[bytes]) -> None:
+    with contextlib.suppress(ParseError):
+        assert len(verdicts(*chunks)) >= 1
+
+
+@needs_real_pcaps
+def test_outcomes_of_the_lab_logins_equal_the_truth(real_pcaps: Path) -> None:
+    """No tshark field decodes a Telnet login's outcome: the lab's truth is the reference."""
+    truth = json.loads((real_pcaps / "lab" / "expected.json").read_text())["telnet.pcap"]["credentials"]
+    ours = sorted((c.secret_fp or "", a.outcome == Outcome.SUCCESS)
+                  for c, a in paired(Sensor(secrets=KEY).read(str(real_pcaps / "lab" / "telnet.pcap"))))
+    assert ours == sorted((fp(c["password"].encode()), c["auth_ok"]) for c in truth)
+
+
+@needs_real_pcaps
+@pytest.mark.parametrize("name", ["ndpi/tests/cfgs/default/pcap/telnet.pcap",
+                                  "suricata-verify/telnet/telnet-01/telnet.pcap"])
+def test_an_openbsd_login_is_accepted(real_pcaps: Path, name: str) -> None:
+    """OpenBSD's login prints "Last login", then the message of the day and a `$ ` prompt."""
+    ((_cred, answer),) = paired(Sensor(secrets=KEY).read(str(real_pcaps / name)))
+    assert (answer.outcome, answer.reason) == (Outcome.SUCCESS, "Last login")
