@@ -17,7 +17,10 @@ Routed segments: a MAC seen with many IPs across subnets is a router's. It is ne
 match, and never to tell devices apart: such endpoints are keyed by IP. Every sighting keeps
 the method and the value that matched, because the alert shows them, and the other side's
 answer to the presentation (`AuthenticationOutcome` of the same flow and attempt), because
-an identity that was refused is not one that was let in.
+an identity that was refused is not one that was let in. It also keeps the other end of the
+connection resolved the same way (`peer`: the server a client logged in to, the agent a poller
+asked, the host a remote-access session came from), and where the presentation stands in its
+exchange (`analytics.ownership`: the credential's holder or its verifier).
 """
 
 from __future__ import annotations
@@ -29,10 +32,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..sensor.flowid import Endpoint
+from ..sensor.flowid import Direction, Endpoint
 from ..sensor.records import AuthenticationOutcome, DhcpLease, Observation, Outcome
 from .identities import IdentityKind, Presentation, presentations
 from .inventory import Asset, Inventory, normalise_mac
+from .ownership import HOLDS, Exchanges, Party, Place
 
 
 class Method(StrEnum):
@@ -89,10 +93,9 @@ LEASES[DhcpLease] = _dhcp_leases
 
 
 @dataclass(frozen=True, slots=True)
-class Sighting:
-    """One presentation, resolved to a device."""
+class Resolution:
+    """One endpoint, resolved to a device."""
 
-    presentation: Presentation
     device_key: str
     """Tells devices apart: `asset:<id>`, else `mac:<MAC>`, else `ip:<IP>` (routed or no MAC)."""
     asset: Asset | None
@@ -100,10 +103,21 @@ class Sighting:
     match_value: str
     """What matched: the MAC, `IP leased to MAC`, the IP, the fingerprint or the AE title."""
     mac: str | None
-    """The presenter's own MAC, else the MAC its DHCP lease names (None when neither is known)."""
+    """The endpoint's own MAC, else the MAC its DHCP lease names (None when neither is known)."""
     ip: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting(Resolution):
+    """One presentation, resolved to a device: its presenter's `Resolution` and more."""
+
+    presentation: Presentation
     answer: AuthenticationOutcome | None = None
     """The other side's answer to this presentation, when the sensor saw one."""
+    peer: Resolution | None = None
+    """The other end of the connection, resolved the same way."""
+    place: Place = HOLDS
+    """Whether the presenter holds the identity or verifies it, and whether it is or got an answer."""
 
     @property
     def ts(self) -> float:
@@ -111,11 +125,20 @@ class Sighting:
         return self.presentation.obs.ts
 
     @property
+    def party(self) -> Party:
+        """The presenter holds the identity, or verifies another's (`analytics.ownership`)."""
+        return self.place.party
+
+    @property
     def outcome(self) -> Outcome | None:
         """Accepted, refused or unknown; None when the presentation asks for no answer (a
-        server certificate, an HL7 MSH-8, observations of a sensor older than outcomes)."""
+        server certificate, an HL7 MSH-8, an answer itself, observations of a sensor older than
+        outcomes). Accepted too when the answer was seen in band (an SNMP agent's Response
+        with the community it was asked with)."""
         if self.answer is not None:
             return self.answer.outcome
+        if self.place.replied:
+            return Outcome.SUCCESS
         return Outcome.UNKNOWN if getattr(self.presentation.obs, "attempt", None) is not None else None
 
 
@@ -183,25 +206,33 @@ def correlate(
     leases = Leases.of(observations)
     answers: dict[tuple[str, int | None], AuthenticationOutcome] = {
         (o.flow.uid, o.attempt): o for o in observations if isinstance(o, AuthenticationOutcome)}
-    resolved: list[tuple[Presentation, str | None, tuple[Asset, Method, str] | None]] = []
-    for obs in observations:
-        for p in presentations(obs):
-            mac = normalise_mac(p.endpoint.mac) if p.endpoint.mac else None
-            if mac in routers:
-                mac = None
-            leased = leases.at(p.endpoint.ip, obs.ts) if mac is None else None
-            resolved.append((p, mac or leased, _by_address(p.endpoint, mac, leased, inventory)))
+    exchanges = Exchanges(observations)
+
+    def by_address(ep: Endpoint, ts: float) -> tuple[str | None, tuple[Asset, Method, str] | None]:
+        mac = normalise_mac(ep.mac) if ep.mac else None
+        if mac in routers:
+            mac = None
+        leased = leases.at(ep.ip, ts) if mac is None else None
+        return mac or leased, _by_address(ep, mac, leased, inventory)
+
+    resolved = [(p, *by_address(p.endpoint, obs.ts)) for obs in observations for p in presentations(obs)]
     by_identity = _by_presented_identity(resolved, inventory)
+
+    def resolution(ep: Endpoint, mac: str | None, match: tuple[Asset, Method, str] | None) -> Resolution:
+        loose_key = f"mac:{mac}" if mac else f"ip:{ep.ip}"
+        match = match or by_identity.get(loose_key)
+        if match is None:
+            return Resolution(loose_key, None, Method.NONE, "", mac, ep.ip)
+        asset, method, value = match
+        return Resolution(f"asset:{asset.asset_id}", asset, method, value, mac, ep.ip)
+
     out = []
     for p, mac, match in resolved:
-        loose_key = f"mac:{mac}" if mac else f"ip:{p.endpoint.ip}"
-        match = match or by_identity.get(loose_key)
+        me = resolution(p.endpoint, mac, match)
+        far = p.obs.flow.resp if p.side is Direction.ORIG else p.obs.flow.orig
         answer = answers.get((p.obs.flow.uid, getattr(p.obs, "attempt", None)))
-        if match is None:
-            out.append(Sighting(p, loose_key, None, Method.NONE, "", mac, p.endpoint.ip, answer))
-        else:
-            asset, method, value = match
-            out.append(Sighting(p, f"asset:{asset.asset_id}", asset, method, value, mac, p.endpoint.ip, answer))
+        out.append(Sighting(me.device_key, me.asset, me.method, me.match_value, me.mac, me.ip, p, answer,
+                            resolution(far, *by_address(far, p.obs.ts)), exchanges.place(p)))
     return out
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ..sensor.records import Evidence, Outcome
-from .correlate import Sighting
+from .correlate import Resolution, Sighting
 from .identities import Identity
 from .inventory import Asset
 from .profiles import DeviceProfile
@@ -35,6 +35,8 @@ class Role(StrEnum):
     """It presented the identity (or reached, or was reached by, the session) on the wire."""
     REGISTERED_OWNER = "registered-owner"
     """The inventory registers the identity to it; it need not have been seen."""
+    ACCEPTOR = "acceptor"
+    """It accepted the identity: the server that let the login in, the SNMP agent that answered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +101,11 @@ class Finding:
         return f"{self.rule_id}:{self.subject}"
 
 
-def device_refs(sightings: Iterable[Sighting]) -> tuple[DeviceRef, ...]:
-    """The distinct devices of `sightings`, with every IP each used."""
-    by_key: dict[str, tuple[Sighting, list[str]]] = {}
-    for s in sightings:
+def device_refs(resolved: Iterable[Resolution], role: Role = Role.PRESENTER) -> tuple[DeviceRef, ...]:
+    """The distinct devices of sightings (their presenters) or resolved endpoints, with every IP
+    each used."""
+    by_key: dict[str, tuple[Resolution, list[str]]] = {}
+    for s in resolved:
         _first, ips = by_key.setdefault(s.device_key, (s, []))
         if s.ip not in ips:
             ips.append(s.ip)
@@ -112,7 +115,7 @@ def device_refs(sightings: Iterable[Sighting]) -> tuple[DeviceRef, ...]:
         unknown = f"unknown {', '.join(ips)}" + (f" ({s.mac})" if s.mac else "")
         label = a.label if a is not None else unknown
         refs.append(DeviceRef(key, a.asset_id if a else None, s.mac, tuple(ips),
-                              str(a.status) if a else None, str(s.method), s.match_value, label))
+                              str(a.status) if a else None, str(s.method), s.match_value, label, role))
     return tuple(refs)
 
 

@@ -20,6 +20,7 @@ from ..sensor.records import (
     DicomAssociation,
     Observation,
     RemoteAccessSession,
+    RemoteAccessSessionStart,
     SecretKind,
     TlsClientCertificate,
     TlsServerCertificate,
@@ -154,9 +155,11 @@ def _dicom(obs: DicomAssociation) -> Iterator[Presentation]:
         yield Presentation(obs, Direction.RESP, Identity(IdentityKind.AE_TITLE, obs.called_ae, obs.called_ae))
 
 
+@register(RemoteAccessSessionStart)
 @register(RemoteAccessSession)
 def _remote_access(obs: RemoteAccessSession) -> Iterator[Presentation]:
-    """The device end shows the session: the server when a client reaches in, else the client."""
+    """The device end shows the session (at its start too, live): the server when a client
+    reaches in, else the client."""
     side = Direction.RESP if obs.direction == "inbound" else Direction.ORIG
     who = obs.vendor or obs.product
     label = f"{obs.vendor} {obs.product}".strip()

@@ -2,7 +2,8 @@
 
 Canonical columns (issue 3): asset_id, mac, ip, hostname, manufacturer, model, firmware,
 department, clinical_function, status, status_date, cert_sha256, usernames, ae_titles,
-remote_access; and optionally criticality (issue 16). A cell may hold several values separated
+remote_access; and optionally criticality and role (issue 16: poller, jump-host, vendor-gateway;
+a clinical_function naming a role gives it too). A cell may hold several values separated
 by `;` (YAML/JSON may use lists). Other exports are read through a `ColumnMap` (their column ->
 ours, their status words -> ours). Files are UTF-8 (with or without a byte-order mark) or
 Windows-1252, line by line, so that a stray line of one in a file of the other still loads.
@@ -35,11 +36,12 @@ from typing import Any
 
 from ..sensor.yamlfile import YamlError, load_yaml
 from .criticality import Criticality, parse_criticality
+from .hostroles import HostRole, parse_host_role
 
 COLUMNS = (
     "asset_id", "mac", "ip", "hostname", "manufacturer", "model", "firmware", "department",
     "clinical_function", "status", "status_date", "cert_sha256", "usernames", "ae_titles",
-    "remote_access", "criticality",
+    "remote_access", "criticality", "role",
 )
 """The canonical columns, in the order the issues give them."""
 REQUIRED = ("asset_id", "status")
@@ -120,6 +122,8 @@ class Asset:
     """Vendors, products or protocols approved to reach this device remotely (`analytics.remote_access`)."""
     criticality: Criticality | None = None
     """The inventory's own criticality; None: the rules' mapping of `clinical_function` decides."""
+    role: HostRole | None = None
+    """What it does for others (`analytics.hostroles`), when the inventory says so."""
     source: str = ""
     """`file:row` the asset came from, for messages."""
 
@@ -552,6 +556,9 @@ def _asset(
         if criticality is None:
             report("criticality", f"unknown criticality {crit!r} (expected "
                                   f"{', '.join(c.value for c in Criticality)}, any case)")
+    role = parse_host_role(_one(rec.get("role")) or _one(rec.get("clinical_function")))
+    if _one(rec.get("role")) and role is None:
+        report("role", f"unknown role {_one(rec.get('role'))!r} (expected {', '.join(r.value for r in HostRole)})")
     if not (macs or ips or certs or ae_titles) and len(problems) == bad:
         report("mac", "no way to recognise this device: give a mac, ip, cert_sha256 or ae_titles")
     return Asset(
@@ -562,7 +569,7 @@ def _asset(
         clinical_function=_one(rec.get("clinical_function")),
         status=status or Status.ACTIVE, status_date=status_date, cert_sha256=tuple(certs),
         usernames=tuple(_values(rec.get("usernames"))), ae_titles=tuple(ae_titles),
-        remote_access=tuple(_values(rec.get("remote_access"))), criticality=criticality,
+        remote_access=tuple(_values(rec.get("remote_access"))), criticality=criticality, role=role,
         source=f"{name}:{row}",
     )
 

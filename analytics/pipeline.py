@@ -32,10 +32,12 @@ from .criticality import Criticality, function_criticality, rank_of
 from .detections import DETECTIONS
 from .detections.base import Context, Detection, moment
 from .findings import DeviceRef, Finding, PassedCheck, Role, bounded
+from .hostroles import DeclaredRole
 from .identities import Identity, IdentityKind
 from .inventory import Inventory, SkippedRow
 from .profiles import NetworkFacts
 from .remote_access import ApprovalWindow, LedgerEntry, ledger, tool_name
+from .roles import SiteRoles
 from .rules import RuleSet, Severity, read_rules
 from .scope import SiteScope
 from .state import State
@@ -102,10 +104,12 @@ def run_audit(
     secrets: SecretHasher = EPHEMERAL,
     windows: Sequence[ApprovalWindow] | None = None,
     site: SiteScope | None = None,
+    roles: Sequence[DeclaredRole] = (),
 ) -> AuditResult:
     """Run every enabled detection over `observations` and record the run in `state`.
 
-    `site`: the monitored networks (None: derived from the inventory, `SiteScope.of_inventory`).
+    `site`: the monitored networks (None: derived from the inventory, `SiteScope.of_inventory`);
+    `roles`: the hosts the site file names as pollers, jump hosts and vendor gateways.
     Observations are held in memory for the run (the routed-segment guard looks at all of
     them before resolving any); they are handshake facts, a tiny share of a capture.
     """
@@ -122,9 +126,11 @@ def run_audit(
         return state.identity_first_seen(identity) if state is not None else None
 
     network = NetworkFacts(obs, router_macs(obs, rules.correlation))
-    ctx = Context(sightings, inventory, first_seen, secrets, windows, scope, network, history)
     criticality = {a.asset_id: c for a in inventory.assets
                    if (c := a.criticality or function_criticality(rules.clinical_functions, a.clinical_function))}
+    site_roles = SiteRoles.recognise(sightings, inventory, roles, rules.roles, rules.vendor_accounts, criticality)
+    ctx = Context(sightings, inventory, first_seen, secrets, windows, scope, network, history_since=history,
+                  roles=site_roles)
     findings: list[Finding] = []
     passed: list[PassedCheck] = []
     summary: dict[str, int] = {}
@@ -153,7 +159,7 @@ def run_audit(
         observations=len(obs), presentations=len(sightings),
         devices_known=len(known), devices_unknown=len(unknown), far_ends=len(far),
         first_ts=first_ts, last_ts=last_ts, run_id=run_id, sightings=sightings,
-        ledger=ledger(sightings, windows), scope=scope, criticality=criticality,
+        ledger=ledger(sightings, windows, site_roles), scope=scope, criticality=criticality,
         inventory_skipped=inventory.skipped, passed=passed, history_since=history,
     )
 
@@ -328,7 +334,8 @@ def render_ledger(entries: Sequence[LedgerEntry], limit: int) -> list[str]:
         arrow = "<-" if s.direction == "inbound" else "->"
         user = f" user {s.user}" if s.user else ""
         mark = "  " if e.approved else "! "
-        lines.append(f"  {mark}{moment(s.start)} {s.duration:>7.0f} s  {device} {arrow} {s.remote_name or far.ip}  "
+        peer = e.relay.describe() if e.relay else s.remote_name or far.ip
+        lines.append(f"  {mark}{moment(s.start)} {s.duration:>7.0f} s  {device} {arrow} {peer}  "
                      f"{tool_name(s)}{user}  "
                      f"[{s.bytes_orig:,} B out, {s.bytes_resp:,} B back]  {e.reason}")
     if len(entries) > limit:

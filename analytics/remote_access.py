@@ -1,10 +1,20 @@
-"""The remote-access ledger: every session, its device, and whether it was approved.
+"""The remote-access ledger: every session, its device, who relayed it, and whether it was approved.
 
-A session is approved when its device is in the inventory and active, the device's
-`remote_access` column names the session's vendor or product (or protocol: "RDP"), and, when
-the site keeps a windows file, an approved window covers it: same vendor, that device (by
-asset id) or its group (inventory department), session start and end inside the window.
-Approved sessions raise nothing but stay in the ledger with the window's approver and ticket.
+The peer of every session is resolved against the inventory and the site's roles
+(`analytics.roles`). A session an on-site vendor gateway relays (Siemens SRS, Philips RSN, GE
+InSite: declared, or recognised by its fan-out) counts as that vendor's. A session between IT
+hosts (admin RDP/SSH/VNC from a jump host or another server onto a server, both of criticality
+low) is internal administration: in the ledger, approved, never a vendor finding. Any other
+session is approved when its device is in the inventory and active, the device's
+`remote_access` column names the session's vendor or product (or protocol: "RDP"; a session a
+vendor gateway relays needs its vendor named), no user name of another vendor's service staff
+is in it, and, when the site keeps a windows file, an approved window covers it: same vendor,
+that device (by asset id) or its group (inventory department), session start and end inside
+the window. Approved sessions raise nothing but stay in the ledger with the window's approver
+and ticket.
+
+Live sensing reports a session when it is recognised (`RemoteAccessSessionStart`) and again when
+it ends: the ledger keeps one line per session, the end's, else the start's (still open).
 
 Windows file (YAML):
 
@@ -25,10 +35,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..sensor.records import Proto, RemoteAccessSession
+from ..sensor.records import Proto, RemoteAccessSession, RemoteAccessSessionStart
 from ..sensor.yamlfile import YamlError, load_yaml
-from .correlate import Sighting
+from .correlate import Resolution, Sighting
+from .hostroles import HostRole
 from .identities import IdentityKind
+from .roles import Assigned, SiteRoles
 
 REMOTE_PROTOCOLS = frozenset({Proto.RDP, Proto.VNC, Proto.SSH})
 """Protocols an inventory may approve by name ("RDP"), whoever the vendor."""
@@ -59,15 +71,29 @@ class ApprovalWindow:
     source: str
     """file:entry, for the ledger."""
 
-    def covers(self, session: RemoteAccessSession, asset_id: str, department: str) -> bool:
-        """Whether this window approves `session` on that device."""
-        if self.vendor.casefold() not in session_names(session):
+    def covers(self, session: RemoteAccessSession, asset_id: str, department: str, vendor: str = "") -> bool:
+        """Whether this window approves `session` on that device (`vendor`: whose it counts as,
+        when a gateway relayed it)."""
+        if self.vendor.casefold() not in session_names(session) | {vendor.casefold()}:
             return False
         if self.device is not None and self.device != asset_id:
             return False
         if self.group is not None and self.group.casefold() != department.casefold():
             return False
         return self.start <= session.start and session.end <= self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Relay:
+    """The host a session came from, and the role it plays on the site."""
+
+    device: Resolution
+    role: Assigned
+
+    def describe(self) -> str:
+        """`GW-SRS-01 (Siemens Healthineers gateway)`."""
+        label = self.device.asset.label if self.device.asset else self.device.ip
+        return f"{label} ({self.role.describe()})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +106,21 @@ class LedgerEntry:
     approved: bool
     reason: str
     """Why it is (not) approved, e.g. "window CHG-10442 approved by J. Okafor"."""
+    vendor: str = ""
+    """Whose session it counts as: the session's vendor, else the vendor of the gateway that relayed
+    it; empty when only the protocol is known."""
+    relay: Relay | None = None
+    """The host an inbound session came from, when it is a poller, jump host or vendor gateway."""
+    internal: bool = False
+    """Administration between IT hosts: recorded, never a vendor finding."""
+    foreign_account: str = ""
+    """The vendor whose service staff the session's user name belongs to, when the device approves
+    another (or none)."""
+
+    @property
+    def open(self) -> bool:
+        """Live: the session was recognised and has not ended yet."""
+        return isinstance(self.session, RemoteAccessSessionStart)
 
 
 def load_windows(path: str | Path) -> list[ApprovalWindow]:
@@ -151,38 +192,62 @@ def session_names(session: RemoteAccessSession) -> set[str]:
     return names
 
 
-def ledger(sightings: Iterable[Sighting], windows: Sequence[ApprovalWindow] | None) -> list[LedgerEntry]:
-    """Every remote-access session of a run, in time order, with its verdict.
+def ledger(sightings: Iterable[Sighting], windows: Sequence[ApprovalWindow] | None,
+           roles: SiteRoles | None = None) -> list[LedgerEntry]:
+    """Every remote-access session of a run, in time order, with its verdict: one entry per
+    connection (its end, else its start while it is open).
 
     `windows` None: the site keeps no windows file, the inventory alone decides."""
-    entries = []
+    roles = roles or SiteRoles()
+    sessions: dict[str, Sighting] = {}
     for s in sightings:
         obs = s.presentation.obs
         if s.presentation.identity.kind is IdentityKind.REMOTE_ACCESS and isinstance(obs, RemoteAccessSession):
-            approved, reason = _verdict(obs, s, windows)
-            entries.append(LedgerEntry(obs, s, approved, reason))
+            held = sessions.get(obs.flow.uid)
+            if held is None or isinstance(held.presentation.obs, RemoteAccessSessionStart):
+                sessions[obs.flow.uid] = s
+    entries = [_verdict(s, windows, roles) for s in sessions.values()]
     entries.sort(key=lambda e: (e.session.start, e.session.flow.uid))
     return entries
 
 
-def _verdict(
-    session: RemoteAccessSession, s: Sighting, windows: Sequence[ApprovalWindow] | None
-) -> tuple[bool, str]:
+def _verdict(s: Sighting, windows: Sequence[ApprovalWindow] | None, roles: SiteRoles) -> LedgerEntry:
+    session = s.presentation.obs
+    assert isinstance(session, RemoteAccessSession)
+    peer = s.peer if session.direction == "inbound" else None
+    role = roles.of(peer.device_key) if peer else None
+    relay = Relay(peer, role) if peer and role else None
+    gateway = role.vendor if role and role.role is HostRole.VENDOR_GATEWAY and not session.vendor else ""
+    vendor = session.vendor or gateway
+    account = roles.account_vendor(session.user)
+
+    def entry(approved: bool, reason: str, *, internal: bool = False, foreign: str = "") -> LedgerEntry:
+        return LedgerEntry(session, s, approved, reason, vendor, relay, internal, foreign)
+
     asset = s.asset
-    what = session.vendor or session.product
     if asset is None:
-        return False, "device not in the inventory"
+        return entry(False, "device not in the inventory")
     if asset.status.gone:
-        return False, f"device is {asset.status.value}"
-    if not {v.casefold() for v in asset.remote_access} & session_names(session):
-        listed = ", ".join(asset.remote_access) or "none"
-        return False, f"inventory approves {listed} for this device, not {what}"
+        return entry(False, f"device is {asset.status.value}")
+    approves = {v.casefold() for v in asset.remote_access}
+    listed = ", ".join(asset.remote_access) or "none"
+    if not vendor and not account and roles.it_host(peer) and roles.it_host(s):
+        source = relay.describe() if relay else peer.asset.label if peer and peer.asset else ""
+        return entry(True, f"internal administration from {source}, both IT hosts", internal=True)
+    if account and account.casefold() not in approves:
+        return entry(False, f"user {session.user!r} is a service account of {account}; the inventory approves "
+                            f"{listed} for this device", foreign=account)
+    if gateway and gateway.casefold() not in approves:
+        return entry(False, f"relayed by the {role.describe() if role else ''}; the inventory approves {listed} "
+                            f"for this device, not {gateway}")
+    if not gateway and not approves & session_names(session):
+        return entry(False, f"inventory approves {listed} for this device, not {vendor or session.product}")
     if windows is None:
-        return True, "approved by the inventory"
+        return entry(True, "approved by the inventory")
     for w in windows:
-        if w.covers(session, asset.asset_id, asset.department):
-            return True, f"window {w.ticket} approved by {w.approver}"
-    return False, f"outside every approved window for {what}"
+        if w.covers(session, asset.asset_id, asset.department, vendor):
+            return entry(True, f"window {w.ticket} approved by {w.approver}")
+    return entry(False, f"outside every approved window for {vendor or session.product}")
 
 
 def tool_name(session: RemoteAccessSession) -> str:
@@ -196,12 +261,18 @@ def ledger_record(entry: LedgerEntry) -> dict[str, Any]:
     """One ledger line as JSON (`--ledger`): the session, its device end and the verdict."""
     s, where = entry.session, entry.sighting
     device_end, far = (s.flow.resp, s.flow.orig) if s.direction == "inbound" else (s.flow.orig, s.flow.resp)
+    relay = entry.relay
     return {
-        "vendor": s.vendor, "product": s.product, "protocol": str(s.protocol), "direction": s.direction,
+        "vendor": entry.vendor, "product": s.product, "protocol": str(s.protocol), "direction": s.direction,
         "matched_by": s.matched_by, "user": s.user,
         "device": {"key": where.device_key, "asset_id": where.asset.asset_id if where.asset else None,
                    "ip": device_end.ip, "mac": where.mac, "match": str(where.method)},
-        "remote": {"ip": far.ip, "port": far.port, "name": s.remote_name},
+        "remote": {"ip": far.ip, "port": far.port, "name": s.remote_name,
+                   "key": where.peer.device_key if where.peer else None,
+                   "asset_id": where.peer.asset.asset_id if where.peer and where.peer.asset else None},
+        "relay": {"role": str(relay.role.role), "vendor": relay.role.vendor or None, "basis": relay.role.basis}
+        if relay else None,
+        "internal": entry.internal, "foreign_account": entry.foreign_account or None, "open": entry.open,
         "server_port": s.flow.resp.port, "transport": s.flow.transport,
         "start": _iso(s.start), "end": _iso(s.end), "duration_s": round(s.duration, 3),
         "bytes_to_server": s.bytes_orig, "bytes_to_client": s.bytes_resp,

@@ -1,8 +1,10 @@
 """Rules are data: `rules/*.yaml` -> frozen `Rule` objects, loaded once at startup.
 
 A rules file is a mapping with `rules:` (a list) and optionally `correlation:` (the
-routed-segment guard's thresholds), `audit:` (`AuditSettings`: what one run may hold) and
-`clinical_functions:` (criticality by clinical function, `analytics.criticality`). A rule:
+routed-segment guard's thresholds), `audit:` (`AuditSettings`: what one run may hold),
+`clinical_functions:` (criticality by clinical function, `analytics.criticality`), `roles:` (the
+fan-out that makes a poller or a relay) and `vendor_accounts:` (the user names of vendors' service
+staff, `analytics.roles`). A rule:
 
     - id: long-lived-certificate        # a detection module's RULE_ID: the contract
       name: Long-lived client certificate
@@ -32,9 +34,11 @@ from typing import Any, Protocol, TypeVar
 from ..sensor.yamlfile import YamlError, load_yaml
 from .correlate import CorrelationSettings
 from .criticality import ClinicalFunctions, read_clinical_functions
+from .roles import RoleSettings, VendorAccount, read_vendor_accounts
 
 _RULE_KEYS = {"id", "name", "severity", "description", "enabled", "headline", "params"}
-_FILE_KEYS = {"rules", "correlation", "audit", "clinical_functions", "remote_access", "http_api_keys", "sensor"}
+_FILE_KEYS = {"rules", "correlation", "audit", "clinical_functions", "roles", "vendor_accounts", "remote_access",
+              "http_api_keys", "sensor"}
 """`remote_access` is the sensor's vendor catalog (`sensor.catalog`), `http_api_keys` where the
 HTTP extractor looks for API keys (`sensor.protocols.http`), `sensor` its memory caps
 (`sensor.limits`): the sensor's, kept beside their rules."""
@@ -114,6 +118,10 @@ class RuleSet:
     audit: AuditSettings = field(default_factory=AuditSettings)
     clinical_functions: ClinicalFunctions = field(default_factory=dict)
     """Criticality by clinical function, for ranking findings."""
+    roles: RoleSettings = field(default_factory=RoleSettings)
+    """The fan-out thresholds that make a poller or a relay."""
+    vendor_accounts: tuple[VendorAccount, ...] = ()
+    """User names of vendors' service staff."""
 
     def get(self, rule_id: str) -> Rule:
         """The rule `rule_id` (KeyError when not loaded)."""
@@ -150,6 +158,9 @@ def read_rules(rules_dir: str | Path, detections: Iterable[Declares]) -> RuleSet
     correlation_from = ""
     audit = AuditSettings()
     clinical: ClinicalFunctions = {}
+    sections: dict[str, str] = {}
+    """Once-only sections (`roles`, `vendor_accounts`) -> the file that defined them."""
+    roles, accounts = RoleSettings(), tuple[VendorAccount, ...]()
     for path in files:
         try:
             doc = load_yaml(path.read_text(encoding="utf-8"))
@@ -179,6 +190,18 @@ def read_rules(rules_dir: str | Path, detections: Iterable[Declares]) -> RuleSet
                 clinical = read_clinical_functions(doc["clinical_functions"])
             except ValueError as e:
                 raise RuleError(path, "clinical_functions", str(e)) from None
+        for key in ("roles", "vendor_accounts"):
+            if key in doc and key in sections:
+                raise RuleError(path, key, f"defined twice (also in {sections[key]})")
+            if key in doc:
+                sections[key] = str(path)
+        if "roles" in doc:
+            roles = _dataclass_from(RoleSettings, doc["roles"], path, "roles")
+        if "vendor_accounts" in doc:
+            try:
+                accounts = read_vendor_accounts(doc["vendor_accounts"])
+            except ValueError as e:
+                raise RuleError(path, "vendor_accounts", str(e)) from None
         entries = doc.get("rules") or []
         if not isinstance(entries, list):
             raise RuleError(path, "", "`rules` must be a list")
@@ -190,7 +213,7 @@ def read_rules(rules_dir: str | Path, detections: Iterable[Declares]) -> RuleSet
     for rule_id in declared:
         if rule_id not in rules:
             raise RuleError(rules_dir, rule_id, "no rule for this detection (add it, or set enabled: false)")
-    return RuleSet(rules, correlation, audit, clinical)
+    return RuleSet(rules, correlation, audit, clinical, roles, accounts)
 
 
 def _rule(path: Path, entry: Any, declared: Mapping[str, type]) -> Rule:

@@ -5,7 +5,8 @@ anything else (an internet server, a vendor's cloud, the far end of a VPN) is a 
 The networks are, in this order of precedence:
 
 1. given by the user (`SiteScope.parse`: `--site-networks 10.20.0.0/16,10.30.0.0/16`);
-2. the `networks:` list of a site file (`load_site_file`, YAML);
+2. the `networks:` list of a site file (`load_site_file`, YAML, which may also name the roles
+   of hosts: `roles:`, see `analytics.hostroles`);
 3. by default, derived from the inventory (`SiteScope.of_inventory`): each private block (RFC 1918
    10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16; RFC 4193 ULA fc00::/7) that holds at least one of
    the inventory's static addresses, plus the link-local blocks (169.254.0.0/16, fe80::/10),
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..sensor.yamlfile import YamlError, load_yaml
+from .hostroles import DeclaredRole, read_declared_roles
 from .inventory import Inventory
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -30,7 +32,7 @@ PRIVATE_BLOCKS: tuple[Network, ...] = tuple(
     ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
 """RFC 1918 and RFC 4193 (unique local) blocks."""
 LINK_LOCAL: tuple[Network, ...] = tuple(ipaddress.ip_network(n) for n in ("169.254.0.0/16", "fe80::/10"))
-SITE_FILE_KEYS = ("networks",)
+SITE_FILE_KEYS = ("networks", "roles")
 
 
 class SiteError(ValueError):
@@ -84,18 +86,35 @@ EVERYWHERE = SiteScope((ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network(
 """No far ends: what a detection run without a site sees."""
 
 
-def load_site_file(path: str | Path) -> SiteScope:
-    """The `networks:` list of a site file (YAML); `SiteError` naming the file and the problem."""
+@dataclass(frozen=True, slots=True)
+class SiteFile:
+    """What a site file (`--site FILE.yaml`) says: the site networks and the roles of hosts."""
+
+    scope: SiteScope | None
+    """Its `networks:`; None when it names none (the inventory's default then)."""
+    roles: tuple[DeclaredRole, ...] = ()
+    """Its `roles:` (`analytics.hostroles`): pollers, jump hosts and vendor gateways by name."""
+
+
+def load_site_file(path: str | Path) -> SiteFile:
+    """The `networks:` and `roles:` of a site file (YAML); `SiteError` naming the file and the problem."""
     try:
         doc = load_yaml(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, YamlError) as e:
         raise SiteError(f"{path}: cannot read the site file: {e}") from None
-    if not isinstance(doc, dict):
-        raise SiteError(f"{path}: a site file is a mapping with `networks:`")
+    if not isinstance(doc, dict) or not doc:
+        raise SiteError(f"{path}: a site file is a mapping with `networks:` and/or `roles:`")
     for key in doc:
         if key not in SITE_FILE_KEYS:
             raise SiteError(f"{path}: unknown key {key!r} (expected {', '.join(SITE_FILE_KEYS)})")
-    networks = doc.get("networks")
-    if not isinstance(networks, list) or not all(isinstance(n, str) for n in networks):
-        raise SiteError(f"{path}: networks: expected a list of networks (CIDR, e.g. 10.20.0.0/16)")
-    return SiteScope.parse(networks, f"{path}: networks")
+    scope = None
+    if "networks" in doc:
+        networks = doc["networks"]
+        if not isinstance(networks, list) or not all(isinstance(n, str) for n in networks):
+            raise SiteError(f"{path}: networks: expected a list of networks (CIDR, e.g. 10.20.0.0/16)")
+        scope = SiteScope.parse(networks, f"{path}: networks")
+    try:
+        roles = read_declared_roles(doc["roles"], f"{path}: roles") if "roles" in doc else ()
+    except ValueError as e:
+        raise SiteError(str(e)) from None
+    return SiteFile(scope, roles)

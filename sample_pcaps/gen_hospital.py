@@ -681,8 +681,10 @@ def inventory() -> list[Device]:
 
 
 def expected() -> dict[str, Any]:
-    """What the audit must report, and what it must not, each with why."""
-    alerts = [
+    """What the audit must report, and what it must not, each with why. An alert that only a sensor
+    reporting the outcomes of one protocol can raise says so (`needs_outcomes`) and names the one
+    raised until then (`until_then`)."""
+    alerts: list[tuple[Any, ...]] = [
         ("shared-credential", f"client-certificate:{FLEET.sha256}", "the vendor fleet certificate on INF-004..006"),
         ("unknown-device", "device:mac:B8-27-EB-5A-11-02", "a Raspberry Pi presents a client certificate"),
         ("retired-device-authenticates", "asset:MON-005", "MON-005 is retired since 2024-11-30"),
@@ -706,11 +708,12 @@ def expected() -> dict[str, Any]:
         ("cleartext-credential", "hl7:asset:LAB-01", "MSH-8 security in clear"),
         ("cleartext-credential", "hl7:asset:LAB-02", "MSH-8 security in clear"),
         ("shared-credential", "secret:{fingerprint:" + SNMP_COMMUNITY + "}",
-         "the NMS and the three devices it polls hold one SNMP community"),
+         "the three devices the NMS polls answer with one SNMP community: they share it (the NMS only verifies it)"),
         *[("cleartext-credential", f"snmp:asset:{a}", "SNMP community in clear")
           for a in ("SRV-NMS-01", "INF-001", "VEN-001", "VEN-002")],
         ("long-lived-token", "secret:{fingerprint:" + FOREVER_TOKEN + "}", "INF-009's API token has no expiry"),
-        ("default-credential", "secret:{fingerprint:public}", "MON-004 traps with the factory SNMP community"),
+        ("default-credential-attempt", "source:asset:MON-004",
+         "MON-004 traps with the factory SNMP community: a trap asks no answer, so nobody was seen to accept it"),
         ("cleartext-credential", "snmp:asset:MON-004", "SNMP community in clear"),
         ("cleartext-credential", "http:asset:INF-009", "bearer token over plain HTTP"),
         ("cleartext-credential", "http:asset:INF-010", "bearer token over plain HTTP"),
@@ -731,7 +734,10 @@ def expected() -> dict[str, Any]:
         ("cleartext-credential", "dicom:asset:CT-01", "DICOM user identity passcode in clear"),
         ("cleartext-credential", "dicom:asset:MR-01", "DICOM user identity passcode in clear"),
         ("default-credential", "secret:{fingerprint:" + UPS_DEFAULT[1] + "}",
-         "the NMS logs in to the UPS web card with APC's factory login"),
+         "the NMS logs in to the UPS web card with APC's factory login, and the card answers 200 OK: accepted",
+         {"needs_outcomes": "http", "until_then": {
+             "rule": "default-credential-attempt", "subject": "source:asset:SRV-NMS-01",
+             "why": "while the sensor reports no HTTP outcome, the 200 OK is not read: tried, not seen accepted"}}),
         ("cleartext-credential", "http:asset:SRV-NMS-01", "HTTP Basic password in clear"),
         ("cleartext-credential", "http:asset:LAB-03", "API key over plain HTTP"),
         ("cleartext-credential", "telnet:asset:WS-03", "Telnet password in clear"),
@@ -775,6 +781,8 @@ def expected() -> dict[str, Any]:
         ("shared-credential", f"client-certificate:{OWN['INF-022'].sha256}", "as above"),
         ("long-lived-certificate", f"client-certificate:{FIVE_YEARS_US.sha256}", "exactly five years"),
         ("retired-device-authenticates", "asset:INF-008", "in storage is not retired"),
+        ("default-credential", "secret:{fingerprint:public}",
+         "MON-004's trap with the factory community asks no answer: not an accepted default"),
         ("unknown-device", "device:mac:F0-2F-74-1C-0A-55",
          "the visitor laptop presents no identity: asked for a client certificate, it sends none"),
         ("unknown-device", "device:ip:10.60.1.21", "INF-021 resolves by its static IP"),
@@ -826,7 +834,7 @@ def expected() -> dict[str, Any]:
         "secrets": [SHARED_PASSWORD, OWN_PASSWORD, DX_PASSCODE, LIS_SECURITY, SNMP_COMMUNITY, FOREVER_TOKEN,
                     HOUR_TOKEN, PACS_PASSCODE, *SERVICE_SECRETS.values(), *LOGON_SECRETS],
         "patients": [PATIENT_NAME, PATIENT_ID],
-        "alerts": [{"rule": r, "subject": s, "why": w} for r, s, w in alerts],
+        "alerts": [{"rule": a[0], "subject": a[1], "why": a[2], **(a[3] if len(a) > 3 else {})} for a in alerts],
         "near_misses": [{"rule": r, "subject": s, "why": w} for r, s, w in near_misses],
     }
 

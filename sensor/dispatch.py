@@ -214,7 +214,7 @@ class Dispatcher:
                 return
             self._consume(sess, d, min(used, len(buf)))
             if found:
-                self._emit(found, sess.pending[d], out)
+                self._emit(flow, found, sess.pending[d], out)
             if ext.upgraded:
                 self._upgrade(flow, sess, ts, out)
                 return
@@ -240,9 +240,9 @@ class Dispatcher:
         sess.inspected[d] += used
         self._table.buffered -= used
 
-    def _emit(self, found: Sequence[Observation], frames: set[int], out: list[Observation]) -> None:
+    def _emit(self, flow: Flow, found: Sequence[Observation], frames: set[int], out: list[Observation]) -> None:
         """Evidence the observations with the frames consumed for them; the tracker holds back
-        remote-access sessions until their flow ends."""
+        remote-access sessions until their flow ends (and, live, reports when one starts)."""
         evidence = Evidence(capture=self.capture, frames=tuple(sorted(frames)))
         frames.clear()
         for obs in found:
@@ -250,8 +250,10 @@ class Dispatcher:
             # place as a frozen dataclass's own __init__ does, before the observation goes
             # anywhere: `dataclasses.replace` would build every observation twice.
             object.__setattr__(obs, "evidence", evidence)
-            if self._tracker is None or self._tracker.observed(obs):
+            if self._tracker is None:
                 out.append(obs)
+            else:
+                out.extend(self._tracker.observed(obs, flow))
 
     def _drain_weirds(self, ext: Extractor) -> None:
         if ext.weirds:
@@ -303,7 +305,7 @@ class Dispatcher:
                 found = []
             self._drain_weirds(ext)
             if found:
-                self._emit(found, sess.pending[0] | sess.pending[1], out)
+                self._emit(flow, found, sess.pending[0] | sess.pending[1], out)
 
 
 def _session(flow: Flow) -> Session:

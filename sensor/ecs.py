@@ -36,6 +36,7 @@ from .records import (
     Observation,
     Proto,
     RemoteAccessSession,
+    RemoteAccessSessionStart,
     TlsCertificate,
     TlsCertificateRequest,
     TlsClientCertificate,
@@ -45,6 +46,26 @@ from .records import (
     TlsServerHello,
     X509Cert,
 )
+
+_SESSION_PATHS = {
+    "vendor": "trustwatch.remote_access.vendor",
+    "product": "trustwatch.remote_access.product",
+    "direction": "network.direction",
+    "matched_by": "trustwatch.remote_access.matched_by",
+    "remote_name": "trustwatch.remote_access.remote_name",
+    "user": "user.name",
+    "client_software": "trustwatch.remote_access.client_software",
+    "server_software": "trustwatch.remote_access.server_software",
+    "hassh": "trustwatch.ssh.hassh",
+    "hassh_server": "trustwatch.ssh.hassh_server",
+    "security": "trustwatch.remote_access.security",
+    "start": "trustwatch.remote_access.start",
+    "end": "trustwatch.remote_access.end",
+    "bytes_orig": "source.bytes",
+    "bytes_resp": "destination.bytes",
+    "attempt": "trustwatch.attempt",
+}
+"""A remote-access session's fields, the same at its start (live sensing) and at its end."""
 
 FIELD_PATHS: dict[type[Observation], dict[str, str]] = {
     TlsClientHello: {
@@ -110,24 +131,8 @@ FIELD_PATHS: dict[type[Observation], dict[str, str]] = {
         "message_type": "trustwatch.hl7.message_type",
         "version": "trustwatch.hl7.version",
     },
-    RemoteAccessSession: {
-        "vendor": "trustwatch.remote_access.vendor",
-        "product": "trustwatch.remote_access.product",
-        "direction": "network.direction",
-        "matched_by": "trustwatch.remote_access.matched_by",
-        "remote_name": "trustwatch.remote_access.remote_name",
-        "user": "user.name",
-        "client_software": "trustwatch.remote_access.client_software",
-        "server_software": "trustwatch.remote_access.server_software",
-        "hassh": "trustwatch.ssh.hassh",
-        "hassh_server": "trustwatch.ssh.hassh_server",
-        "security": "trustwatch.remote_access.security",
-        "start": "trustwatch.remote_access.start",
-        "end": "trustwatch.remote_access.end",
-        "bytes_orig": "source.bytes",
-        "bytes_resp": "destination.bytes",
-        "attempt": "trustwatch.attempt",
-    },
+    RemoteAccessSession: _SESSION_PATHS,
+    RemoteAccessSessionStart: _SESSION_PATHS,
     DhcpLease: {
         "message_type": "trustwatch.dhcp.message_type",
         "client_mac": "client.mac",

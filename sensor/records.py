@@ -331,7 +331,8 @@ class RemoteAccessSession(Observation):
     """A remote-access session: which tool reached from where to where, for how long.
 
     Emitted when its connection leaves the flow table, so that `start`, `end` and the byte
-    counts are the whole connection's; `ts` is the handshake that revealed it.
+    counts are the whole connection's; `ts` is the handshake that revealed it. Live sensing also
+    reports it when it is recognised (`RemoteAccessSessionStart`).
     """
 
     action: ClassVar[str] = "remote-access-session"
@@ -370,6 +371,15 @@ class RemoteAccessSession(Observation):
     def duration(self) -> float:
         """Seconds from the first to the last packet."""
         return max(0.0, self.end - self.start)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoteAccessSessionStart(RemoteAccessSession):
+    """Live sensing: a remote-access session just recognised while its connection goes on. The
+    `RemoteAccessSession` of its end follows when the connection leaves the flow table; until
+    then `end` and the byte counts are those of the moment it was recognised."""
+
+    action: ClassVar[str] = "remote-access-session-start"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -93,11 +93,12 @@ class Sensor:
 
     def __init__(
         self, extractors: Iterable[type[Extractor]] = EXTRACTORS, secrets: SecretHasher = EPHEMERAL,
-        rules_dir: Path = RULES_DIR, memcaps: dict[str, str] | None = None,
+        rules_dir: Path = RULES_DIR, memcaps: dict[str, str] | None = None, *, live: bool = False,
     ) -> None:
         """`rules_dir`: where the sensor's rules are, the remote-access catalog, the HTTP
         API-key names and the memory caps (`memcaps` overrides them); a broken one raises
-        `RulesFileError` before anything is read."""
+        `RulesFileError` before anything is read. `live`: a remote-access session is reported
+        when it is recognised, and again when it ends."""
         rules = load_sensor_rules(rules_dir, memcaps)
         extractors = tuple(e.bound(rules) for e in extractors)
         self.limits = rules.limits
@@ -106,7 +107,8 @@ class Sensor:
         ports = frozenset(p for e in extractors for p in e.ports)
         self.table = FlowTable(ports, self._on_remove, rules.limits)
         self.decoder = Decoder(self.weirds, rules.limits)
-        self.dispatcher = Dispatcher(extractors, self.weirds, self.table, secrets, RemoteAccessTracker(rules.catalog))
+        self.dispatcher = Dispatcher(extractors, self.weirds, self.table, secrets,
+                                     RemoteAccessTracker(rules.catalog, announce=live))
         self._out: list[Observation] = []
 
     def read(

@@ -145,7 +145,8 @@ def run_analysis(args: argparse.Namespace, source: Source) -> Analysis:
     metrics = Metrics()
     try:
         result = run_audit(metrics.sensor.observe(observations), site.inventory, site.rules, state, site.exceptions,
-                           source=" ".join(args.paths), secrets=secrets, windows=site.windows, site=site.scope)
+                           source=" ".join(args.paths), secrets=secrets, windows=site.windows, site=site.scope,
+                           roles=site.roles)
         if state is not None:
             state.close()
     except sqlite3.Error as e:  # a full disk: the state stays as it was before the run

@@ -166,7 +166,7 @@ class Monitor:
         site = self.site
         result = run_audit(self.window, site.inventory, site.rules, self.state if record else None, site.exceptions,
                            source=f"interface:{self.args.interface}", secrets=self.secrets, windows=site.windows,
-                           site=site.scope)
+                           site=site.scope, roles=site.roles)
         self._emit([f for f in result.findings if f.dedup_key not in self.alerted])
         self.metrics.analysed(result, site.rules, time.time(), time.perf_counter() - start)
         if record:

@@ -89,9 +89,10 @@ def sense_files(paths: Iterable[str], secrets: SecretHasher, rules_dir: Path,
 
 def live_sensor(secrets: SecretHasher, rules_dir: Path, caps: dict[str, str]) -> Sensor:
     """The sensor for a live interface, with the site's rules in `rules_dir` (the catalog and
-    API-key names); CommandError when they are broken."""
+    API-key names), reporting remote-access sessions when they start; CommandError when the rules
+    are broken."""
     try:
-        return Sensor(secrets=secrets, rules_dir=rules_dir, memcaps=caps)
+        return Sensor(secrets=secrets, rules_dir=rules_dir, memcaps=caps, live=True)
     except RulesFileError as e:
         raise CommandError(f"trustwatch: {e}") from None
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ...sensor.secrets import data_home
 from ...sensor.yamlfile import RULES_DIR
+from ..hostroles import DeclaredRole
 from ..inventory import (
     ColumnMap,
     Inventory,
@@ -29,7 +30,7 @@ from ..inventory import (
 from ..pipeline import load_rules
 from ..remote_access import ApprovalWindow, ApprovalWindowsError, load_windows
 from ..rules import RuleError, RuleSet
-from ..scope import SiteError, SiteScope, load_site_file
+from ..scope import SiteError, SiteFile, SiteScope, load_site_file
 from ..state import DEFAULT_BUSY_TIMEOUT, State, StateError
 from ..suppressions import Suppression, SuppressionsError, load_suppressions
 from .options import CommandError, warn
@@ -55,7 +56,9 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
     site.add_argument("--site-networks", metavar="CIDR,...",
                       help="the monitored site networks: devices off them are far ends, never unknown "
                            "(default: the private blocks of the inventory's addresses)")
-    site.add_argument("--site", metavar="FILE", help="site file (YAML) whose `networks:` list gives them")
+    site.add_argument("--site", metavar="FILE",
+                      help="site file (YAML): its `networks:` list gives them, its `roles:` names pollers, "
+                           "jump hosts and vendor gateways")
     state = p.add_mutually_exclusive_group()
     state.add_argument("--state", type=Path, default=None, metavar="DB",
                        help=f"state database (default: {default_state_path()})")
@@ -77,6 +80,8 @@ class Site:
     """Approved remote-access windows (`--remote-access-windows`); None: the inventory alone approves."""
     scope: SiteScope | None
     """The monitored networks (`--site-networks`, `--site`); None: the inventory's private blocks."""
+    roles: tuple[DeclaredRole, ...] = ()
+    """Pollers, jump hosts and vendor gateways the site file names (`--site`)."""
 
 
 def load_site(args: argparse.Namespace) -> Site:
@@ -100,16 +105,18 @@ def load_site(args: argparse.Namespace) -> Site:
         windows = load_windows(args.remote_access_windows) if args.remote_access_windows else None
     except (SuppressionsError, ApprovalWindowsError) as e:
         raise CommandError(*e.problems) from None
-    return Site(rules, inventory, exceptions, windows, _scope(args))
+    return Site(rules, inventory, exceptions, windows, *_site_file(args))
 
 
-def _scope(args: argparse.Namespace) -> SiteScope | None:
+def _site_file(args: argparse.Namespace) -> tuple[SiteScope | None, tuple[DeclaredRole, ...]]:
+    """The site networks (`--site-networks`, or the site file's) and the roles the site file names."""
     try:
         if args.site_networks:
-            return SiteScope.parse(args.site_networks.split(","), "--site-networks")
-        return load_site_file(args.site) if args.site else None
+            return SiteScope.parse(args.site_networks.split(","), "--site-networks"), ()
+        site = load_site_file(args.site) if args.site else SiteFile(None)
     except SiteError as e:
         raise CommandError(f"trustwatch: {e}") from None
+    return site.scope, site.roles
 
 
 def check_inventory_file(path: str, map_path: str | None) -> tuple[Inventory, list[Problem]]:

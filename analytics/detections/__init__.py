@@ -11,6 +11,7 @@ from . import (
     cleartext_credential,
     credential_outlives,
     default_credential,
+    default_credential_attempt,
     expired_certificate,
     expired_credential_accepted,
     failed_authentication_burst,
@@ -41,6 +42,7 @@ DETECTIONS: tuple[Detection, ...] = (
     failed_authentication_burst,
     expired_credential_accepted,
     unrotated_credential,
+    default_credential_attempt,
     remote_access_unapproved,
 )
 

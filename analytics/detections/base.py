@@ -23,6 +23,7 @@ from ..identities import CERT_KINDS, Identity, IdentityKind
 from ..inventory import Asset, Inventory, Status, parse_status
 from ..profiles import NetworkFacts
 from ..remote_access import ApprovalWindow
+from ..roles import SiteRoles
 from ..rules import Rule, Severity
 from ..scope import EVERYWHERE, SiteScope
 
@@ -50,6 +51,8 @@ class Context:
     history_since: float | None = None
     """The first packet time of the earliest earlier run in the state; None on the first audit
     of a site (or without state): how long an identity was in use before this run is unknown."""
+    roles: SiteRoles = field(default_factory=SiteRoles)
+    """Pollers, jump hosts and vendor gateways; vendor accounts; which devices are clinical."""
 
 
 class Detection(Protocol):

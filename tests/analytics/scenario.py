@@ -7,6 +7,7 @@ set of (rule id, subject) the analytics must produce: precision and recall are m
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from tests.analytics.builders import (
@@ -22,7 +23,16 @@ from tests.analytics.builders import (
     tls_answered,
 )
 from trustwatch.sensor.flowid import Endpoint
-from trustwatch.sensor.records import Observation, Proto, RemoteAccessSession, SecretKind, TokenClaims, X509Cert
+from trustwatch.sensor.records import (
+    AuthenticationOutcome,
+    Observation,
+    Outcome,
+    Proto,
+    RemoteAccessSession,
+    SecretKind,
+    TokenClaims,
+    X509Cert,
+)
 
 ROUTER = "00-00-5E-00-01-14"
 """The core router: every routed endpoint carries its MAC."""
@@ -95,7 +105,8 @@ EXPECTED = {
     ("cleartext-credential", "ftp:asset:MON-012"),
     ("long-lived-token", f"secret:{fingerprint('eyJ.no-exp.sig', SecretKind.TOKEN)}"),
     ("cleartext-credential", "http:asset:MON-010"),
-    ("default-credential", f"secret:{fingerprint('public', SecretKind.COMMUNITY)}"),
+    ("default-credential", f"secret:{fingerprint('1111')}"),
+    ("default-credential-attempt", "source:asset:MON-012"),
     ("cleartext-credential", "snmp:asset:MON-012"),
     ("remote-access-unapproved", "remote-access:asset:MON-010:anydesk"),
     ("failed-authentication-burst", "guessing:asset:MON-012|account:admin@10.20.0.201"),
@@ -179,7 +190,8 @@ def observations() -> list[Observation]:
         add(credential(tick(), ep("10.20.0.10", mac(0x10), 41010), api, None, secret, SecretKind.TOKEN, "http",
                        mechanism="bearer", token=TokenClaims(alg="HS256", iss="pacs-idp", sub="mon-010", aud=(),
                                                              exp=exp, iat=t)))
-    # MON-012 traps with the factory SNMP community: default-credential.
+    # MON-012 traps with the factory SNMP community: a trap gets no answer, so nobody was seen to
+    # accept it (default-credential-attempt).
     add(credential(tick(), ep("10.20.0.12", mac(0x12), 40162), ep("10.20.0.250", None, 162), None, "public",
                    SecretKind.COMMUNITY, "snmp", mechanism="v2c snmpv2-trap"))
     # MON-010 calls out to AnyDesk: its inventory line approves no remote access.
@@ -196,6 +208,12 @@ def observations() -> list[Observation]:
     for o in tls_answered(tick(), pump(13, "10.20.0.63"), pacs, EXPIRED, ok=True):
         add(o)
     add(client_cert(tick(), pump(14, "10.20.0.64"), pacs, OLD))
+    # MON-010 logs in to the FTP server with a printer's factory login, and is let in: the FTP
+    # server accepts a published default (default-credential).
+    factory_login = replace(credential(tick(), ep("10.20.0.10", mac(0x10), 41005), ftp, "admin", "1111"), attempt=1)
+    add(factory_login)
+    add(AuthenticationOutcome(ts=tick(), flow=factory_login.flow, protocol=Proto.FTP, attempt=1,
+                              outcome=Outcome.SUCCESS, reason_code="230"))
     return out
 
 

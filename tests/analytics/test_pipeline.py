@@ -31,17 +31,17 @@ def test_summary(tmp_path: Path) -> None:
     res = run_audit(scenario.observations(), inv, rules, secrets=HASHER)
     text = render_summary(res, rules, top=3)
     # The vendor cloud (52.10.1.7) is a far end, not an unknown device.
-    assert text.startswith("trustwatch: 62 observations, 67 identity presentations, 19 devices on the site "
+    assert text.startswith("trustwatch: 64 observations, 69 identity presentations, 19 devices on the site "
                            "(16 in the inventory, 3 unknown), 1 far end off it, "
-                           "2024-03-04 08:00 UTC to 2024-03-04 08:34 UTC\n"
+                           "2024-03-04 08:00 UTC to 2024-03-04 08:35 UTC\n"
                            "Site networks: 10.0.0.0/8, 169.254.0.0/16, fe80::/10 (default: the private blocks "
                            "of the inventory's addresses, and link-local)\n"
                            "Credential ages: first audit of this site (no earlier run in the state), so how long "
-                           "each of the 12 secret(s) seen was in use before it is unknown; ")
+                           "each of the 13 secret(s) seen was in use before it is unknown; ")
     assert "  high      shared-credential                 3\n" in text
     assert "  low       long-lived-certificate            2\n" in text
     # Three best lines, and the headline rules' best lines beyond them (unknown-device is medium).
-    assert "Top findings (4 of 23 lines, 25 findings; " in text
+    assert "Top findings (4 of 24 lines, 26 findings; " in text
     assert "      - VEN-020 (Draeger Evita V500, ICU) [00-1B-4F-00-00-20] registered owner\n" in text
     assert text.endswith("Remote-access sessions (1, 1 unapproved):\n  ! 2024-03-04 08:30 UTC     900 s  MON-010 "
                          "(Philips IntelliVue MX450, Ward 3) -> 52.10.1.7  AnyDesk  [0 B out, 0 B back]  "

@@ -51,14 +51,15 @@ def test_a_dhcp_only_inventory_makes_every_private_block_the_site() -> None:
 def test_site_file(tmp_path: Path) -> None:
     site = tmp_path / "site.yaml"
     site.write_text("networks:\n  - 10.20.0.0/16\n  - 10.30.0.0/16\n")
-    scope = load_site_file(site)
+    scope = load_site_file(site).scope
+    assert scope is not None and load_site_file(site).roles == ()
     assert [str(n) for n in scope.networks] == ["10.20.0.0/16", "10.30.0.0/16"]
     assert scope.origin == f"{site}: networks"
 
 
 @pytest.mark.parametrize(("text", "message"), [
     ("networks: 10.20.0.0/16\n", "networks: expected a list of networks"),
-    ("networks: [10.20.0.0/16]\nwards: [3]\n", "unknown key 'wards' (expected networks)"),
+    ("networks: [10.20.0.0/16]\nwards: [3]\n", "unknown key 'wards' (expected networks, roles)"),
     ("- 10.20.0.0/16\n", "a site file is a mapping with `networks:`"),
     ("networks: [10.20.0.0/16, 10.300.0.0/16]\n", "networks: not a network (CIDR, e.g. 10.20.0.0/16): '10.300.0.0/16'"),
     ("networks: [unclosed\n", "cannot read the site file"),

@@ -9,6 +9,7 @@ panel query of every dashboard must return data through its HTTP API. Needs root
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import signal
@@ -28,6 +29,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.utils import wrpcap
 
+from tests.analytics.planted import answered_protocols, planted_alerts
 from tests.conftest import ROOT, SAMPLES
 from tests.live.netns import VethNamespace
 from trustwatch.analytics.cli import main
@@ -39,11 +41,16 @@ CAPTURES = sorted(p for p in HOSPITAL.iterdir() if p.name.endswith((".pcap", ".p
 WINDOW_RULES = {"remote-access-unapproved"}
 """Judged against approval windows at packet time, which a replay moves to now: not checked live."""
 EXPECTED = json.loads((HOSPITAL / "expected-alerts.json").read_text())
-PLANTED = [a for a in EXPECTED["alerts"] if a["rule"] not in WINDOW_RULES]
 NEAR_MISSES = [a for a in EXPECTED["near_misses"] if a["rule"] not in WINDOW_RULES]
 DASHBOARDS = sorted((ROOT / "dashboards" / "grafana").glob("*.json"))
 ALERT_RULES = ROOT / "dashboards" / "prometheus" / "trustwatch-alerts.yml"
 METRICS_PORT = 9750
+
+
+@functools.cache
+def planted() -> list[dict[str, Any]]:
+    """The alerts the monitor must stream (those of the sensor's outcomes: `tests.analytics.planted`)."""
+    return [a for a in planted_alerts(EXPECTED, answered_protocols(HOSPITAL)) if a["rule"] not in WINDOW_RULES]
 
 
 def _free_port() -> int:
@@ -135,7 +142,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRun]:
             for capture in [_hostile_capture(tmp), *CAPTURES]:
                 subprocess.run(["tcpreplay", "-q", "-i", ns.play, "--topspeed", str(capture)], check=True,
                                capture_output=True, timeout=60)
-            want = {(a["rule"], _fingerprinted(a["subject"], tmp / "site.key")) for a in PLANTED}
+            want = {(a["rule"], _fingerprinted(a["subject"], tmp / "site.key")) for a in planted()}
 
             def alerts_in() -> bool:
                 docs = [json.loads(x) for x in alerts.read_text().splitlines()] if alerts.exists() else []
@@ -182,7 +189,7 @@ def _ready(run: LiveRun) -> bool:
 def test_expected_alerts_stream_out_once(live: LiveRun) -> None:
     got = [(d["rule"]["id"], d["trustwatch"]["subject"]) for d in live.alerts]
     assert len(got) == len(set(got)), "an alert was streamed twice"
-    want = {(a["rule"], _fingerprinted(a["subject"], live.tmp / "site.key")) for a in PLANTED}
+    want = {(a["rule"], _fingerprinted(a["subject"], live.tmp / "site.key")) for a in planted()}
     assert want <= set(got), want - set(got)
     for miss in NEAR_MISSES:
         assert (miss["rule"], _fingerprinted(miss["subject"], live.tmp / "site.key")) not in set(got), miss["why"]
@@ -198,7 +205,7 @@ def test_sigterm_flushes_and_exits_cleanly(live: LiveRun) -> None:
     assert "stopped:" in live.monitor_stderr
     with sqlite3.connect(live.tmp / "state.db") as db:
         runs = db.execute("SELECT observations, findings FROM runs").fetchall()
-        assert runs and runs[-1][0] > 0 and runs[-1][1] >= len(PLANTED)
+        assert runs and runs[-1][0] > 0 and runs[-1][1] >= len(planted())
         assert db.execute("SELECT count(*) FROM sightings").fetchone()[0] > 0
 
 
@@ -307,3 +314,28 @@ def test_sense_interface_filters_in_the_kernel_and_keeps_vlan_tags(tmp_path: Pat
 def _key(doc: dict[str, Any]) -> tuple[str, str, int, str | None]:
     return (doc["event"]["action"], doc["source"]["ip"], doc["destination"]["port"],
             doc["network"].get("vlan", {}).get("id"))
+
+
+def test_sense_interface_reports_a_remote_access_session_when_it_starts_and_when_it_ends(tmp_path: Path) -> None:
+    """Live, every session is reported as soon as it is recognised, and again when it ends."""
+    out = tmp_path / "observations.jsonl"
+    with VethNamespace("twr") as ns:
+        sense = subprocess.Popen(
+            ns.exec(sys.executable, "-m", "trustwatch.analytics.cli", "sense", "--interface", ns.sense,
+                    "--bpf", "tcp port 3389 or tcp port 22 or tcp port 5900", "-o", str(out), "--metrics-port", "0",
+                    "--key-file", str(tmp_path / "site.key")),
+            cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        assert sense.stderr is not None
+        assert "sensing" in sense.stderr.readline()
+        subprocess.run(["tcpreplay", "-q", "-i", ns.play, "--topspeed", str(HOSPITAL / "vendor-access.pcap")],
+                       check=True, capture_output=True, timeout=60)
+        _wait("the session starts", lambda: out.exists() and "remote-access-session-start" in out.read_text())
+        sense.send_signal(signal.SIGTERM)
+        assert sense.wait(timeout=30) == 0, sense.stderr.read()
+    actions = [(d["event"]["action"], d["trustwatch"]["uid"]) for d in map(json.loads, out.read_text().splitlines())
+               if d["event"]["action"].startswith("remote-access-session")]
+    starts = [uid for action, uid in actions if action == "remote-access-session-start"]
+    ends = [uid for action, uid in actions if action == "remote-access-session"]
+    assert len(starts) == 3 and sorted(starts) == sorted(ends)  # RDP, SSH, VNC
+    assert all(actions.index(("remote-access-session-start", u)) < actions.index(("remote-access-session", u))
+               for u in starts)

@@ -19,6 +19,7 @@ from trustwatch.sensor.records import (
     Evidence,
     Proto,
     RemoteAccessSession,
+    RemoteAccessSessionStart,
     TlsClientCertificate,
     TlsClientHello,
     X509Cert,
@@ -98,7 +99,7 @@ def test_dns_answer_then_connection_is_a_session(tmp_path: Path) -> None:
     flow = make_flow("198.51.100.9", 443)
     dns = DnsAnswer(ts=90.0, flow=flow.id, protocol=Proto.DNS, query="prs.acme-med.example", query_type="A",
                     rcode="NOERROR", addresses=("198.51.100.9",))
-    assert t.observed(dns)
+    assert t.observed(dns, flow)
     session = t.ended(flow, "cap.pcap")
     assert session is not None
     assert (session.vendor, session.direction, session.remote_name, session.matched_by) == (
@@ -112,7 +113,7 @@ def test_sni_range_and_port_and_held_protocol_sessions(tmp_path: Path) -> None:
     flow = make_flow("203.0.113.5", 443)
     hello = TlsClientHello(ts=101.0, flow=flow.id, protocol=Proto.TLS, server_name="x.ACME-med.example", alpn=(),
                            versions=(), ja3="", ja3_hash="", ja4="")
-    assert t.observed(hello)
+    assert t.observed(hello, flow)
     assert t.ended(flow, "c").matched_by.startswith("sni x.acme-med.example")  # type: ignore[union-attr]
     assert t.ended(make_flow("192.0.2.44", 22), "c").matched_by == "ip 192.0.2.44 in 192.0.2.0/24"  # type: ignore[union-attr]
     assert t.ended(make_flow("203.0.113.5", 7070), "c").product == "Tool"  # type: ignore[union-attr]
@@ -121,7 +122,7 @@ def test_sni_range_and_port_and_held_protocol_sessions(tmp_path: Path) -> None:
     inbound.id = FlowId(uid="Cin", transport="tcp", orig=Endpoint("192.0.2.7", 50000), resp=Endpoint("10.30.8.41", 22))
     ssh = RemoteAccessSession(ts=100.5, flow=inbound.id, protocol=Proto.SSH, vendor="", product="SSH",
                               direction="inbound", matched_by="ssh version exchange")
-    assert not t.observed(ssh)  # held until the connection ends
+    assert not t.observed(ssh, inbound)  # held until the connection ends
     session = t.ended(inbound, "c")
     assert session is not None and session.vendor == "Acme Medical" and session.product == "Acme Link (SSH)"
 
@@ -135,10 +136,10 @@ def test_a_tool_found_by_its_signature_keeps_its_product_and_learns_its_name(tmp
     """The tool's own catalog entry matching its DNS name again must not make "Tool (Tool)"."""
     t = tracker(tmp_path)
     flow = make_flow("198.51.100.9", 7070)
-    assert t.observed(dns_answer(flow, "relay1.tool.example"))
+    assert t.observed(dns_answer(flow, "relay1.tool.example"), flow)
     tool = RemoteAccessSession(ts=100.2, flow=flow.id, protocol=Proto.REMOTE, vendor="Tool", product="Tool",
                                direction="outbound", matched_by="signature abcd@0")
-    assert not t.observed(tool)
+    assert not t.observed(tool, flow)
     session = t.ended(flow, "c")
     assert session is not None
     assert (session.vendor, session.product, session.remote_name, session.matched_by) == (
@@ -154,8 +155,8 @@ def test_a_session_found_by_its_certificate_is_named_by_the_dns_answer(tmp_path:
                     not_after="2074-01-01T00:00:00+00:00", key_type="EC", key_bits=256,
                     signature_algorithm="ecdsa-with-SHA256", signature_hash="sha256", sans=(), self_signed=True,
                     version=3)
-    assert t.observed(dns_answer(flow, "relay1.tool.example"))
-    assert t.observed(TlsClientCertificate(ts=100.3, flow=flow.id, protocol=Proto.TLS, chain=(leaf,)))
+    assert t.observed(dns_answer(flow, "relay1.tool.example"), flow)
+    assert t.observed(TlsClientCertificate(ts=100.3, flow=flow.id, protocol=Proto.TLS, chain=(leaf,)), flow)
     session = t.ended(flow, "c")
     assert session is not None
     assert (session.product, session.matched_by, session.remote_name) == (
@@ -166,10 +167,10 @@ def test_a_tls_connection_known_by_its_dns_answer_stays_tls(tmp_path: Path) -> N
     """No SNI: the DNS answer recognises the server, and the session is the TLS handshake's."""
     t = tracker(tmp_path)
     flow = make_flow("198.51.100.9", 443)
-    assert t.observed(dns_answer(flow, "prs.acme-med.example"))
+    assert t.observed(dns_answer(flow, "prs.acme-med.example"), flow)
     hello = TlsClientHello(ts=100.1, flow=flow.id, protocol=Proto.TLS, server_name=None, alpn=(), versions=("1.2",),
                            ja3="", ja3_hash="", ja4="", evidence=Evidence("cap.pcap", (4,)))
-    assert t.observed(hello)
+    assert t.observed(hello, flow)
     session = t.ended(flow, "cap.pcap")
     assert session is not None
     assert (session.protocol, session.ts, session.evidence.frames, session.matched_by) == (
@@ -183,3 +184,39 @@ def test_teamviewer_and_anydesk_real_captures(real_pcaps: Path) -> None:
 
     assert tools("ndpi/tests/cfgs/default/pcap/teamviewer.pcap") == {"TeamViewer"}
     assert tools("ndpi/tests/cfgs/default/pcap/anydesk.pcapng") == {"AnyDesk"}
+
+
+def test_live_a_session_is_announced_when_recognised_then_reported_at_its_end(tmp_path: Path) -> None:
+    """Live sensing: the start goes out with the observation that reveals it, once; the end as before."""
+    (tmp_path / "c.yaml").write_text(CATALOG)
+    t = RemoteAccessTracker(load_catalog(tmp_path / "c.yaml"), announce=True)
+    inbound = make_flow("10.30.8.41", 22)
+    inbound.id = FlowId(uid="Cin", transport="tcp", orig=Endpoint("192.0.2.7", 50000), resp=Endpoint("10.30.8.41", 22))
+    ssh = RemoteAccessSession(ts=100.5, flow=inbound.id, protocol=Proto.SSH, vendor="", product="SSH",
+                              direction="inbound", matched_by="ssh version exchange")
+    [start] = t.observed(ssh, inbound)
+    assert isinstance(start, RemoteAccessSessionStart) and start.action == "remote-access-session-start"
+    assert (start.vendor, start.product, start.start, start.end) == ("Acme Medical", "Acme Link (SSH)", 100.0, 160.0)
+    assert t.observed(ssh, inbound) == ()  # announced once
+    end = t.ended(inbound, "c")
+    assert type(end) is RemoteAccessSession and end.product == start.product
+    flow = make_flow("203.0.113.5", 443)
+    hello = TlsClientHello(ts=101.0, flow=flow.id, protocol=Proto.TLS, server_name="x.acme-med.example", alpn=(),
+                           versions=(), ja3="", ja3_hash="", ja4="")
+    out = t.observed(hello, flow)
+    assert out[0] is hello and isinstance(out[1], RemoteAccessSessionStart) and out[1].protocol is Proto.TLS
+    other = make_flow("198.51.100.9", 443)
+    answer = dns_answer(other, "prs.acme-med.example")
+    assert t.observed(answer, other) == (answer,)  # known by its DNS answer: at its end only
+
+
+def test_live_sensing_reports_each_session_twice_a_capture_once() -> None:
+    capture = str(SAMPLES / "remote-access" / "remote-rdp.pcap")
+    offline = [o for o in Sensor().read(capture) if isinstance(o, RemoteAccessSession)]
+    live = [o for o in Sensor(live=True).read(capture) if isinstance(o, RemoteAccessSession)]
+    assert offline and not any(isinstance(o, RemoteAccessSessionStart) for o in offline)
+    starts = [o for o in live if isinstance(o, RemoteAccessSessionStart)]
+    assert [o for o in live if not isinstance(o, RemoteAccessSessionStart)] == offline
+    assert sorted(o.flow.uid for o in starts) == sorted(o.flow.uid for o in offline)
+    for s in starts:
+        assert live.index(s) < next(i for i, o in enumerate(live) if o.flow.uid == s.flow.uid and o is not s)

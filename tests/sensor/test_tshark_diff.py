@@ -102,6 +102,8 @@ DECODE_AS: dict[str, tuple[str, ...]] = {
     "ndpi/tests/cfgs/default/pcap/anydesk.pcapng": ("-d", "tcp.port==80,tls"),
     "remote-access/remote-rdp.pcap": ("-d", "tcp.port==3389,tls"),
     "hospital/vendor-access.pcap": ("-d", "tcp.port==3389,tls"),
+    "clinic/clinic-imaging.pcap": ("-d", "tcp.port==3389,tls"),
+    "clinic/clinic-it.pcap": ("-d", "tcp.port==3389,tls"),
 }
 """tshark told which dissector to use where its port table hides the TLS."""
 
