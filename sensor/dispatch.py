@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from .flowid import Direction, FlowId
 from .flows import Flow, FlowTable
 from .protocols.base import Extractor, ParseError
-from .records import Evidence, Observation
+from .records import AuthenticationOutcome, Evidence, Observation
 from .remote_access_tracker import RemoteAccessTracker
 from .secrets import EPHEMERAL, SecretHasher
 from .weird import Weirds
@@ -40,8 +40,8 @@ _DIRECTIONS = (Direction.ORIG, Direction.RESP)
 class Session:
     """Dispatch state of one flow."""
 
-    __slots__ = ("bufs", "extractor", "held", "inspected", "pending", "probe_bufs", "probes", "spans",
-                 "stopped")
+    __slots__ = ("attempt_evidence", "bufs", "extractor", "held", "inspected", "pending", "probe_bufs", "probes",
+                 "spans", "stopped")
 
     def __init__(self) -> None:
         self.extractor: Extractor | None = None
@@ -56,6 +56,8 @@ class Session:
         self.stopped = [False, False]
         self.held = 0
         """What the extractor keeps of its own, as last counted in the table's `buffered`."""
+        self.attempt_evidence: dict[int, Evidence] = {}
+        """The evidence of each authentication attempt: that of an answer never seen."""
 
 
 class Dispatcher:
@@ -214,7 +216,7 @@ class Dispatcher:
                 return
             self._consume(sess, d, min(used, len(buf)))
             if found:
-                self._emit(flow, found, sess.pending[d], out)
+                self._emit(flow, sess, found, sess.pending[d], out)
             if ext.upgraded:
                 self._upgrade(flow, sess, ts, out)
                 return
@@ -240,16 +242,25 @@ class Dispatcher:
         sess.inspected[d] += used
         self._table.buffered -= used
 
-    def _emit(self, flow: Flow, found: Sequence[Observation], frames: set[int], out: list[Observation]) -> None:
-        """Evidence the observations with the frames consumed for them; the tracker holds back
+    def _emit(self, flow: Flow, sess: Session, found: Sequence[Observation], frames: set[int],
+              out: list[Observation]) -> None:
+        """Evidence the observations with the frames consumed for them (an answer that came with
+        no frame of its own, never seen: the frames of its attempt); the tracker holds back
         remote-access sessions until their flow ends (and, live, reports when one starts)."""
         evidence = Evidence(capture=self.capture, frames=tuple(sorted(frames)))
         frames.clear()
         for obs in found:
+            attempt = getattr(obs, "attempt", None)
+            if attempt is None:
+                ev = evidence
+            elif isinstance(obs, AuthenticationOutcome):
+                ev = evidence if evidence.frames else sess.attempt_evidence.get(attempt, evidence)
+            else:
+                ev = sess.attempt_evidence[attempt] = evidence
             # The one field that is the dispatcher's to fill (`Observation.evidence`), set in
             # place as a frozen dataclass's own __init__ does, before the observation goes
             # anywhere: `dataclasses.replace` would build every observation twice.
-            object.__setattr__(obs, "evidence", evidence)
+            object.__setattr__(obs, "evidence", ev)
             if self._tracker is None:
                 out.append(obs)
             else:
@@ -305,7 +316,7 @@ class Dispatcher:
                 found = []
             self._drain_weirds(ext)
             if found:
-                self._emit(flow, found, sess.pending[0] | sess.pending[1], out)
+                self._emit(flow, sess, found, sess.pending[0] | sess.pending[1], out)
 
 
 def _session(flow: Flow) -> Session:

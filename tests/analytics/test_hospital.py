@@ -98,8 +98,9 @@ def test_lifecycle_findings_list_both_ends(found: tuple[list[dict[str, Any]], Pa
 def test_the_answers_decide_and_show(found: tuple[list[dict[str, Any]], Path]) -> None:
     """Issue 17: the account of the retired MON-005 is accepted for MON-002 (high, `event.outcome`
     success); the stranger guessed its way into the UPS web card (an unknown device accepted:
-    high); MON-005's TLS certificate asks for no answer the sensor reads yet and its FTP login was
-    refused: not refused every time, so the rule's own words; the bursts carry the refusals' frames."""
+    high); the central station lets MON-005's TLS certificate in (the sensor reads TLS answers)
+    while the archive refuses its FTP login: accepted once, so high; the bursts carry the
+    refusals' frames."""
     docs, _key = found
     by = {(d["rule"]["id"], d["trustwatch"]["subject"]): d for d in docs}
     outlives = by[("credential-outlives-device", "username:mon005-export")]
@@ -112,7 +113,8 @@ def test_the_answers_decide_and_show(found: tuple[list[dict[str, Any]], Path]) -
         "success", "high", "http")
     assert "the guess may have worked" in ups["message"] and "401" in ups["message"]
     retired = by[("retired-device-authenticates", "asset:MON-005")]
-    assert retired["message"].endswith(" Refused 1 of 2 time(s); the other answers were not seen.")
+    assert retired["message"].endswith(" Accepted 1 of 2 time(s).")
+    assert (retired["event"]["outcome"], retired["trustwatch"]["severity"]) == ("success", "high")
     accepted = by[("expired-credential-accepted", "10.10.5.40:21|username:mon005-export")]
     assert "(registered to MON-005 (Philips IntelliVue MX800, ICU), retired since 2024-11-30) from MON-002" \
         in accepted["message"] and accepted["message"].endswith("(230 Login successful.): it does not fail closed.")
