@@ -181,7 +181,8 @@ def correlate(
     settings = settings or CorrelationSettings()
     routers = router_macs(observations, settings)
     leases = Leases.of(observations)
-    answers = {(o.flow.uid, o.attempt): o for o in observations if isinstance(o, AuthenticationOutcome)}
+    answers: dict[tuple[str, int | None], AuthenticationOutcome] = {
+        (o.flow.uid, o.attempt): o for o in observations if isinstance(o, AuthenticationOutcome)}
     resolved: list[tuple[Presentation, str | None, tuple[Asset, Method, str] | None]] = []
     for obs in observations:
         for p in presentations(obs):

@@ -1,4 +1,5 @@
-"""The alert record: `Finding` (one rule, one subject, one run) and the devices it names.
+"""The alert record: `Finding` (one rule, one subject, one run) and the devices it names; and
+`PassedCheck`, a check that held (a server that refused an expired certificate), for the report.
 
 Below the detections, so that what only handles findings (alerts, state, exceptions, metrics)
 needs no detection loaded. `finding()` builds one from the sightings behind it, so that
@@ -11,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ..sensor.flowid import FlowId
 from ..sensor.records import Evidence
 from .correlate import Sighting
 from .identities import Identity
@@ -51,6 +53,8 @@ class DeviceRef:
     role: Role = Role.PRESENTER
     profile: DeviceProfile | None = None
     """What the network says about it (unknown devices)."""
+    hostname: str = ""
+    """The inventory's host name (ECS `related.hosts`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,9 @@ class Finding:
     cause: str = ""
     """What several findings of one rule share, so that the summary shows them as one line
     (e.g. `community in clear over SNMP`); empty: the finding stands alone."""
+    flow: FlowId | None = None
+    """The connection of the first presentation behind it: the alert's `source`/`destination`
+    and Community ID, what a SIEM pivots on."""
 
     @property
     def dedup_key(self) -> str:
@@ -96,14 +103,16 @@ def device_refs(sightings: Iterable[Sighting]) -> tuple[DeviceRef, ...]:
         unknown = f"unknown {', '.join(ips)}" + (f" ({s.mac})" if s.mac else "")
         label = a.label if a is not None else unknown
         refs.append(DeviceRef(key, a.asset_id if a else None, s.mac, tuple(ips),
-                              str(a.status) if a else None, str(s.method), s.match_value, label))
+                              str(a.status) if a else None, str(s.method), s.match_value, label,
+                              hostname=a.hostname if a else ""))
     return tuple(refs)
 
 
 def owner_refs(owners: Iterable[Asset]) -> tuple[DeviceRef, ...]:
     """The inventory devices an identity is registered to, as `registered-owner`s."""
     return tuple(DeviceRef(f"asset:{a.asset_id}", a.asset_id, a.macs[0] if a.macs else None, a.ips, str(a.status),
-                           "inventory", a.source, a.label, Role.REGISTERED_OWNER) for a in owners)
+                           "inventory", a.source, a.label, Role.REGISTERED_OWNER, hostname=a.hostname)
+                 for a in owners)
 
 
 def merge_evidence(sightings: Iterable[Sighting]) -> tuple[Evidence, ...]:
@@ -129,10 +138,28 @@ def finding(
     """The finding of `rule` about `subject`, built from the sightings that caused it; `devices`
     when they are not exactly the sightings' (owners added, profiles filled in)."""
     ts = [s.ts for s in sightings]
+    first = min(sightings, key=lambda s: s.ts)
     protocols = tuple(dict.fromkeys(str(s.presentation.obs.protocol) for s in sightings))
     return Finding(
         rule_id=rule.id, rule_name=rule.name, severity=rule.severity, subject=subject,
         message=message, first_seen=min(ts), last_seen=max(ts), count=len(sightings),
         devices=tuple(devices) if devices is not None else device_refs(sightings), identity=identity,
-        evidence=merge_evidence(sightings), protocols=protocols, cause=cause,
+        evidence=merge_evidence(sightings), protocols=protocols, cause=cause, flow=first.presentation.obs.flow,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PassedCheck:
+    """A check that held, shown in the report beside the findings (e.g. `expired-certificate-refused`:
+    a server refused an expired client certificate). Detections of such checks add them to
+    `AuditResult.passed`; the report groups them by `check` whatever they are."""
+
+    check: str
+    """Stable id of the check."""
+    title: str
+    """What held, for the section's heading: `Servers refused expired client certificates`."""
+    subject: str
+    message: str
+    """One sentence: who did what, when."""
+    devices: tuple[DeviceRef, ...] = ()
+    evidence: tuple[Evidence, ...] = ()

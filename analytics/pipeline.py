@@ -14,6 +14,7 @@ shows the best line of each headline rule (`headline: true` in rules/).
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,13 +24,16 @@ from pathlib import Path
 from ..sensor.records import Observation
 from ..sensor.secrets import EPHEMERAL, SecretHasher
 from ..sensor.yamlfile import RULES_DIR
+from .alerts import to_alert
+from .auditlog import keep_inventory, record_facts
 from .correlate import Sighting, correlate, router_macs
 from .criticality import Criticality, function_criticality, rank_of
 from .detections import DETECTIONS
 from .detections.base import Context, Detection, moment
-from .findings import DeviceRef, Finding, Role
+from .findings import DeviceRef, Finding, PassedCheck, Role
 from .identities import Identity
 from .inventory import Inventory, SkippedRow
+from .memory import Diff, Remembered, data_digest, remember, segment_of
 from .profiles import NetworkFacts
 from .remote_access import ApprovalWindow, LedgerEntry, ledger, tool_name
 from .rules import RuleSet, Severity, read_rules
@@ -71,10 +75,27 @@ class AuditResult:
     """Every presentation resolved to its device (for metrics: devices by status, certificates)."""
     ledger: list[LedgerEntry] = field(default_factory=list)
     """Every remote-access session, approved or not."""
+    passed: list[PassedCheck] = field(default_factory=list)
+    """Checks that held (e.g. servers that refused expired certificates), for the report."""
+    started: float = field(default_factory=time.time)
+    """Wall clock of the run: `event.created` of the alerts it raises first."""
+    memory: dict[str, Remembered] = field(default_factory=dict)
+    """Dedup key -> the stored alert (id, first raised, status), when the run kept a state."""
+    diff: Diff | None = None
+    """The findings against the previous audit of the segment, when the run kept a state."""
 
     def failing(self, fail_on: Severity | None) -> bool:
         """Whether some finding is at or above `fail_on` (None: never fail)."""
         return fail_on is not None and any(f.severity.rank >= fail_on.rank for f in self.findings)
+
+    def alerts(self, rules: RuleSet) -> list[dict[str, object]]:
+        """The unsuppressed findings as ECS alert documents: with their stored id's creation time and
+        status when the run kept a state, else created now."""
+        docs = []
+        for f in self.findings:
+            m = self.memory.get(f.dedup_key)
+            docs.append(to_alert(f, rules.get(f.rule_id), m.created if m else self.started, m.status if m else None))
+        return docs
 
 
 def load_rules(rules_dir: str | Path = RULES_DIR, detections: Sequence[Detection] = DETECTIONS) -> RuleSet:
@@ -94,20 +115,28 @@ def run_audit(
     secrets: SecretHasher = EPHEMERAL,
     windows: Sequence[ApprovalWindow] | None = None,
     site: SiteScope | None = None,
+    read_errors: Sequence[str] = (),
+    kind: str = "audit",
 ) -> AuditResult:
-    """Run every enabled detection over `observations` and record the run in `state`.
+    """Run every enabled detection over `observations` and record the run in `state` (uncommitted:
+    the caller commits once its outputs are written, or abandons the state).
 
     `site`: the monitored networks (None: derived from the inventory, `SiteScope.of_inventory`).
-    Observations are held in memory for the run (the routed-segment guard looks at all of
-    them before resolving any); they are handshake facts, a tiny share of a capture.
+    `read_errors`: filled while `observations` are read (what the source could not read): a run
+    with any is recorded but resolves no alert (`analytics.memory`); so is a monitor's window
+    (`kind="monitor"`). Observations are held in memory for the run (the routed-segment guard
+    looks at all of them before resolving any); they are handshake facts, a tiny share of a capture.
     """
+    started = time.time()
     obs = list(observations)
     scope = site or SiteScope.of_inventory(inventory)
     sightings = correlate(obs, inventory, rules.correlation)
     run_id = None
     if state is not None:
-        run_id = state.begin_run(source)
-        state.record(sightings)
+        data = data_digest(obs)
+        run_id = state.begin_run(source, kind, segment_of(scope), data, keep_inventory(state, inventory))
+        if not state.seen_data(data, run_id):  # the same data again: its sightings are counted already
+            state.record(sightings)
 
     def first_seen(identity: Identity) -> float | None:
         return state.identity_first_seen(identity) if state is not None else None
@@ -130,20 +159,40 @@ def run_audit(
     kept, suppressed, expired = apply_suppressions(findings, exceptions, clock)
     for f in kept:
         summary[f.rule_id] += 1
-    if state is not None and run_id is not None:
-        state.store_alerts(run_id, kept)
-        state.finish_run(run_id, first_ts, last_ts, len(obs), len(kept))
     known = {s.device_key for s in sightings if s.asset is not None}
     unknown = {s.device_key for s in sightings if s.asset is None and scope.contains(s.ip)}
     far = {s.device_key for s in sightings if s.asset is None} - unknown
-    return AuditResult(
+    result = AuditResult(
         findings=kept, suppressed=suppressed, expired=expired, summary=summary,
         observations=len(obs), presentations=len(sightings),
         devices_known=len(known), devices_unknown=len(unknown), far_ends=len(far),
         first_ts=first_ts, last_ts=last_ts, run_id=run_id, sightings=sightings,
         ledger=ledger(sightings, windows), scope=scope, criticality=criticality,
-        inventory_skipped=inventory.skipped,
+        inventory_skipped=inventory.skipped, started=started,
     )
+    if state is not None and run_id is not None:
+        state.finish_run(run_id, first_ts, last_ts, len(obs), len(kept), complete=not read_errors)
+        run = state.run(run_id)
+        assert run is not None
+        result.memory, result.diff = remember(state, run, kept, suppressed, rules, started)
+        record_facts(state, run_id, inventory=inventory, sightings=sightings, ledger=result.ledger, scope=scope,
+                     network=network, exceptions=exceptions, suppressed=suppressed, clock=clock,
+                     passed=result.passed)
+        state.db.execute("UPDATE runs SET summary=? WHERE id=?", (json.dumps(_run_summary(result, inventory)), run_id))
+    return result
+
+
+def _run_summary(result: AuditResult, inventory: Inventory) -> dict[str, object]:
+    """What the audit log keeps of a run's summary, for the report's overview and trend."""
+    return {"presentations": result.presentations, "devices_known": result.devices_known,
+            "devices_unknown": result.devices_unknown, "far_ends": result.far_ends,
+            "inventoried": len(inventory.assets), "scope": result.scope.describe() if result.scope else "",
+            "rules": result.summary, "suppressed": len(result.suppressed),
+            "expired_exceptions": len(result.expired),
+            "diff": None if result.diff is None else {
+                "previous": result.diff.previous, "new": result.diff.new, "still_open": result.diff.still_open,
+                "acknowledged": result.diff.acknowledged, "resolved": result.diff.resolved},
+            "inventory_skipped": [r.source for r in result.inventory_skipped]}
 
 
 def rank(f: Finding, criticality: Mapping[str, Criticality]) -> tuple[int, int, int, float]:
@@ -236,6 +285,8 @@ def render_summary(result: AuditResult, rules: RuleSet, top: int = 10) -> str:
         lines.append(f"  {rules.get(rule_id).severity.value:<9} {rule_id:<30} {n:>4}")
     if result.suppressed:
         lines.append(f"  suppressed by exceptions: {len(result.suppressed)}")
+    if result.diff is not None:
+        lines.append(f"Against the previous audit: {result.diff.describe()}")
     for e in result.expired:
         lines.append(f"Expired exception: {e.rule} {e.subject} (approved by {e.approver}, "
                      f"expired {e.expires:%Y-%m-%d %H:%M} UTC; {e.source})")

@@ -32,6 +32,7 @@ from ..metrics import DEFAULT_JOB, Metrics
 from ..pipeline import AuditResult, render_summary, run_audit
 from ..remote_access import LedgerEntry, ledger_record
 from ..rules import RuleSet, Severity
+from ..state import State
 from .options import (
     EXIT_ALERTS,
     EXIT_ERROR,
@@ -134,6 +135,9 @@ class Analysis:
     metrics: Metrics
     errors: list[str]
     """Input the source could not read (a capture, an observation line), one line each."""
+    state: State
+    """The state the run was recorded in (committed, still open for the report; `:memory:` with
+    `--no-state`): the caller closes it."""
 
 
 def run_analysis(args: argparse.Namespace, source: Source) -> Analysis:
@@ -141,33 +145,40 @@ def run_analysis(args: argparse.Namespace, source: Source) -> Analysis:
     secrets = site_secrets(args.key_file)
     site = load_site(args)
     observations, errors, report = source(secrets)
-    state = analysis_state(args)
+    state = analysis_state(args) or State(":memory:", exclusive=True)
     metrics = Metrics()
     try:
         result = run_audit(metrics.sensor.observe(observations), site.inventory, site.rules, state, site.exceptions,
-                           source=" ".join(args.paths), secrets=secrets, windows=site.windows, site=site.scope)
-        if state is not None:
-            state.close()
+                           source=" ".join(args.paths), secrets=secrets, windows=site.windows, site=site.scope,
+                           read_errors=errors)
+        state.commit()
     except sqlite3.Error as e:  # a full disk: the state stays as it was before the run
+        state.abandon()
         raise CommandError(f"trustwatch: cannot record the run in {state_path(args.state)}: {e}; "
                            "the state is unchanged, no alerts written") from None
+    except BaseException:  # Ctrl-C: the run's writes are rolled back
+        state.abandon()
+        raise
     if report is not None:
         metrics.sensor.update(report_snapshot(report))
-    return Analysis(result, site.rules, metrics, errors)
+    return Analysis(result, site.rules, metrics, errors, state)
 
 
 def _analyse(args: argparse.Namespace, source: Source) -> int:
     """Shared by audit and analyze: run, write alerts and the summary, pick the exit code."""
     run = run_analysis(args, source)
-    for e in run.errors:
-        sys.stderr.write(f"trustwatch: {e}\n")
-    _export_metrics(args, run)
-    if args.alerts:
-        _write_alerts(args.alerts, run.result)
-    if args.ledger:
-        _write_ledger(args.ledger, run.result)
-    out = sys.stderr if args.alerts == "-" else sys.stdout
-    out.write(render_summary(run.result, run.rules, args.top))
+    try:
+        for e in run.errors:
+            sys.stderr.write(f"trustwatch: {e}\n")
+        _export_metrics(args, run)
+        if args.alerts:
+            _write_alerts(args.alerts, run.result, run.rules)
+        if args.ledger:
+            _write_ledger(args.ledger, run.result)
+        out = sys.stderr if args.alerts == "-" else sys.stdout
+        out.write(render_summary(run.result, run.rules, args.top))
+    finally:
+        run.state.close()
     if run.errors:
         return EXIT_ERROR
     fail_on = None if args.fail_on == "never" else Severity(args.fail_on)
@@ -197,10 +208,10 @@ def _export_metrics(args: argparse.Namespace, run: Analysis) -> None:
         raise CommandError(*failed)
 
 
-def _write_alerts(target: str, result: AuditResult) -> None:
+def _write_alerts(target: str, result: AuditResult, rules: RuleSet) -> None:
     try:
         with output_file(target) as out:
-            write_alerts(result.findings, out)
+            write_alerts(result.alerts(rules), out)
     except OSError as e:
         raise CommandError(f"trustwatch: cannot write alerts to {target}: {e.strerror or e}; "
                            "nothing written (the state has them)") from None

@@ -34,6 +34,7 @@ def add_remote_access_command(subparsers: argparse._SubParsersAction[argparse.Ar
 def cmd_remote_access(args: argparse.Namespace) -> int:
     """`trustwatch remote-access`: every session of the captures, or the unapproved ones."""
     run = run_analysis(args, sensed(args))
+    run.state.close()
     for e in run.errors:
         sys.stderr.write(f"trustwatch: {e}\n")
     ledger = run.result.ledger

@@ -103,6 +103,14 @@ def load_site(args: argparse.Namespace) -> Site:
     return Site(rules, inventory, exceptions, windows, _scope(args))
 
 
+def load_rule_ids(rules_dir: Path) -> list[str]:
+    """The rule ids of the rules in `rules_dir`; CommandError when they cannot be loaded."""
+    try:
+        return list(load_rules(rules_dir).rules)
+    except RuleError as e:
+        raise CommandError(f"trustwatch: {e}") from None
+
+
 def _scope(args: argparse.Namespace) -> SiteScope | None:
     try:
         if args.site_networks:
