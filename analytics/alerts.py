@@ -118,6 +118,7 @@ def _device(d: DeviceRef) -> dict[str, Any]:
     """One of `trustwatch.devices`: the device, how it was recognised, its role, and for unknown
     devices what the network says about it (`network`: DHCP, the MAC's manufacturer, first/last seen)."""
     doc: dict[str, Any] = {
+        "key": d.key,
         "asset_id": d.asset_id,
         "mac": d.mac,
         "ip": list(d.ips),

@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,20 +104,21 @@ def data_digest(observations: Iterable[Observation]) -> str:
 
 
 def remember(state: State, run: Run, kept: Sequence[Finding], suppressed: Sequence[tuple[Finding, Suppression]],
-             rules: RuleSet, now: float) -> tuple[dict[str, Remembered], Diff]:
+             rules: RuleSet, now: float, order: Mapping[str, tuple[int, int]]) -> tuple[dict[str, Remembered], Diff]:
     """Merge a run's findings (kept, and those an exception suppressed) into the stored alerts and
-    resolve what it no longer finds; each finding's alert by dedup key, and the diff."""
+    resolve what it no longer finds; each finding's alert by dedup key, and the diff. `order`: each
+    kept finding's summary line and place in it (`pipeline.summary_lines`), kept for the report."""
     db = state.db
     memory: dict[str, Remembered] = {}
     by = {f.dedup_key: s for f, s in suppressed}
     for f in [*kept, *(f for f, _s in suppressed)]:
-        memory[f.dedup_key] = _merge(db, run, f, rules, by.get(f.dedup_key), now)
+        memory[f.dedup_key] = _merge(db, run, f, rules, by.get(f.dedup_key), now, order.get(f.dedup_key))
     resolved = _resolve(db, run, {m.id for m in memory.values()})
     return memory, _diff(db, run, [memory[f.dedup_key] for f in kept], resolved)
 
 
 def _merge(db: sqlite3.Connection, run: Run, f: Finding, rules: RuleSet, exception: Suppression | None,
-           now: float) -> Remembered:
+           now: float, place: tuple[int, int] | None) -> Remembered:
     aid = alert_id(f.dedup_key)
     row = db.execute("SELECT status, created, resolved_by, last_seen FROM alerts WHERE id=?", (aid,)).fetchone()
     data = run.data or f"run:{run.id}"
@@ -139,9 +140,9 @@ def _merge(db: sqlite3.Connection, run: Run, f: Finding, rules: RuleSet, excepti
                doc=CASE WHEN ? >= last_seen THEN ? ELSE doc END WHERE id=?""",
             (str(status), f.severity.rank, run.segment, f.first_seen, f.last_seen, str(status), f.last_seen, doc,
              aid))
-    db.execute("INSERT OR REPLACE INTO alert_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    db.execute("INSERT OR REPLACE INTO alert_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                (aid, run.id, data, f.first_seen, f.last_seen, f.count,
-                exception.source if exception else None, doc))
+                exception.source if exception else None, doc, *(place or (None, None))))
     db.execute("""UPDATE alerts SET count = (SELECT sum(count) FROM (SELECT count, max(run_id) FROM alert_runs
                   WHERE alert_id=? GROUP BY data)) WHERE id=?""", (aid, aid))
     return Remembered(aid, created, status)

@@ -174,7 +174,9 @@ def run_audit(
         state.finish_run(run_id, first_ts, last_ts, len(obs), len(kept), complete=not read_errors)
         run = state.run(run_id)
         assert run is not None
-        result.memory, result.diff = remember(state, run, kept, suppressed, rules, started)
+        order = {f.dedup_key: (i, j) for i, line in enumerate(summary_lines(kept, criticality))
+                 for j, f in enumerate(line.findings)}
+        result.memory, result.diff = remember(state, run, kept, suppressed, rules, started, order)
         record_facts(state, run_id, inventory=inventory, sightings=sightings, ledger=result.ledger, scope=scope,
                      network=network, exceptions=exceptions, suppressed=suppressed, clock=clock,
                      passed=result.passed)

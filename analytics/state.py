@@ -67,7 +67,8 @@ _V2 = [
     """CREATE TABLE alert_runs (
         alert_id TEXT NOT NULL REFERENCES alerts(id), run_id INTEGER NOT NULL REFERENCES runs(id),
         data TEXT NOT NULL, first_seen REAL NOT NULL, last_seen REAL NOT NULL, count INTEGER NOT NULL,
-        suppressed_by TEXT, doc TEXT NOT NULL, PRIMARY KEY (alert_id, run_id))""",
+        suppressed_by TEXT, doc TEXT NOT NULL, line INTEGER, position INTEGER,
+        PRIMARY KEY (alert_id, run_id))""",
     "CREATE INDEX alert_runs_run ON alert_runs (run_id)",
     """CREATE TABLE alert_notes (
         alert_id TEXT NOT NULL REFERENCES alerts(id), ts REAL NOT NULL, author TEXT NOT NULL,
@@ -270,7 +271,7 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
                doc=CASE WHEN excluded.last_seen >= last_seen THEN excluded.doc ELSE doc END""",
             (alert, key, rule_id, rank, status, first, last, sum(seen.values()), started.get(run_id, first),
              json.dumps(doc, ensure_ascii=False)))
-        db.execute("INSERT OR REPLACE INTO alert_runs VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
+        db.execute("INSERT OR REPLACE INTO alert_runs VALUES (?, ?, ?, ?, ?, ?, NULL, ?, NULL, NULL)",
                    (alert, run_id, data, first, last, count, json.dumps(doc, ensure_ascii=False)))
     db.execute("DROP TABLE alerts_v1")
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -1,7 +1,8 @@
 """The `trustwatch` command: the top of the import graph.
 
 One module per command group: `sense` (the sensor alone), `audit` (audit, analyze),
-`remote_access`, `alerts`, `inventory` (inventory check) and `monitor`; `options` holds what
+`remote_access`, `alerts` (list, ack, reopen), `evidence`, `report`, `inventory` (inventory
+check) and `monitor`; `options` holds what
 they share (exit statuses, `CommandError`, the site key) and `site` loads what a site gives the
 analytics. The analytics commands are imported only when one of them may run: `sense` starts
 without loading the analytics.
@@ -39,14 +40,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] != ["sense"]:
         from .alerts import add_alerts_command
         from .audit import add_analyze_command, add_audit_command
+        from .evidence import add_evidence_command
         from .inventory import add_inventory_command
         from .monitor import add_monitor_command
         from .remote_access import add_remote_access_command
+        from .report import add_report_command
 
         add_audit_command(sub)
         add_remote_access_command(sub)
         add_analyze_command(sub)
         add_alerts_command(sub)
+        add_evidence_command(sub)
+        add_report_command(sub)
         add_inventory_command(sub)
         add_monitor_command(sub)
     args = parser.parse_args(argv)

@@ -59,7 +59,7 @@ def add_alerts_command(subparsers: argparse._SubParsersAction[argparse.ArgumentP
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     """`trustwatch alerts`: stored alerts, filtered, for triage."""
-    since = _parse_since(args.since) if args.since else None
+    since = parse_time(args.since) if args.since else None
     statuses = _statuses(args.status)
     path = state_path(args.state)
     if not path.exists():
@@ -110,8 +110,8 @@ def _statuses(text: str) -> list[AlertStatus] | None:
                            f"not {text!r}") from None
 
 
-def _parse_since(text: str) -> float:
-    """`--since` as epoch seconds: an ISO date (midnight UTC) or time (UTC unless it says)."""
+def parse_time(text: str) -> float:
+    """`--since` (and `--until`) as epoch seconds: an ISO date (midnight UTC) or time (UTC unless it says)."""
     try:
         d = date.fromisoformat(text)
         return datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()
@@ -120,5 +120,5 @@ def _parse_since(text: str) -> float:
     try:
         dt = datetime.fromisoformat(text)
     except ValueError:
-        raise CommandError(f"trustwatch: --since: not an ISO date or time: {text!r}") from None
+        raise CommandError(f"trustwatch: not an ISO date or time: {text!r}") from None
     return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()

@@ -1,7 +1,7 @@
 """`trustwatch audit` and `trustwatch analyze`: the analytics over captures or observation files.
 
     trustwatch audit PCAP_OR_DIR... --inventory FILE [--state DB] [--alerts FILE] [--fail-on SEV]
-                     [--remote-access-windows FILE] [--ledger FILE]
+                     [--remote-access-windows FILE] [--ledger FILE] [--report DIR]
     trustwatch analyze OBSERVATIONS.jsonl... --inventory FILE [same options]
 
 Exit status: 0 clean; 1 an alert at or above `--fail-on` (default: low, i.e. any alert);
@@ -43,6 +43,7 @@ from .options import (
     memcaps,
     site_secrets,
 )
+from .report import write_state_report
 from .sense import sense_counters, sense_files
 from .site import add_input_options, analysis_state, load_site, state_path
 
@@ -74,6 +75,7 @@ def _analysis_options(p: argparse.ArgumentParser) -> None:
     add_input_options(p)
     p.add_argument("--ledger", metavar="FILE.jsonl", help="write every remote-access session here as JSON lines")
     p.add_argument("--alerts", metavar="FILE.jsonl", help="write alerts as JSON lines here ('-': stdout)")
+    p.add_argument("--report", metavar="DIR", help="write the audit report (report.html, report.md, CSV) here")
     p.add_argument("--fail-on", choices=FAIL_ON, default="low",
                    help="exit 1 when an alert has at least this severity (default: low)")
     p.add_argument("--top", type=int, default=10, metavar="N", help="findings shown in the summary")
@@ -177,6 +179,10 @@ def _analyse(args: argparse.Namespace, source: Source) -> int:
             _write_ledger(args.ledger, run.result)
         out = sys.stderr if args.alerts == "-" else sys.stdout
         out.write(render_summary(run.result, run.rules, args.top))
+        if args.report:
+            name = "(none: --no-state)" if args.no_state else str(state_path(args.state))
+            html = write_state_report(run.state, name, args.report, run.result.run_id)
+            out.write(f"Report: {html}\n")
     finally:
         run.state.close()
     if run.errors:

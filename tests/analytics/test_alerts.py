@@ -54,7 +54,8 @@ def test_shape(result: AuditResult) -> None:
     assert tw["identity"] == {"kind": "secret", "fingerprint": scenario.fingerprint("Ph1lips!"),
                               "user": "biomed", "secret_kind": "password"}
     assert tw["devices"][0] == {
-        "asset_id": "MON-010", "mac": "00-1B-4F-00-00-10", "ip": ["10.20.0.10"], "status": "active",
+        "key": "asset:MON-010", "asset_id": "MON-010", "mac": "00-1B-4F-00-00-10", "ip": ["10.20.0.10"],
+        "status": "active",
         "match": {"method": "mac", "value": "00-1B-4F-00-00-10"},
         "label": "MON-010 (Philips IntelliVue MX450, Ward 3)", "role": "presenter"}
     assert tw["evidence"] == [{"capture": "ward3.pcapng", "frames": list(f.evidence[0].frames)}]
@@ -63,7 +64,7 @@ def test_shape(result: AuditResult) -> None:
 def test_unknown_device_and_certificate_identity(result: AuditResult) -> None:
     f = next(f for f in result.findings if f.subject == "device:ip:10.40.0.5")
     tw = alert(f)["trustwatch"]
-    assert tw["devices"] == [{"asset_id": None, "mac": None, "ip": ["10.40.0.5"], "status": None,
+    assert tw["devices"] == [{"key": "ip:10.40.0.5", "asset_id": None, "mac": None, "ip": ["10.40.0.5"], "status": None,
                               "match": {"method": "none", "value": ""}, "label": "unknown 10.40.0.5",
                               "role": "presenter", "network": {
                                   "dhcp": {"hostname": None, "vendor_class": None, "parameter_list": []},
