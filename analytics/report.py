@@ -146,7 +146,8 @@ def write_report(report: Report, directory: str | Path) -> list[Path]:
     or not at all; the paths written."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape(["html"]),
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+                             autoescape=jinja2.select_autoescape(["html.j2"], default=False),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(md=markdown_text, when=_when, short=_short, duration=_duration)
     written = []
