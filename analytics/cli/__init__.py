@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import version
 
-from .options import EXIT_ERROR, EXIT_OK, CommandError
+from .options import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CommandError
 from .sense import add_sense_command
 
 DEFAULT_UMASK = 0o077
@@ -61,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as e:
         sys.stderr.write(f"{e}\n")
         return EXIT_ERROR
+    except KeyboardInterrupt:  # Ctrl-C: outputs are whole or absent, the run's state writes rolled back
+        sys.stderr.write("\ntrustwatch: interrupted; nothing half-written (unfinished outputs removed, "
+                         "the state keeps only finished runs)\n")
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # `trustwatch ... | head`: the reader has all it wants
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

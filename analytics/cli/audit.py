@@ -40,6 +40,8 @@ from .options import (
     CommandError,
     add_key_option,
     add_memcap_option,
+    add_progress_option,
+    check_inputs,
     memcaps,
     site_secrets,
 )
@@ -60,6 +62,7 @@ def add_audit_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     audit.add_argument("paths", nargs="+", metavar="PCAP_OR_DIR", help="capture files or directories")
     _analysis_options(audit)
     add_memcap_option(audit)
+    add_progress_option(audit)
     audit.set_defaults(func=cmd_audit)
 
 
@@ -115,7 +118,7 @@ def sensed(args: argparse.Namespace) -> Source:
     warnings and counters (frames, flows, what the memory caps dropped, weirds) on stderr."""
 
     def observations(secrets: SecretHasher) -> tuple[Iterable[Observation], list[str], SenseReport]:
-        obs, report = sense_files(args.paths, secrets, args.rules, memcaps(args))
+        obs, report = sense_files(args.paths, secrets, args.rules, memcaps(args), args.progress)
         errors: list[str] = []
 
         def run() -> Iterable[Observation]:
@@ -144,6 +147,7 @@ class Analysis:
 
 def run_analysis(args: argparse.Namespace, source: Source) -> Analysis:
     """Set up, read and correlate; CommandError when the run cannot start."""
+    check_inputs(args.paths)
     secrets = site_secrets(args.key_file)
     site = load_site(args)
     observations, errors, report = source(secrets)

@@ -64,7 +64,8 @@ def test_every_alert_of_every_sample_capture_validates(audited: list[tuple[Path,
 def test_every_rule_has_remediation_reference_and_category() -> None:
     for rule in load_rules().rules.values():
         assert rule.category and rule.reference.startswith("https://"), rule.id
-        assert rule.remediation.startswith("Check ") and "Fix:" in rule.remediation and "own" in rule.remediation, rule.id
+        text = rule.remediation
+        assert text.startswith("Check ") and "Fix:" in text and "own" in text, rule.id
 
 
 def tshark_community_ids(captures: list[str], tmp: Path) -> dict[tuple[str, ...], str]:
