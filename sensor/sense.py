@@ -345,8 +345,9 @@ PROGRESS_LINE_EVERY = 10.0
 def progress_display(mode: str, total: int, out: IO[str] | None = None, every: float = PROGRESS_LINE_EVERY,
                      clock: Callable[[], float] = time.monotonic) -> Callable[[str, int, int, int], None] | None:
     """The progress of a read of `total` bytes over all captures, with its rate and ETA: `bar`, one
-    line redrawn in place; `lines`, a line every `every` seconds and one at the end; `auto`, the
-    bar on a terminal, else lines; `none`: None."""
+    line redrawn in place; `lines`, a line every `every` seconds (and at the end of each capture
+    once one was written: a read shorter than `every` writes none); `auto`, the bar on a terminal,
+    else lines; `none`: None."""
     err = out or sys.stderr
     if mode == "none":
         return None
@@ -354,14 +355,16 @@ def progress_display(mode: str, total: int, out: IO[str] | None = None, every: f
     start = clock()
     done_by_file: dict[str, int] = {}
     last = [start]
+    written = [False]
 
     def show(path: str, frames: int, done: int, size: int) -> None:
         done_by_file[path] = done
         now = clock()
-        finished = size > 0 and done >= size and len(done_by_file) >= 1
-        if not bar and now - last[0] < every and not finished:
+        finished = size > 0 and done >= size
+        if not bar and now - last[0] < every and not (finished and written[0]):
             return
         last[0] = now
+        written[0] = True
         read = sum(done_by_file.values())
         elapsed = max(now - start, 1e-6)
         pct = f"{100 * read / total:5.1f}%" if total else "     "
