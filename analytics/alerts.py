@@ -1,74 +1,129 @@
-"""Findings as alerts: one ECS-shaped JSON object per finding, written as JSON lines.
+"""Findings as alerts: one ECS document per finding, written as JSON lines.
 
-ECS names where ECS has them (`@timestamp`, `event.kind: alert`, `event.severity` as a number
-with the name in `trustwatch.severity`, `event.start`/`event.end` for first and last seen,
-`event.outcome` whether the identity behind it was accepted, where one was asked for, `rule.id`,
-`rule.name`, `message`, `network.protocol`); the rest under `trustwatch.*`. Times are packet
-times. `trustwatch.subject` is what an exception names.
+ECS names where ECS has them, so a SIEM can pivot: `event.id` (stable per alert: the same
+subject keeps its id across audits), `event.created` (when trustwatch first raised it, wall
+clock), `event.severity` as a number with the name in `trustwatch.severity`, `event.start`/
+`event.end` for first and last seen (packet times), `event.outcome` (whether the identity behind
+it was accepted, where an answer was asked for), `rule.id`, `rule.name`, `rule.description`,
+`rule.reference`, `rule.category`, `message`, `source`/`destination` (ip, port, mac of the
+connection of the first presentation), `network.protocol`, `network.transport`,
+`network.community_id`, and `related.ip`, `related.hosts`, `related.user`, `related.hash`;
+the rest under `trustwatch.*` (`trustwatch.subject` is what an exception names,
+`trustwatch.remediation` the rule's advice, `trustwatch.status` the alert's place in the
+audit-to-audit memory). The README maps every field; `schemas/alert.schema.json` is its schema.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from enum import StrEnum
 from typing import IO, Any
 
+from .ecs import connection, iso, stable_id
 from .findings import DeviceRef, Finding
+from .identities import CERT_KINDS, IdentityKind
+from .rules import Rule
 
 
-def iso(ts: float) -> str:
-    """Epoch seconds as ISO 8601 UTC with a `Z`, as the observations write them."""
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+class AlertStatus(StrEnum):
+    """Where a stored alert stands (`analytics.memory`)."""
+
+    NEW = "new"
+    """First raised by the latest audit that saw it."""
+    OPEN = "open"
+    """Seen again in a later audit."""
+    RESOLVED = "resolved"
+    """Not seen by a later audit of the same segment."""
+    ACKNOWLEDGED = "acknowledged"
+    """An analyst took it on (`trustwatch alerts ack`): stays so while it is seen."""
+    SUPPRESSED = "suppressed"
+    """An approved exception in force covers it."""
 
 
-def to_alert(f: Finding) -> dict[str, Any]:
-    """The ECS document of one finding."""
+def alert_id(dedup_key: str) -> str:
+    """ECS `event.id`: the alert's id, derived from its dedup key, so stable across audits."""
+    return stable_id(dedup_key)
+
+
+def to_alert(f: Finding, rule: Rule, created: float, status: AlertStatus | None = None) -> dict[str, Any]:
+    """The ECS document of one finding of `rule`, first raised at `created` (epoch, wall clock)."""
     identity = None
     if f.identity is not None:
         i = f.identity
         identity = {"kind": str(i.kind), "fingerprint": i.value}
-        if i.kind in ("client-certificate", "server-certificate"):
+        if i.kind in CERT_KINDS:
             identity["subject"] = i.label
         elif i.label:
             identity["user"] = i.label
         if i.detail:
             identity["secret_kind"] = i.detail
     protocols = list(f.protocols)
-    event: dict[str, Any] = {
-        "kind": "alert",
-        "severity": f.severity.number,
-        "start": iso(f.first_seen),
-        "end": iso(f.last_seen),
-        "dataset": "trustwatch.alerts",
-    }
-    if f.outcome is not None:
-        event["outcome"] = str(f.outcome)
+    flow = connection(f.flow) if f.flow is not None else {"network": {}}
     doc: dict[str, Any] = {
         "@timestamp": iso(f.first_seen),
-        "event": event,
-        "rule": {"id": f.rule_id, "name": f.rule_name},
-        "message": f.message,
-        "network": {"protocol": protocols[0] if len(protocols) == 1 else protocols},
-        "trustwatch": {
-            "severity": str(f.severity),
-            "subject": f.subject,
-            "dedup_key": f.dedup_key,
-            "count": f.count,
-            "devices": [_device(d) for d in f.devices],
-            "identity": identity,
-            "evidence": [{"capture": e.capture, "frames": list(e.frames)} for e in f.evidence],
+        "event": {
+            "kind": "alert",
+            "id": alert_id(f.dedup_key),
+            "created": iso(created),
+            "severity": f.severity.number,
+            "start": iso(f.first_seen),
+            "end": iso(f.last_seen),
+            "dataset": "trustwatch.alerts",
         },
+        "rule": {"id": f.rule_id, "name": f.rule_name, "description": rule.description,
+                 "reference": rule.reference, "category": rule.category},
+        "message": f.message,
+    }
+    if f.outcome is not None:
+        doc["event"]["outcome"] = str(f.outcome)
+    if f.flow is not None:
+        doc["source"] = flow["source"]
+        doc["destination"] = flow["destination"]
+    doc["network"] = {"protocol": protocols[0] if len(protocols) == 1 else protocols, **flow["network"]}
+    doc["related"] = related(f)
+    doc["trustwatch"] = {
+        "severity": str(f.severity),
+        "subject": f.subject,
+        "dedup_key": f.dedup_key,
+        "count": f.count,
+        "devices": [_device(d) for d in f.devices],
+        "identity": identity,
+        "evidence": [{"capture": e.capture, "frames": list(e.frames)} for e in f.evidence],
+        "remediation": rule.remediation,
     }
     if f.more_devices:
         doc["trustwatch"]["more_devices"] = f.more_devices
+    if status is not None:
+        doc["trustwatch"]["status"] = str(status)
     return doc
+
+
+def related(f: Finding) -> dict[str, list[str]]:
+    """ECS `related`: every address, host name (inventory and DHCP) and asset id, user name and
+    hash (certificate SHA-256, keyed secret fingerprint) of the finding, each once, in order."""
+    ips: dict[str, None] = {}
+    hosts: dict[str, None] = {}
+    for d in f.devices:
+        ips.update(dict.fromkeys(d.ips))
+        hosts.update(dict.fromkeys(h for h in (d.asset_id, d.hostname, d.profile and d.profile.hostname) if h))
+    if f.flow is not None:
+        ips.update(dict.fromkeys((f.flow.orig.ip, f.flow.resp.ip)))
+    users: list[str] = []
+    hashes: list[str] = []
+    if (i := f.identity) is not None:
+        if i.kind in CERT_KINDS or i.kind is IdentityKind.SECRET:
+            hashes.append(i.value)
+        if i.kind in (IdentityKind.USERNAME, IdentityKind.SECRET) and i.label:
+            users.append(i.label)
+    return {"ip": list(ips), "hosts": list(hosts), "user": users, "hash": hashes}
 
 
 def _device(d: DeviceRef) -> dict[str, Any]:
     """One of `trustwatch.devices`: the device, how it was recognised, its role, and for unknown
     devices what the network says about it (`network`: DHCP, the MAC's manufacturer, first/last seen)."""
     doc: dict[str, Any] = {
+        "key": d.key,
         "asset_id": d.asset_id,
         "mac": d.mac,
         "ip": list(d.ips),
@@ -89,11 +144,11 @@ def _device(d: DeviceRef) -> dict[str, Any]:
     return doc
 
 
-def write_alerts(findings: Iterable[Finding], out: IO[str]) -> int:
-    """One JSON line per finding; the number written."""
+def write_alerts(docs: Iterable[dict[str, Any]], out: IO[str]) -> int:
+    """One JSON line per alert document; the number written."""
     n = 0
-    for f in findings:
-        out.write(json.dumps(to_alert(f), ensure_ascii=False, sort_keys=False))
+    for doc in docs:
+        out.write(json.dumps(doc, ensure_ascii=False, sort_keys=False))
         out.write("\n")
         n += 1
     return n

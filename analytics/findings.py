@@ -14,7 +14,9 @@ import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
+from ..sensor.flowid import FlowId
 from ..sensor.records import Evidence, Outcome
 from .correlate import Resolution, Sighting
 from .identities import Identity
@@ -59,6 +61,8 @@ class DeviceRef:
     role: Role = Role.PRESENTER
     profile: DeviceProfile | None = None
     """What the network says about it (unknown devices)."""
+    hostname: str = ""
+    """The inventory's host name (ECS `related.hosts`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,9 @@ class Finding:
     def device_count(self) -> int:
         """Every device involved, listed or not."""
         return len(self.devices) + self.more_devices
+    flow: FlowId | None = None
+    """The connection of the first presentation behind it: the alert's `source`/`destination`
+    and Community ID, what a SIEM pivots on."""
 
     @property
     def dedup_key(self) -> str:
@@ -115,14 +122,16 @@ def device_refs(resolved: Iterable[Resolution], role: Role = Role.PRESENTER) -> 
         unknown = f"unknown {', '.join(ips)}" + (f" ({s.mac})" if s.mac else "")
         label = a.label if a is not None else unknown
         refs.append(DeviceRef(key, a.asset_id if a else None, s.mac, tuple(ips),
-                              str(a.status) if a else None, str(s.method), s.match_value, label, role))
+                              str(a.status) if a else None, str(s.method), s.match_value, label, role,
+                              hostname=a.hostname if a else ""))
     return tuple(refs)
 
 
 def owner_refs(owners: Iterable[Asset]) -> tuple[DeviceRef, ...]:
     """The inventory devices an identity is registered to, as `registered-owner`s."""
     return tuple(DeviceRef(f"asset:{a.asset_id}", a.asset_id, a.macs[0] if a.macs else None, a.ips, str(a.status),
-                           "inventory", a.source, a.label, Role.REGISTERED_OWNER) for a in owners)
+                           "inventory", a.source, a.label, Role.REGISTERED_OWNER, hostname=a.hostname)
+                 for a in owners)
 
 
 def merge_evidence(sightings: Iterable[Sighting]) -> tuple[Evidence, ...]:
@@ -163,6 +172,7 @@ def finding(
     when they are not exactly the sightings' (owners added, profiles filled in); `severity` when the
     answer decides it (else the rule's); `outcome` when it is not the sightings' (`outcome_of`)."""
     ts = [s.ts for s in sightings]
+    first = min(sightings, key=lambda s: s.ts)
     protocols = tuple(dict.fromkeys(str(s.presentation.obs.protocol) for s in sightings))
     involved = tuple(devices) if devices is not None else device_refs(sightings)
     return Finding(
@@ -170,7 +180,7 @@ def finding(
         message=message, first_seen=min(ts), last_seen=max(ts), count=len(sightings),
         devices=involved[:MAX_FINDING_DEVICES], identity=identity, evidence=merge_evidence(sightings),
         protocols=protocols, cause=cause, more_devices=max(0, len(involved) - MAX_FINDING_DEVICES),
-        outcome=outcome or outcome_of(sightings),
+        outcome=outcome or outcome_of(sightings), flow=first.presentation.obs.flow,
     )
 
 
@@ -187,6 +197,14 @@ class PassedCheck:
     def rule_id(self) -> str:
         """The rule that made the check."""
         return self.near_miss.rule_id
+
+    def as_fact(self) -> dict[str, Any]:
+        """The check as the report shows it (`auditlog`): which check, a heading, the subject,
+        what held, the devices and the evidence."""
+        f = self.near_miss
+        return {"check": f.rule_id, "title": f"The service refused what '{f.rule_name}' looks for: it fails closed",
+                "subject": f.subject, "message": f.message, "devices": [d.label for d in f.devices],
+                "evidence": [{"capture": e.capture, "frames": list(e.frames)} for e in f.evidence]}
 
 
 def passed_check(rule: Rule, subject: str, sightings: Sequence[Sighting], message: str) -> PassedCheck:

@@ -18,6 +18,7 @@ shows the best line of each headline rule (`headline: true` in rules/).
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -27,6 +28,8 @@ from pathlib import Path
 from ..sensor.records import Observation
 from ..sensor.secrets import EPHEMERAL, SecretHasher
 from ..sensor.yamlfile import RULES_DIR
+from .alerts import to_alert
+from .auditlog import keep_inventory, record_facts
 from .correlate import Sighting, correlate, router_macs
 from .criticality import Criticality, function_criticality, rank_of
 from .detections import DETECTIONS
@@ -35,6 +38,7 @@ from .findings import DeviceRef, Finding, PassedCheck, Role, bounded
 from .hostroles import DeclaredRole
 from .identities import Identity, IdentityKind
 from .inventory import Inventory, SkippedRow
+from .memory import Diff, Remembered, data_digest, remember, segment_of
 from .profiles import NetworkFacts
 from .remote_access import ApprovalWindow, LedgerEntry, ledger, tool_name
 from .roles import SiteRoles
@@ -81,10 +85,26 @@ class AuditResult:
     """Checks the network passed (a server that refused an expired certificate: it fails closed)."""
     history_since: float | None = None
     """The first packet time of the earlier runs in the state; None on a site's first audit."""
+    """Checks that held (e.g. servers that refused expired certificates), for the report."""
+    started: float = field(default_factory=time.time)
+    """Wall clock of the run: `event.created` of the alerts it raises first."""
+    memory: dict[str, Remembered] = field(default_factory=dict)
+    """Dedup key -> the stored alert (id, first raised, status), when the run kept a state."""
+    diff: Diff | None = None
+    """The findings against the previous audit of the segment, when the run kept a state."""
 
     def failing(self, fail_on: Severity | None) -> bool:
         """Whether some finding is at or above `fail_on` (None: never fail)."""
         return fail_on is not None and any(f.severity.rank >= fail_on.rank for f in self.findings)
+
+    def alerts(self, rules: RuleSet) -> list[dict[str, object]]:
+        """The unsuppressed findings as ECS alert documents: with their stored id's creation time and
+        status when the run kept a state, else created now."""
+        docs = []
+        for f in self.findings:
+            m = self.memory.get(f.dedup_key)
+            docs.append(to_alert(f, rules.get(f.rule_id), m.created if m else self.started, m.status if m else None))
+        return docs
 
 
 def load_rules(rules_dir: str | Path = RULES_DIR, detections: Sequence[Detection] = DETECTIONS) -> RuleSet:
@@ -105,22 +125,30 @@ def run_audit(
     windows: Sequence[ApprovalWindow] | None = None,
     site: SiteScope | None = None,
     roles: Sequence[DeclaredRole] = (),
+    read_errors: Sequence[str] = (),
+    kind: str = "audit",
 ) -> AuditResult:
-    """Run every enabled detection over `observations` and record the run in `state`.
+    """Run every enabled detection over `observations` and record the run in `state` (uncommitted:
+    the caller commits once its outputs are written, or abandons the state).
 
     `site`: the monitored networks (None: derived from the inventory, `SiteScope.of_inventory`);
     `roles`: the hosts the site file names as pollers, jump hosts and vendor gateways.
-    Observations are held in memory for the run (the routed-segment guard looks at all of
-    them before resolving any); they are handshake facts, a tiny share of a capture.
+    `read_errors`: filled while `observations` are read (what the source could not read): a run
+    with any is recorded but resolves no alert (`analytics.memory`); so is a monitor's window
+    (`kind="monitor"`). Observations are held in memory for the run (the routed-segment guard
+    looks at all of them before resolving any); they are handshake facts, a tiny share of a capture.
     """
+    started = time.time()
     obs = list(observations)
     scope = site or SiteScope.of_inventory(inventory)
     sightings = correlate(obs, inventory, rules.correlation)
     run_id = history = None
     if state is not None:
-        run_id = state.begin_run(source)
+        data = data_digest(obs)
+        run_id = state.begin_run(source, kind, segment_of(scope), data, keep_inventory(state, inventory))
         history = state.history_since(run_id)
-        state.record(sightings)
+        if not state.seen_data(data, run_id):  # the same data again: its sightings are counted already
+            state.record(sightings)
 
     def first_seen(identity: Identity) -> float | None:
         return state.identity_first_seen(identity) if state is not None else None
@@ -148,20 +176,42 @@ def run_audit(
     kept, suppressed, expired = apply_suppressions(findings, exceptions, clock)
     for f in kept:
         summary[f.rule_id] += 1
-    if state is not None and run_id is not None:
-        state.store_alerts(run_id, kept)
-        state.finish_run(run_id, first_ts, last_ts, len(obs), len(kept))
     known = {s.device_key for s in sightings if s.asset is not None}
     unknown = {s.device_key for s in sightings if s.asset is None and scope.contains(s.ip)}
     far = {s.device_key for s in sightings if s.asset is None} - unknown
-    return AuditResult(
+    result = AuditResult(
         findings=kept, suppressed=suppressed, expired=expired, summary=summary,
         observations=len(obs), presentations=len(sightings),
         devices_known=len(known), devices_unknown=len(unknown), far_ends=len(far),
         first_ts=first_ts, last_ts=last_ts, run_id=run_id, sightings=sightings,
         ledger=ledger(sightings, windows, site_roles), scope=scope, criticality=criticality,
-        inventory_skipped=inventory.skipped, passed=passed, history_since=history,
+        inventory_skipped=inventory.skipped, passed=passed, history_since=history, started=started,
     )
+    if state is not None and run_id is not None:
+        state.finish_run(run_id, first_ts, last_ts, len(obs), len(kept), complete=not read_errors)
+        run = state.run(run_id)
+        assert run is not None
+        order = {f.dedup_key: (i, j) for i, line in enumerate(summary_lines(kept, criticality))
+                 for j, f in enumerate(line.findings)}
+        result.memory, result.diff = remember(state, run, kept, suppressed, rules, started, order)
+        record_facts(state, run_id, inventory=inventory, sightings=sightings, ledger=result.ledger, scope=scope,
+                     network=network, exceptions=exceptions, suppressed=suppressed, clock=clock,
+                     passed=result.passed)
+        state.db.execute("UPDATE runs SET summary=? WHERE id=?", (json.dumps(_run_summary(result, inventory)), run_id))
+    return result
+
+
+def _run_summary(result: AuditResult, inventory: Inventory) -> dict[str, object]:
+    """What the audit log keeps of a run's summary, for the report's overview and trend."""
+    return {"presentations": result.presentations, "devices_known": result.devices_known,
+            "devices_unknown": result.devices_unknown, "far_ends": result.far_ends,
+            "inventoried": len(inventory.assets), "scope": result.scope.describe() if result.scope else "",
+            "rules": result.summary, "suppressed": len(result.suppressed),
+            "expired_exceptions": len(result.expired),
+            "diff": None if result.diff is None else {
+                "previous": result.diff.previous, "new": result.diff.new, "still_open": result.diff.still_open,
+                "acknowledged": result.diff.acknowledged, "resolved": result.diff.resolved},
+            "inventory_skipped": [r.source for r in result.inventory_skipped]}
 
 
 def _apart(verdicts: Iterable[Finding | PassedCheck], passed: list[PassedCheck], limit: int) -> Iterator[Finding]:
@@ -279,6 +329,8 @@ def render_summary(result: AuditResult, rules: RuleSet, top: int = 10) -> str:
     if passed:
         lines.append("Checks passed (a service refused what it must refuse: it fails closed): "
                      + ", ".join(f"{rule_id} {n}" for rule_id, n in sorted(passed.items())))
+    if result.diff is not None:
+        lines.append(f"Against the previous audit: {result.diff.describe()}")
     for e in result.expired:
         lines.append(f"Expired exception: {e.rule} {e.subject} (approved by {e.approver}, "
                      f"expired {e.expires:%Y-%m-%d %H:%M} UTC; {e.source})")

@@ -38,6 +38,7 @@ from typing import Any
 from ..sensor.records import Proto, RemoteAccessSession, RemoteAccessSessionStart
 from ..sensor.yamlfile import YamlError, load_yaml
 from .correlate import Resolution, Sighting
+from .ecs import connection, iso, stable_id
 from .hostroles import HostRole
 from .identities import IdentityKind
 from .roles import Assigned, SiteRoles
@@ -258,30 +259,52 @@ def tool_name(session: RemoteAccessSession) -> str:
 
 
 def ledger_record(entry: LedgerEntry) -> dict[str, Any]:
-    """One ledger line as JSON (`--ledger`): the session, its device end and the verdict."""
+    """One ledger line as an ECS document (`--ledger`): `event.action: remote-access-session`,
+    `event.id` (stable per session), start, end and duration (ns), `source` (the client) and
+    `destination` (the server) with the bytes each sent, `network.direction` (inbound: reaching in;
+    outbound: a device calling out), `network.community_id`, `user.name`, `related`; the tool and
+    the verdict (`trustwatch.remote_access`), the device end and the far end with what it is
+    (`trustwatch.device`, `trustwatch.remote`), the gateway or jump host that relayed it
+    (`trustwatch.relay`)."""
     s, where = entry.session, entry.sighting
     device_end, far = (s.flow.resp, s.flow.orig) if s.direction == "inbound" else (s.flow.orig, s.flow.resp)
+    flow = connection(s.flow)
+    destination = {**flow["destination"], "bytes": s.bytes_resp}
+    if s.remote_name and far is s.flow.resp:
+        destination["domain"] = s.remote_name
+    doc: dict[str, Any] = {
+        "@timestamp": iso(s.start),
+        "event": {"kind": "event", "id": stable_id("remote-access-session", s.flow.uid, repr(s.start)),
+                  "category": ["network", "session"], "type": ["connection"], "action": s.action,
+                  "start": iso(s.start), "end": iso(s.end), "duration": round(s.duration * 1e9),
+                  "dataset": "trustwatch.remote_access"},
+        "source": {**flow["source"], "bytes": s.bytes_orig},
+        "destination": destination,
+        "network": {"protocol": str(s.protocol), **flow["network"], "direction": s.direction},
+    }
+    if s.user:
+        doc["user"] = {"name": s.user}
+    hosts = [h for h in (where.asset.asset_id if where.asset else None, where.asset.hostname if where.asset else None,
+                         s.remote_name) if h]
+    doc["related"] = {"ip": list(dict.fromkeys((s.flow.orig.ip, s.flow.resp.ip))), "hosts": hosts,
+                      "user": [s.user] if s.user else []}
     relay = entry.relay
-    return {
-        "vendor": entry.vendor, "product": s.product, "protocol": str(s.protocol), "direction": s.direction,
-        "matched_by": s.matched_by, "user": s.user,
+    doc["trustwatch"] = {
+        "remote_access": {
+            "vendor": entry.vendor, "product": s.product, "tool": tool_name(s), "matched_by": s.matched_by,
+            "client_software": s.client_software, "server_software": s.server_software,
+            "hassh": s.hassh, "hassh_server": s.hassh_server, "security": list(s.security),
+            "approved": entry.approved, "reason": entry.reason, "internal": entry.internal,
+            "foreign_account": entry.foreign_account or None, "open": entry.open,
+        },
         "device": {"key": where.device_key, "asset_id": where.asset.asset_id if where.asset else None,
+                   "label": where.asset.label if where.asset else f"unknown {device_end.ip}",
                    "ip": device_end.ip, "mac": where.mac, "match": str(where.method)},
         "remote": {"ip": far.ip, "port": far.port, "name": s.remote_name,
                    "key": where.peer.device_key if where.peer else None,
                    "asset_id": where.peer.asset.asset_id if where.peer and where.peer.asset else None},
         "relay": {"role": str(relay.role.role), "vendor": relay.role.vendor or None, "basis": relay.role.basis}
         if relay else None,
-        "internal": entry.internal, "foreign_account": entry.foreign_account or None, "open": entry.open,
-        "server_port": s.flow.resp.port, "transport": s.flow.transport,
-        "start": _iso(s.start), "end": _iso(s.end), "duration_s": round(s.duration, 3),
-        "bytes_to_server": s.bytes_orig, "bytes_to_client": s.bytes_resp,
-        "client_software": s.client_software, "server_software": s.server_software,
-        "hassh": s.hassh, "hassh_server": s.hassh_server, "security": list(s.security),
-        "approved": entry.approved, "reason": entry.reason,
         "evidence": {"capture": s.evidence.capture, "frames": list(s.evidence.frames)},
     }
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    return doc

@@ -12,9 +12,16 @@ staff, `analytics.roles`). A rule:
       description: ...                  # optional
       enabled: true                     # optional
       headline: true                    # optional: the summary always shows its best finding
+      category: certificate-hygiene     # ECS rule.category
+      reference: https://...            # ECS rule.reference: where the problem is explained
+      remediation: >                    # trustwatch.remediation: what to check, who owns it, how to fix
+        ...
       params: {max_validity_years: 5}   # optional; the detection's Params fields only
 
 A parameter typed `Path` names a file relative to the rules file (a CRL beside it).
+
+`category`, `reference` and `remediation` are optional for a site's own copy; the repository's
+rules give all three for every rule (a test checks it), because every alert carries them.
 
 Anything unknown (key, rule id, parameter, severity, wrong type) raises
 `RuleError(path, rule_id, msg)`; so does a detection without a rule, so that a missing file
@@ -36,7 +43,8 @@ from .correlate import CorrelationSettings
 from .criticality import ClinicalFunctions, read_clinical_functions
 from .roles import RoleSettings, VendorAccount, read_vendor_accounts
 
-_RULE_KEYS = {"id", "name", "severity", "description", "enabled", "headline", "params"}
+_RULE_KEYS = {"id", "name", "severity", "description", "enabled", "headline", "params", "category", "reference",
+              "remediation"}
 _FILE_KEYS = {"rules", "correlation", "audit", "clinical_functions", "roles", "vendor_accounts", "remote_access",
               "http_api_keys", "sensor"}
 """`remote_access` is the sensor's vendor catalog (`sensor.catalog`), `http_api_keys` where the
@@ -91,6 +99,12 @@ class Rule:
     """File the rule came from."""
     headline: bool = False
     """One of the mission's flags: the summary always shows its best finding."""
+    category: str = ""
+    """ECS `rule.category`, e.g. `credential-hygiene`."""
+    reference: str = ""
+    """ECS `rule.reference`: a URL explaining the problem."""
+    remediation: str = ""
+    """One paragraph: what to check, who owns it, how to fix (`trustwatch.remediation`)."""
 
     def params_as(self, cls: type[P]) -> P:
         """The parameters, typed as the detection declared them."""
@@ -239,14 +253,18 @@ def _rule(path: Path, entry: Any, declared: Mapping[str, type]) -> Rule:
     enabled = entry.get("enabled", True)
     if not isinstance(enabled, bool):
         raise RuleError(path, rule_id, "`enabled` must be true or false")
-    description = entry.get("description", "")
-    if not isinstance(description, str):
-        raise RuleError(path, rule_id, "`description` must be a string")
     headline = entry.get("headline", False)
     if not isinstance(headline, bool):
         raise RuleError(path, rule_id, "`headline` must be true or false")
+    texts = {}
+    for key in ("description", "category", "reference", "remediation"):
+        text = entry.get(key, "")
+        if not isinstance(text, str):
+            raise RuleError(path, rule_id, f"`{key}` must be a string")
+        texts[key] = " ".join(text.split())
     params: Any = _dataclass_from(declared[rule_id], entry.get("params") or {}, path, rule_id)
-    return Rule(rule_id, name, severity, description.strip(), enabled, params, str(path), headline)
+    return Rule(rule_id, name, severity, texts["description"], enabled, params, str(path), headline,
+                texts["category"], texts["reference"], texts["remediation"])
 
 
 C = TypeVar("C")

@@ -28,14 +28,29 @@ def output_file(path: str) -> Iterator[IO[str]]:
         yield sys.stdout
         sys.stdout.flush()
         return
+    with _replacing(path) as fd, os.fdopen(fd, "w", encoding="utf-8") as out:
+        yield out
+        out.flush()
+        os.fsync(out.fileno())
+
+
+@contextlib.contextmanager
+def output_binary(path: str) -> Iterator[IO[bytes]]:
+    """As `output_file`, for bytes (a pcap); no standard output."""
+    with _replacing(path) as fd, os.fdopen(fd, "wb") as out:
+        yield out
+        out.flush()
+        os.fsync(out.fileno())
+
+
+@contextlib.contextmanager
+def _replacing(path: str) -> Iterator[int]:
+    """A temporary file descriptor beside `path`, renamed over it once the block ends normally."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
         os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
+        yield fd
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

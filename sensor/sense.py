@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from .capture import Capture, CaptureError, Records
 from .decode import IP_TCP, LINKTYPE_ETHERNET, Decoder
@@ -338,22 +339,57 @@ def sense_paths(
     return run(), sensor.report
 
 
-def terminal_progress() -> Callable[[str, int, int, int], None] | None:
-    """A one-line progress display on stderr when it is a terminal, else None."""
-    if not sys.stderr.isatty():
+PROGRESS_MODES = ("auto", "bar", "lines", "none")
+PROGRESS_LINE_EVERY = 10.0
+"""Seconds between two progress lines when stderr is not a terminal (a log, a scheduler)."""
+
+
+def progress_display(mode: str, total: int, out: IO[str] | None = None, every: float = PROGRESS_LINE_EVERY,
+                     clock: Callable[[], float] = time.monotonic) -> Callable[[str, int, int, int], None] | None:
+    """The progress of a read of `total` bytes over all captures, with its rate and ETA: `bar`, one
+    line redrawn in place; `lines`, a line every `every` seconds (and at the end of each capture
+    once one was written: a read shorter than `every` writes none); `auto`, the bar on a terminal,
+    else lines; `none`: None."""
+    err = out or sys.stderr
+    if mode == "none":
         return None
-    start = time.monotonic()
+    bar = mode == "bar" or (mode == "auto" and err.isatty())
+    start = clock()
+    done_by_file: dict[str, int] = {}
+    last = [start]
+    written = [False]
 
     def show(path: str, frames: int, done: int, size: int) -> None:
-        pct = f"{100 * done / size:5.1f}%" if size else "     "
-        rate = frames / max(time.monotonic() - start, 1e-6)
-        sys.stderr.write(f"\r{os.path.basename(path)[:40]:40} {pct} {frames:>12,} frames "
-                         f"{rate:>10,.0f}/s")
-        if done >= size:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+        done_by_file[path] = done
+        now = clock()
+        finished = size > 0 and done >= size
+        if not bar and now - last[0] < every and not (finished and written[0]):
+            return
+        last[0] = now
+        written[0] = True
+        read = sum(done_by_file.values())
+        elapsed = max(now - start, 1e-6)
+        pct = f"{100 * read / total:5.1f}%" if total else "     "
+        eta = _eta((total - read) / (read / elapsed)) if total and read else "--:--"
+        line = (f"{os.path.basename(path)[:40]:40} {pct} {frames:>12,} frames {frames / elapsed:>10,.0f}/s "
+                f"ETA {eta}")
+        if bar:
+            err.write(f"\r{line}" + ("\n" if done >= size else ""))
+        else:
+            err.write(f"trustwatch: progress: {line}\n")
+        err.flush()
 
     return show
+
+
+def _eta(seconds: float) -> str:
+    s = int(max(seconds, 0))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def total_size(paths: Iterable[str]) -> int:
+    """Bytes of every capture under `paths` (what a progress display counts towards)."""
+    return sum(_size(p) for p in find_captures(paths))
 
 
 def _size(path: str) -> int:

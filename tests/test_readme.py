@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import re
 import shlex
+from pathlib import Path
 
 from tests.conftest import ROOT
+from trustwatch.analytics.pipeline import load_rules
+from trustwatch.analytics.suppressions import load_suppressions
 
 
 def readme_commands() -> list[str]:
@@ -32,3 +35,19 @@ def test_the_main_command_names_files_that_exist() -> None:
     paths = [w for w in words if w.startswith("sample_pcaps")]
     assert paths, "the main command runs on the bundled samples"
     assert all((ROOT / p).exists() for p in paths), paths
+
+
+def test_the_exceptions_example_loads_with_the_keys_the_code_reads(tmp_path: Path) -> None:
+    """The README's exceptions example, as written, is a valid exceptions file."""
+    section = (ROOT / "README.md").read_text().split("- **Exceptions**", 1)[1].split("\n- **", 1)[0]
+    example = re.findall(r"```yaml\n(.*?)```", section, flags=re.S)[0]
+    path = tmp_path / "exceptions.yaml"
+    path.write_text("\n".join(line.removeprefix("  ") for line in example.splitlines()))
+    rules = load_rules()
+    (exception,) = load_suppressions(path, rules.rules)
+    assert exception.rule in rules.rules and exception.subject.startswith("client-certificate:")
+
+
+def test_the_main_command_writes_the_report() -> None:
+    main, _tests = readme_commands()
+    assert "--report report/" in main and (ROOT / "docs" / "report.png").read_bytes().startswith(b"\x89PNG")

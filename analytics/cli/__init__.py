@@ -1,7 +1,8 @@
 """The `trustwatch` command: the top of the import graph.
 
 One module per command group: `sense` (the sensor alone), `audit` (audit, analyze),
-`remote_access`, `alerts`, `inventory` (inventory check) and `monitor`; `options` holds what
+`remote_access`, `alerts` (list, ack, reopen), `evidence`, `report`, `inventory` (inventory
+check) and `monitor`; `options` holds what
 they share (exit statuses, `CommandError`, the site key) and `site` loads what a site gives the
 analytics. The analytics commands are imported only when one of them may run: `sense` starts
 without loading the analytics.
@@ -18,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import version
 
-from .options import EXIT_ERROR, EXIT_OK, CommandError
+from .options import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CommandError
 from .sense import add_sense_command
 
 GC_THRESHOLDS = (50_000, 20, 100)
@@ -41,14 +42,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] != ["sense"]:
         from .alerts import add_alerts_command
         from .audit import add_analyze_command, add_audit_command
+        from .evidence import add_evidence_command
         from .inventory import add_inventory_command
         from .monitor import add_monitor_command
         from .remote_access import add_remote_access_command
+        from .report import add_report_command
 
         add_audit_command(sub)
         add_remote_access_command(sub)
         add_analyze_command(sub)
         add_alerts_command(sub)
+        add_evidence_command(sub)
+        add_report_command(sub)
         add_inventory_command(sub)
         add_monitor_command(sub)
     args = parser.parse_args(argv)
@@ -63,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as e:
         sys.stderr.write(f"{e}\n")
         return EXIT_ERROR
+    except KeyboardInterrupt:  # Ctrl-C: outputs are whole or absent, the run's state writes rolled back
+        sys.stderr.write("\ntrustwatch: interrupted; nothing half-written (unfinished outputs removed, "
+                         "the state keeps only finished runs)\n")
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # `trustwatch ... | head`: the reader has all it wants
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

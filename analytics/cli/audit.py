@@ -1,7 +1,7 @@
 """`trustwatch audit` and `trustwatch analyze`: the analytics over captures or observation files.
 
     trustwatch audit PCAP_OR_DIR... --inventory FILE [--state DB] [--alerts FILE] [--fail-on SEV]
-                     [--remote-access-windows FILE] [--ledger FILE]
+                     [--remote-access-windows FILE] [--ledger FILE] [--report DIR]
     trustwatch analyze OBSERVATIONS.jsonl... --inventory FILE [same options]
 
 Exit status: 0 clean; 1 an alert at or above `--fail-on` (default: low, i.e. any alert);
@@ -32,6 +32,7 @@ from ..metrics import DEFAULT_JOB, Metrics
 from ..pipeline import AuditResult, render_summary, run_audit
 from ..remote_access import LedgerEntry, ledger_record
 from ..rules import RuleSet, Severity
+from ..state import State
 from .options import (
     EXIT_ALERTS,
     EXIT_ERROR,
@@ -39,9 +40,12 @@ from .options import (
     CommandError,
     add_key_option,
     add_memcap_option,
+    add_progress_option,
+    check_inputs,
     memcaps,
     site_secrets,
 )
+from .report import write_state_report
 from .sense import sense_counters, sense_files
 from .site import add_input_options, analysis_state, load_site, state_path
 
@@ -58,6 +62,7 @@ def add_audit_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     audit.add_argument("paths", nargs="+", metavar="PCAP_OR_DIR", help="capture files or directories")
     _analysis_options(audit)
     add_memcap_option(audit)
+    add_progress_option(audit)
     audit.set_defaults(func=cmd_audit)
 
 
@@ -73,6 +78,7 @@ def _analysis_options(p: argparse.ArgumentParser) -> None:
     add_input_options(p)
     p.add_argument("--ledger", metavar="FILE.jsonl", help="write every remote-access session here as JSON lines")
     p.add_argument("--alerts", metavar="FILE.jsonl", help="write alerts as JSON lines here ('-': stdout)")
+    p.add_argument("--report", metavar="DIR", help="write the audit report (report.html, report.md, CSV) here")
     p.add_argument("--fail-on", choices=FAIL_ON, default="low",
                    help="exit 1 when an alert has at least this severity (default: low)")
     p.add_argument("--top", type=int, default=10, metavar="N", help="findings shown in the summary")
@@ -112,7 +118,7 @@ def sensed(args: argparse.Namespace) -> Source:
     warnings and counters (frames, flows, what the memory caps dropped, weirds) on stderr."""
 
     def observations(secrets: SecretHasher) -> tuple[Iterable[Observation], list[str], SenseReport]:
-        obs, report = sense_files(args.paths, secrets, args.rules, memcaps(args))
+        obs, report = sense_files(args.paths, secrets, args.rules, memcaps(args), args.progress)
         errors: list[str] = []
 
         def run() -> Iterable[Observation]:
@@ -134,41 +140,55 @@ class Analysis:
     metrics: Metrics
     errors: list[str]
     """Input the source could not read (a capture, an observation line), one line each."""
+    state: State
+    """The state the run was recorded in (committed, still open for the report; `:memory:` with
+    `--no-state`): the caller closes it."""
 
 
 def run_analysis(args: argparse.Namespace, source: Source) -> Analysis:
     """Set up, read and correlate; CommandError when the run cannot start."""
+    check_inputs(args.paths)
     secrets = site_secrets(args.key_file)
     site = load_site(args)
     observations, errors, report = source(secrets)
-    state = analysis_state(args)
+    state = analysis_state(args) or State(":memory:", exclusive=True)
     metrics = Metrics()
     try:
         result = run_audit(metrics.sensor.observe(observations), site.inventory, site.rules, state, site.exceptions,
                            source=" ".join(args.paths), secrets=secrets, windows=site.windows, site=site.scope,
-                           roles=site.roles)
-        if state is not None:
-            state.close()
+                           roles=site.roles, read_errors=errors)
+        state.commit()
     except sqlite3.Error as e:  # a full disk: the state stays as it was before the run
+        state.abandon()
         raise CommandError(f"trustwatch: cannot record the run in {state_path(args.state)}: {e}; "
                            "the state is unchanged, no alerts written") from None
+    except BaseException:  # Ctrl-C: the run's writes are rolled back
+        state.abandon()
+        raise
     if report is not None:
         metrics.sensor.update(report_snapshot(report))
-    return Analysis(result, site.rules, metrics, errors)
+    return Analysis(result, site.rules, metrics, errors, state)
 
 
 def _analyse(args: argparse.Namespace, source: Source) -> int:
     """Shared by audit and analyze: run, write alerts and the summary, pick the exit code."""
     run = run_analysis(args, source)
-    for e in run.errors:
-        sys.stderr.write(f"trustwatch: {e}\n")
-    _export_metrics(args, run)
-    if args.alerts:
-        _write_alerts(args.alerts, run.result)
-    if args.ledger:
-        _write_ledger(args.ledger, run.result)
-    out = sys.stderr if args.alerts == "-" else sys.stdout
-    out.write(render_summary(run.result, run.rules, args.top))
+    try:
+        for e in run.errors:
+            sys.stderr.write(f"trustwatch: {e}\n")
+        _export_metrics(args, run)
+        if args.alerts:
+            _write_alerts(args.alerts, run.result, run.rules)
+        if args.ledger:
+            _write_ledger(args.ledger, run.result)
+        out = sys.stderr if args.alerts == "-" else sys.stdout
+        out.write(render_summary(run.result, run.rules, args.top))
+        if args.report:
+            name = "(none: --no-state)" if args.no_state else str(state_path(args.state))
+            html = write_state_report(run.state, name, args.report, run.result.run_id)
+            out.write(f"Report: {html}\n")
+    finally:
+        run.state.close()
     if run.errors:
         return EXIT_ERROR
     fail_on = None if args.fail_on == "never" else Severity(args.fail_on)
@@ -198,10 +218,10 @@ def _export_metrics(args: argparse.Namespace, run: Analysis) -> None:
         raise CommandError(*failed)
 
 
-def _write_alerts(target: str, result: AuditResult) -> None:
+def _write_alerts(target: str, result: AuditResult, rules: RuleSet) -> None:
     try:
         with output_file(target) as out:
-            write_alerts(result.findings, out)
+            write_alerts(result.alerts(rules), out)
     except OSError as e:
         raise CommandError(f"trustwatch: cannot write alerts to {target}: {e.strerror or e}; "
                            "nothing written (the state has them)") from None

@@ -33,7 +33,8 @@ from ...sensor.secrets import SecretHasher
 from ..alerts import to_alert
 from ..findings import Finding
 from ..metrics import Metrics
-from ..pipeline import run_audit
+from ..pipeline import AuditResult, run_audit
+from ..rules import RuleSet
 from ..state import State
 from .options import (
     EXIT_OK,
@@ -164,21 +165,26 @@ class Monitor:
         """The analytics over the window; new findings out; with `record`, into the state too."""
         start = time.perf_counter()
         site = self.site
-        result = run_audit(self.window, site.inventory, site.rules, self.state if record else None, site.exceptions,
+        state = self.state if record else None
+        result = run_audit(self.window, site.inventory, site.rules, state, site.exceptions,
                            source=f"interface:{self.args.interface}", secrets=self.secrets, windows=site.windows,
-                           site=site.scope, roles=site.roles)
-        self._emit([f for f in result.findings if f.dedup_key not in self.alerted])
+                           site=site.scope, roles=site.roles, kind="monitor")
+        if state is not None:
+            state.commit()
+        self._emit([f for f in result.findings if f.dedup_key not in self.alerted], result, site.rules)
         self.metrics.analysed(result, site.rules, time.time(), time.perf_counter() - start)
         if record:
             self.window = []
 
-    def _emit(self, findings: list[Finding]) -> None:
+    def _emit(self, findings: list[Finding], result: AuditResult, rules: RuleSet) -> None:
         for f in findings:
             self.alerted[f.dedup_key] = None
             if len(self.alerted) > MAX_ALERTED:
                 self.alerted.popitem(last=False)
             if self.out is not None:
-                self.out.write(json.dumps(to_alert(f), ensure_ascii=False) + "\n")
+                m = result.memory.get(f.dedup_key)
+                doc = to_alert(f, rules.get(f.rule_id), m.created if m else result.started, m.status if m else None)
+                self.out.write(json.dumps(doc, ensure_ascii=False) + "\n")
         if self.out is not None:
             self.out.flush()
         self.metrics.alerted(findings)

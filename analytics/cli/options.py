@@ -5,6 +5,7 @@ the site key and the metrics endpoint options. Light to import (no analytics mod
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ...sensor.secrets import KEY_ENV, SecretHasher, SiteKeyError, key_path, load_site_key
@@ -12,6 +13,8 @@ from ...sensor.secrets import KEY_ENV, SecretHasher, SiteKeyError, key_path, loa
 EXIT_OK = 0
 EXIT_ALERTS = 1
 EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+"""Ctrl-C, as a shell reports a command ended by SIGINT (128 + 2)."""
 DEFAULT_METRICS_ADDRESS = "127.0.0.1"
 DEFAULT_METRICS_PORT = 9750
 
@@ -39,6 +42,21 @@ def site_secrets(key_file: str | None) -> SecretHasher:
         return SecretHasher(load_site_key(key_path(key_file), warn))
     except SiteKeyError as e:
         raise CommandError(f"trustwatch: {e}") from None
+
+
+def add_progress_option(p: argparse.ArgumentParser) -> None:
+    """`--progress auto|bar|lines|none`: how a read of captures shows its progress and ETA."""
+    p.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto",
+                   help="progress of long reads, with an ETA: a bar redrawn in place, a line every 10 s, or none "
+                        "(default: auto, the bar on a terminal, else lines)")
+
+
+def check_inputs(paths: list[str]) -> None:
+    """CommandError naming the first input that does not exist, before anything is read or written
+    (no empty alerts file, no audit recorded of nothing)."""
+    for path in paths:
+        if path != "-" and not os.path.exists(path):
+            raise CommandError(f"trustwatch: {path}: no such file or directory; nothing read, nothing written")
 
 
 def add_memcap_option(p: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ import sys
 
 from ..pipeline import render_ledger
 from .audit import run_analysis, sensed, write_ledger
-from .options import EXIT_ALERTS, EXIT_ERROR, EXIT_OK, add_key_option, add_memcap_option
+from .options import EXIT_ALERTS, EXIT_ERROR, EXIT_OK, add_key_option, add_memcap_option, add_progress_option
 from .site import add_input_options
 
 
@@ -28,12 +28,14 @@ def add_remote_access_command(subparsers: argparse._SubParsersAction[argparse.Ar
     remote.add_argument("--json", action="store_true", help="JSON lines (as --ledger writes them) instead of a table")
     add_key_option(remote)
     add_memcap_option(remote)
+    add_progress_option(remote)
     remote.set_defaults(func=cmd_remote_access)
 
 
 def cmd_remote_access(args: argparse.Namespace) -> int:
     """`trustwatch remote-access`: every session of the captures, or the unapproved ones."""
     run = run_analysis(args, sensed(args))
+    run.state.close()
     for e in run.errors:
         sys.stderr.write(f"trustwatch: {e}\n")
     ledger = run.result.ledger

@@ -12,8 +12,9 @@ here, so its problems read the same whichever command met them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -23,7 +24,7 @@ from ...sensor.live import LiveCapture, LiveError
 from ...sensor.output import STDOUT, output_file
 from ...sensor.records import Observation
 from ...sensor.secrets import SecretHasher
-from ...sensor.sense import SenseReport, Sensor, sense_paths, terminal_progress
+from ...sensor.sense import SenseReport, Sensor, progress_display, sense_paths, total_size
 from ...sensor.yamlfile import RULES_DIR, RulesFileError
 from .options import (
     EXIT_ERROR,
@@ -32,6 +33,8 @@ from .options import (
     add_key_option,
     add_memcap_option,
     add_metrics_endpoint_options,
+    add_progress_option,
+    check_inputs,
     memcaps,
     site_secrets,
 )
@@ -58,15 +61,21 @@ def add_sense_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
                             "(default: the repository's rules/)")
     add_key_option(sense)
     add_memcap_option(sense)
+    add_progress_option(sense)
     sense.set_defaults(func=cmd_sense)
 
 
 def cmd_sense(args: argparse.Namespace) -> int:
     """`trustwatch sense --read ... | --interface IF [-o FILE]`."""
+    if args.read:
+        check_inputs(args.read)
+    if args.output and args.output != STDOUT and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
+        raise CommandError(f"trustwatch: cannot write {args.output}: no such directory "
+                           f"{os.path.dirname(os.path.abspath(args.output))}; nothing read, nothing written")
     secrets = site_secrets(args.key_file)
     if args.interface:
         return _sense_interface(args, secrets)
-    observations, report = sense_files(args.read, secrets, args.rules, memcaps(args))
+    observations, report = sense_files(args.read, secrets, args.rules, memcaps(args), args.progress)
     try:
         with output_file(args.output or STDOUT) as out:
             write_jsonl(observations, out)
@@ -76,13 +85,13 @@ def cmd_sense(args: argparse.Namespace) -> int:
     return EXIT_ERROR if report.failed or not report.captures else EXIT_OK
 
 
-def sense_files(paths: Iterable[str], secrets: SecretHasher, rules_dir: Path,
-                caps: dict[str, str]) -> tuple[Iterator[Observation], SenseReport]:
-    """The sensor on the captures under `paths` (a progress line on a terminal): its
+def sense_files(paths: list[str], secrets: SecretHasher, rules_dir: Path,
+                caps: dict[str, str], progress: str = "auto") -> tuple[Iterator[Observation], SenseReport]:
+    """The sensor on the captures under `paths` (with progress as `--progress` says): its
     observations and the report filled in as they go; CommandError when the sensor's rules
     in `rules_dir` are broken."""
     try:
-        return sense_paths(paths, terminal_progress(), secrets, rules_dir, caps)
+        return sense_paths(paths, progress_display(progress, total_size(paths)), secrets, rules_dir, caps)
     except RulesFileError as e:
         raise CommandError(f"trustwatch: {e}") from None
 

@@ -108,6 +108,14 @@ def load_site(args: argparse.Namespace) -> Site:
     return Site(rules, inventory, exceptions, windows, *_site_file(args))
 
 
+def load_rule_ids(rules_dir: Path) -> list[str]:
+    """The rule ids of the rules in `rules_dir`; CommandError when they cannot be loaded."""
+    try:
+        return list(load_rules(rules_dir).rules)
+    except RuleError as e:
+        raise CommandError(f"trustwatch: {e}") from None
+
+
 def _site_file(args: argparse.Namespace) -> tuple[SiteScope | None, tuple[DeclaredRole, ...]]:
     """The site networks (`--site-networks`, or the site file's) and the roles the site file names."""
     try:

@@ -107,11 +107,13 @@ def test_gateways_sessions_are_their_vendors_and_called_out_by_name(
 def test_the_ledger_records_internal_administration_and_approved_relays(
         found: tuple[list[dict[str, Any]], Path, str]) -> None:
     _docs, key, _err = found
-    ledger = [json.loads(line) for line in (key.parent / "ledger.jsonl").read_text().splitlines()]
-    internal = sorted((r["remote"]["asset_id"], r["device"]["asset_id"]) for r in ledger if r["internal"])
+    ledger = [json.loads(line)["trustwatch"] for line in (key.parent / "ledger.jsonl").read_text().splitlines()]
+    internal = sorted((r["remote"]["asset_id"], r["device"]["asset_id"]) for r in ledger
+                      if r["remote_access"]["internal"])
     assert internal == [("JUMP-01", "SRV-AD"), ("JUMP-01", "SRV-BKP"), ("JUMP-01", "SRV-FILE"),
                         ("SRV-FILE", "SRV-BKP")]
-    relayed = {(r["device"]["asset_id"], r["vendor"], r["approved"]) for r in ledger if r["relay"]
+    relayed = {(r["device"]["asset_id"], r["remote_access"]["vendor"], r["remote_access"]["approved"])
+               for r in ledger if r["relay"]
                and r["relay"]["role"] == "vendor-gateway"}
     assert relayed == {("MR-01", "Siemens Healthineers", True), ("CT-01", "Siemens Healthineers", False),
                        ("XR-01", "Siemens Healthineers", False), ("CT-01", "GE HealthCare", True),
@@ -123,10 +125,10 @@ def test_the_ledger_records_internal_administration_and_approved_relays(
 
 def test_without_the_site_file_the_jump_host_is_recognised_by_its_fan_out(tmp_path: Path) -> None:
     planted.audit(CLINIC, tmp_path, "--ledger", str(tmp_path / "ledger.jsonl"))
-    ledger = [json.loads(line) for line in (tmp_path / "ledger.jsonl").read_text().splitlines()]
+    ledger = [json.loads(line)["trustwatch"] for line in (tmp_path / "ledger.jsonl").read_text().splitlines()]
     jump = {r["relay"]["basis"] for r in ledger if r["remote"]["asset_id"] == "JUMP-01"}
     assert jump == {"admin sessions to 4 devices"}
-    assert sum(r["internal"] for r in ledger) == 4
+    assert sum(r["remote_access"]["internal"] for r in ledger) == 4
 
 
 def test_figures_per_rule_on_both_scenarios(tmp_path: Path, found: tuple[list[dict[str, Any]], Path, str],

@@ -237,7 +237,9 @@ def test_a_later_audit_knows_the_history(tmp_path: Path, capsys: pytest.CaptureF
     capsys.readouterr()
     assert main(["alerts", "--state", str(tmp_path / "state.db"), "--rule", "shared-credential", "--json"]) == 0
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert sum(d["trustwatch"]["subject"] == shared["trustwatch"]["subject"] for d in listed) == 2
+    stored = [d for d in listed if d["trustwatch"]["subject"] == shared["trustwatch"]["subject"]]
+    assert len(stored) == 1 and stored[0]["trustwatch"]["audits"] == [1, 2]  # one alert, seen by both audits
+    assert stored[0]["trustwatch"]["status"] == "open" and stored[0]["event"]["id"] == shared["event"]["id"]
 
 
 def test_three_audits_judge_rotation_from_the_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -285,15 +287,17 @@ def test_remote_access_lists_the_audit_ledger(tmp_path: Path, capsys: pytest.Cap
     assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == ledger
     assert main([*args, "--json", "--unapproved"]) == 1
     unapproved = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert unapproved == [r for r in ledger if not r["approved"]]
+    assert unapproved == [r for r in ledger if not r["trustwatch"]["remote_access"]["approved"]]
 
     def subjects(records: list[dict[str, Any]]) -> set[str]:
-        return {f"remote-access:{r['device']['key']}:{(r['vendor'] or r['protocol']).casefold()}" for r in records}
+        return {f"remote-access:{r['trustwatch']['device']['key']}:"
+                f"{(r['trustwatch']['remote_access']['vendor'] or r['network']['protocol']).casefold()}"
+                for r in records}
 
     planted = {a["subject"] for a in EXPECTED["alerts"] if a["rule"] == "remote-access-unapproved"}
     approved = {a["subject"] for a in EXPECTED["near_misses"] if a["rule"] == "remote-access-unapproved"}
     assert subjects(unapproved) == planted
-    assert subjects([r for r in ledger if r["approved"]]) == approved
+    assert subjects([r for r in ledger if r["trustwatch"]["remote_access"]["approved"]]) == approved
     assert main(args) == 1
     table = capsys.readouterr().out.splitlines()
     assert table[0] == f"Remote-access sessions ({len(ledger)}, {len(unapproved)} unapproved):"

@@ -60,7 +60,7 @@ def test_severity_and_words_follow_the_answer(tmp_path: Path, ok: bool | None, l
         f = found[rule_id]
         assert (f.severity, f.outcome) == (lifecycle, outcome), rule_id
         assert f.message.endswith(said), f.message
-        assert to_alert(f)["event"]["outcome"] == outcome.value
+        assert to_alert(f, load_rules().get(rule_id), 0.0)["event"]["outcome"] == outcome.value
     assert (found["unknown-device"].severity, found["unknown-device"].outcome) == (unknown, outcome)
     assert found["unknown-device"].message.endswith(said)
 
@@ -86,7 +86,7 @@ def test_no_answer_asked_keeps_today(tmp_path: Path) -> None:
     found = audit(tmp_path, [client_cert(T0, STRANGER, ep("10.10.4.20", None, 443), cert("raspberrypi"))])
     f = found["unknown-device"]
     assert (f.severity, f.outcome) == (Severity.MEDIUM, None)
-    assert "outcome" not in to_alert(f)["event"]
+    assert "outcome" not in to_alert(f, load_rules().get(f.rule_id), 0.0)["event"]
     assert "accepted" not in f.message.lower() and "refused" not in f.message.lower()
 
 

@@ -125,3 +125,26 @@ def test_outputs_are_private_unless_the_umask_says(tmp_path: Path, umask: str | 
     assert stat.S_IMODE((tmp_path / "site.key").stat().st_mode) == 0o600
     assert all(json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines())
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("command", ["audit", "sense"])
+def test_ctrl_c_is_one_line_exit_130_and_leaves_nothing_half_written(tmp_path: Path, command: str) -> None:
+    """Interrupted while it reads (a capture on standard input that stops coming): exit 130, one
+    line, no traceback, no alerts or observations file, no audit in the state."""
+    alerts, state = tmp_path / "alerts.jsonl", tmp_path / "state.db"
+    args = ([EXE, "audit", "-", "--inventory", str(HOSPITAL / "inventory.csv"), "--alerts", str(alerts),
+             "--state", str(state), "--key-file", str(tmp_path / "site.key")] if command == "audit" else
+            [EXE, "sense", "-r", "-", "-o", str(alerts), "--key-file", str(tmp_path / "site.key")])
+    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None
+    proc.stdin.write(CAPTURE.read_bytes()[:20_000])  # the header and some frames; the rest never comes
+    proc.stdin.flush()
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    lines = err.decode().strip().splitlines()
+    assert lines[-1].startswith("trustwatch: interrupted;") and "Traceback" not in err.decode()
+    assert not alerts.exists() and not list(tmp_path.glob(".alerts.jsonl.*"))
+    if command == "audit":
+        assert runs(state) == []

@@ -161,5 +161,5 @@ def test_a_secret_on_thousands_of_devices_lists_a_hundred_and_counts_the_rest() 
                            for n in range(1500)], Inventory([]))
     f = finding(RULES.get("shared-credential"), "secret:x", sightings, "one community on 1,500 devices")
     assert len(f.devices) == MAX_FINDING_DEVICES and f.more_devices == 1400 and f.device_count == 1500
-    doc = to_alert(f)
+    doc = to_alert(f, RULES.get(f.rule_id), 0.0)
     assert doc["trustwatch"]["more_devices"] == 1400 and len(doc["trustwatch"]["devices"]) == 100

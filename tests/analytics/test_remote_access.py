@@ -85,8 +85,10 @@ def test_one_finding_per_device_and_vendor_and_the_ledger_line(tmp_path: Path) -
     rdp_finding = next(f for f in findings if f.subject.endswith(":rdp"))
     assert "reached from 198.51.100.23 with RDP as user 'svc': 2 session(s)" in rdp_finding.message
     line = ledger_record(ledger(sightings, None)[0])
-    assert line["device"]["asset_id"] == "CT-01" and line["remote"]["ip"] == "198.51.100.23"
-    assert (line["approved"], line["user"], line["duration_s"]) == (False, "svc", 60.0)
+    tw = line["trustwatch"]
+    assert tw["device"]["asset_id"] == "CT-01" and tw["remote"]["ip"] == line["source"]["ip"] == "198.51.100.23"
+    assert (line["trustwatch"]["remote_access"]["approved"], line["user"]["name"], line["event"]["duration"]) == (
+        False, "svc", 60 * 10**9)
 
 
 def test_windows_file_problems_name_entry_and_field(tmp_path: Path) -> None:
@@ -152,10 +154,10 @@ def test_a_gateways_sessions_are_its_vendors_and_unapproved_ones_are_called_out_
         "Revolution CT, Radiology) over RDP as user 'service': 1 session(s)")
     assert "relayed by the Siemens Healthineers gateway; the inventory approves GE HealthCare for this device, " \
            "not Siemens Healthineers" in finding.message
-    record = ledger_record(result.ledger[1])
-    assert record["vendor"] == "Siemens Healthineers" and record["relay"] == {
+    record = ledger_record(result.ledger[1])["trustwatch"]
+    assert record["remote_access"]["vendor"] == "Siemens Healthineers" and record["relay"] == {
         "role": "vendor-gateway", "vendor": "Siemens Healthineers", "basis": "inventory"}
-    assert record["remote"]["asset_id"] == "GW-01" and record["internal"] is False
+    assert record["remote"]["asset_id"] == "GW-01" and record["remote_access"]["internal"] is False
 
 
 def test_another_vendors_account_raises_severity(tmp_path: Path) -> None:
