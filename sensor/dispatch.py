@@ -182,7 +182,10 @@ class Dispatcher:
         buf = sess.bufs[d]
         buf += data
         sess.spans[d].append((len(buf), frame))
-        self._table.buffered += len(data)
+        table = self._table
+        table.buffered += len(data)
+        if table.buffered > table.stats.parser_peak:
+            table.stats.parser_peak = table.buffered
 
     def _parse(self, flow: Flow, sess: Session, d: int, ts: float, out: list[Observation]) -> None:
         ext = sess.extractor
@@ -205,6 +208,8 @@ class Dispatcher:
             if held != sess.held:
                 self._table.buffered += held - sess.held
                 sess.held = held
+                if self._table.buffered > self._table.stats.parser_peak:
+                    self._table.stats.parser_peak = self._table.buffered
             if self._table.buffered > self._table.limits.parser_memcap and (used <= 0 or held):
                 self._table.stats.over_memory += 1  # this direction needs more than there is
                 self._stop(flow, sess, d, ts, out)

@@ -143,6 +143,7 @@ class FlowStats:
         "gaps",
         "over_memory",
         "overlaps",
+        "parser_peak",
         "reassembly_memcap",
         "retransmissions",
     )
@@ -154,6 +155,8 @@ class FlowStats:
         """Flows pushed out because the table was full."""
         self.over_memory = 0
         """Flow directions dropped because the parsers' bytes hit `parser_memcap`."""
+        self.parser_peak = 0
+        """The most bytes the parsers held at once (what `parser_memcap` bounds)."""
         self.reassembly_memcap = 0
         """Out-of-order segments not held because `reassembly_memcap` was reached (the hole
         became a gap)."""

@@ -292,6 +292,7 @@ class Sensor:
             "evicted": s.evicted,
             "over_memory": s.over_memory,
             "reassembly_memcap": s.reassembly_memcap,
+            "parser_peak": s.parser_peak,
             "retransmissions": s.retransmissions,
             "overlaps": s.overlaps,
             "gaps": s.gaps,

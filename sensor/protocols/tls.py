@@ -98,6 +98,11 @@ class TlsExtractor(HandshakeExtractor):
         self._skip = [0, 0]
         """Per direction: bytes of an application_data record still to come, read no further."""
 
+    @property
+    def held(self) -> int:
+        """The handshake bytes waiting for the rest of their message (a 99 KB Certificate)."""
+        return len(self._hs_bufs[0]) + len(self._hs_bufs[1])
+
     @staticmethod
     def probe(first: bytes) -> bool:
         """A handshake record (16 03 0x LL LL) starting with a ClientHello or ServerHello
@@ -257,6 +262,11 @@ class DtlsExtractor(HandshakeExtractor):
     def __init__(self, secrets: SecretHasher = EPHEMERAL) -> None:
         super().__init__(secrets)
         self._reassembly = (_Reassembly(), _Reassembly())
+
+    @property
+    def held(self) -> int:
+        """The handshake messages being put together from their fragments."""
+        return sum(len(f.data) for r in self._reassembly for f in r.pending.values())
 
     @staticmethod
     def probe(first: bytes) -> bool:

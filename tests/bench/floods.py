@@ -30,7 +30,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-sys.path.insert(0, str(ROOT / "sample_pcaps"))
+sys.path[:0] = [str(HERE), str(ROOT / "sample_pcaps")]  # importable from the tests too
 from bench import installed_env, run  # noqa: E402
 from craft.capture import pcap_header  # noqa: E402
 from craft.flows import fold, ipv4_tcp_bytes, word_sum  # noqa: E402

@@ -12,8 +12,10 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
 
+from tests.bench import floods
 from tests.conftest import ROOT, SAMPLES
 from trustwatch.sensor.limits import DEFAULT_LIMITS, LimitsError, SensorLimits, parse_size, with_overrides
+from trustwatch.sensor.sense import Sensor
 from trustwatch.sensor.siterules import load_sensor_rules
 from trustwatch.sensor.yamlfile import RULES_DIR
 
@@ -72,3 +74,19 @@ def test_an_audit_shows_what_the_caps_dropped(tmp_path: Path) -> None:
     bad = subprocess.run([EXE, "sense", "--read", str(capture), "--memcap", "max_flows"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "expected NAME=SIZE" in bad.stderr
+
+
+def test_unfinished_certificates_stay_under_the_parser_memcap(tmp_path: Path) -> None:
+    """Servers that send 99 KB of a Certificate message but never its last record (the floods
+    benchmark's `certificates`): what the TLS parsers hold counts against parser_memcap, which
+    drops the directions that need more and counts them, instead of holding 99 KB a flow."""
+    capture = tmp_path / "certificates.pcap"
+    floods.write(capture, floods.certificate_flood(60))
+    capped = Sensor(memcaps={"parser_memcap": "1M"})
+    list(capped.read(str(capture)))
+    assert capped.table.stats.over_memory > 0
+    assert capped.table.stats.parser_peak <= (1 << 20) + 20_000  # the cap, and one record in flight
+    assert capped.table.buffered == 0  # every flow gave back what it held
+    free = Sensor()
+    list(free.read(str(capture)))
+    assert free.table.stats.over_memory == 0 and free.table.stats.parser_peak > 60 * 90_000
