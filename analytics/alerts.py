@@ -10,7 +10,8 @@ connection of the first presentation), `network.protocol`, `network.transport`,
 `network.community_id`, and `related.ip`, `related.hosts`, `related.user`, `related.hash`;
 the rest under `trustwatch.*` (`trustwatch.subject` is what an exception names,
 `trustwatch.remediation` the rule's advice, `trustwatch.status` the alert's place in the
-audit-to-audit memory). The README maps every field; `schemas/alert.schema.json` is its schema.
+audit-to-audit memory). The README maps every field; `alert.schema.json` beside this module
+(package data) is its schema.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ so the report's browser test needs no client library and no download: Debian's `
 
 `open_page` loads a file:// URL in a fresh profile and returns what a test checks: a PNG
 screenshot of the whole page, the console errors and exceptions, and every request the page
-made. Also a script: `python -m tests.browser REPORT.html SHOT.png` (see docs/make_screenshot.py).
+made. Also a script: `python -m tests.browser REPORT.html SHOT.png` (see sample_pcaps/make_report_screenshot.py).
 """
 
 from __future__ import annotations

@@ -50,4 +50,4 @@ def test_the_exceptions_example_loads_with_the_keys_the_code_reads(tmp_path: Pat
 
 def test_the_main_command_writes_the_report() -> None:
     main, _tests = readme_commands()
-    assert "--report report/" in main and (ROOT / "docs" / "report.png").read_bytes().startswith(b"\x89PNG")
+    assert "--report report/" in main and (ROOT / "sample_pcaps" / "report.png").read_bytes().startswith(b"\x89PNG")

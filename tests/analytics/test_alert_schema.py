@@ -1,4 +1,4 @@
-"""Every alert of every sample capture validates against schemas/alert.schema.json, and its
+"""Every alert of every sample capture validates against analytics/alert.schema.json, and its
 Community ID is the one tshark computes for the same connection (the reference: Wireshark's
 `communityid` dissector, `tshark --enable-protocol communityid -e communityid`)."""
 
@@ -18,7 +18,7 @@ from tests.conftest import ROOT, SAMPLES
 from trustwatch.analytics.cli import main
 from trustwatch.analytics.pipeline import load_rules
 
-SCHEMA = json.loads((ROOT / "schemas" / "alert.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "analytics" / "alert.schema.json").read_text())
 HOSPITAL = SAMPLES / "hospital"
 
 

@@ -1,7 +1,7 @@
-"""Regenerate docs/report.png, the README's screenshot of the audit report: the README's main
+"""Regenerate sample_pcaps/report.png, the README's screenshot of the audit report: the README's main
 command (the hospital scenario) into a temporary directory, then headless Chromium on the report.
 
-    python docs/make_screenshot.py        # needs chromium (apt-get install -y chromium)
+    python sample_pcaps/make_report_screenshot.py    # needs chromium (apt-get install -y chromium)
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def run() -> int:
               str(HOSPITAL / "remote-access-windows.yaml"), "--state", str(out / "state.db"),
               "--key-file", str(out / "site.key"), "--fail-on", "never", "--report", str(out / "report")])
         page = open_page((out / "report" / "report.html").as_uri(), 1280, 1100, full_page=False)
-        (ROOT / "docs" / "report.png").write_bytes(page.screenshot)
+        (ROOT / "sample_pcaps" / "report.png").write_bytes(page.screenshot)
     return 1 if page.console_errors else 0
 
 
