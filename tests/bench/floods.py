@@ -58,7 +58,7 @@ SERVER = Host("server", SERVER_MAC, "10.50.0.1")
 
 def syn_flood(n: int) -> Frames:
     for i in range(n):
-        yield T0 + i / 100_000, tcp(client(i), SERVER, 1024 + i % 60000, 443, i * 7919, "S")
+        yield T0 + i / 100_000, tcp(client(i), SERVER, 1024 + i % 60000, 443, i * 7919 % (1 << 32), "S")
 
 
 def ooo_flood(n: int) -> Frames:
